@@ -357,13 +357,15 @@ mod tests {
         let query = format!(
             "sentry_version=7&sentry_key={KEY}&sentry_client=sentry.javascript.browser%2F11.12.0"
         );
-        let cases: Vec<(
-            &str,
-            Option<&str>,
-            Option<&str>,
-            Option<&str>,
+        // (name, x-sentry-auth, authorization, query, expected)
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
             Option<SentryAuth>,
-        )> = vec![
+        );
+        let cases: Vec<Case<'_>> = vec![
             (
                 "x-sentry-auth",
                 Some(&x),
