@@ -396,6 +396,22 @@ mod tests {
         assert!(capped.capacity() <= limit + 1);
     }
 
+    /// The same for a single zstd frame of 256 MiB of zeros, made with a streaming encoder.
+    #[test]
+    fn zstd_bomb_is_too_large() {
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        let bomb = encoder.finish().unwrap();
+        assert!(bomb.len() < 1 << 20, "bomb is {} bytes", bomb.len());
+        assert!(matches!(
+            decode(ContentEncoding::Zstd, &bomb, 1 << 20),
+            Err(DecodeError::TooLarge { limit }) if limit == 1 << 20
+        ));
+    }
+
     #[test]
     fn capped_reader_never_reserves_past_the_cap() {
         for limit in [0usize, 1, 100, 65_536, 65_537, 300_000] {
