@@ -1,7 +1,27 @@
 //! Grouping: the ordered fingerprint hashes of an event (spec/grouping.md), and the
 //! issue title, culprit and metadata derived from it.
+//!
+//! `group` resolves the fingerprint (project fingerprint rules first, then the
+//! SDK's), runs the first contributing strategy (exceptions, threads,
+//! top-level stack trace, message, fallback), and hashes each variant's tokens.
+//! `explain` records every decision so a user can see why events were merged.
 
-use serde_json::Value;
+mod frames;
+mod parameterize;
+mod rules;
+mod summary;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use frames::{ExceptionFacts, PreparedStack, prepare_stacktrace};
+pub use parameterize::normalize_message;
+pub use rules::{FingerprintRule, RuleError};
+pub use summary::summarize;
 
 /// The grouping configuration version stored with every hash.
 pub const GROUPING_CONFIG: &str = "v1";
@@ -28,19 +48,738 @@ pub struct IssueSummary {
 }
 
 /// Project grouping rules (fingerprint rules and stack-trace rules).
-#[derive(Debug, Clone, Default)]
-pub struct GroupingRules {}
+pub use rules::GroupingRules;
 
-pub fn group(_event: &Value, _rules: &GroupingRules) -> Grouping {
-    Grouping { hashes: vec![], explain: Value::Null }
-}
+/// Computes the ordered grouping hashes of a normalised, scrubbed event.
+pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
+    let platform = event
+        .get("platform")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("other");
+    let mut explain = Map::new();
+    explain.insert("config".into(), json!(GROUPING_CONFIG));
 
-pub fn summarize(_event: &Value) -> IssueSummary {
-    IssueSummary {
-        title: "<unlabeled event>".into(),
-        culprit: None,
-        metadata: Value::Null,
-        kind: "default",
-        location: None,
+    // §2: the fingerprint; a matching project rule replaces the SDK's.
+    let rule = rules.matching_fingerprint_rule(event);
+    let fingerprint: Vec<String> = match rule {
+        Some(rule) => rule.fingerprint.clone(),
+        None => sdk_fingerprint(event),
+    };
+    let mode = FingerprintMode::of(&fingerprint);
+    let resolved: Vec<String> = fingerprint
+        .iter()
+        .map(|entry| resolve_entry(entry, event))
+        .collect();
+    let mut fp_explain = json!({
+        "kind": mode.name(),
+        "values": fingerprint,
+        "resolved": resolved,
+        "source": if rule.is_some() { "project fingerprint rule" } else { "event" },
+    });
+    if let (Some(rule), Some(map)) = (rule, fp_explain.as_object_mut()) {
+        map.insert(
+            "rule".into(),
+            json!(format!("line {}: {}", rule.line, rule.text)),
+        );
+        if let Some(title) = &rule.title {
+            map.insert("title".into(), json!(title));
+        }
+    }
+    explain.insert("fingerprint".into(), fp_explain);
+
+    let salt: Vec<String> = match mode {
+        FingerprintMode::Default => Vec::new(),
+        FingerprintMode::Custom | FingerprintMode::Hybrid => {
+            std::iter::once("fingerprint".to_owned())
+                .chain(resolved.iter().map(|entry| format!("fp={entry}")))
+                .collect()
+        }
+    };
+
+    if mode == FingerprintMode::Custom {
+        let hash = hash_tokens(&salt);
+        explain.insert("strategy".into(), json!("custom fingerprint"));
+        explain.insert(
+            "variants".into(),
+            json!([{ "name": "custom", "contributes": true, "hash": hash, "tokens": salt }]),
+        );
+        insert_rules_fired(&mut explain, rule, &[]);
+        return Grouping {
+            hashes: vec![hash],
+            explain: Value::Object(explain),
+        };
+    }
+
+    let outcome = default_grouping(event, platform, rules);
+    let mut hashes: Vec<String> = Vec::new();
+    let mut variants_explain = Vec::new();
+    for variant in &outcome.variants {
+        let mut entry = json!({
+            "name": variant.name,
+            "contributes": variant.contributes,
+            "tokens": variant.tokens,
+        });
+        if let Some(map) = entry.as_object_mut() {
+            if variant.contributes {
+                let hash = hash_tokens(salt.iter().chain(variant.tokens.iter()));
+                map.insert("hash".into(), json!(hash));
+                if hashes.contains(&hash) {
+                    map.insert("hint".into(), json!("same hash as an earlier variant"));
+                } else {
+                    hashes.push(hash);
+                }
+            }
+            if let Some(reason) = &variant.reason {
+                map.insert("hint".into(), json!(reason));
+            }
+            if let Value::Object(detail) = &variant.detail {
+                for (key, value) in detail {
+                    map.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        variants_explain.push(entry);
+    }
+    let strategy = if hashes.is_empty() {
+        let tokens: Vec<String> = salt
+            .iter()
+            .cloned()
+            .chain(["fallback".to_owned()])
+            .collect();
+        let hash = hash_tokens(&tokens);
+        variants_explain.push(json!({
+            "name": "fallback",
+            "contributes": true,
+            "hash": hash,
+            "tokens": ["fallback"],
+            "hint": "nothing else contributed; all such events share one issue",
+        }));
+        hashes.push(hash);
+        "fallback"
+    } else {
+        outcome.strategy
+    };
+    explain.insert("strategy".into(), json!(strategy));
+    if mode == FingerprintMode::Hybrid {
+        explain.insert("salt".into(), json!(salt));
+    }
+    explain.insert("variants".into(), Value::Array(variants_explain));
+    insert_rules_fired(&mut explain, rule, &outcome.stack_rules_fired);
+    Grouping {
+        hashes,
+        explain: Value::Object(explain),
     }
 }
+
+fn insert_rules_fired(
+    explain: &mut Map<String, Value>,
+    rule: Option<&FingerprintRule>,
+    stack: &[String],
+) {
+    let mut fired: Vec<String> = Vec::new();
+    if let Some(rule) = rule {
+        fired.push(format!(
+            "fingerprint rule line {}: {}",
+            rule.line, rule.text
+        ));
+    }
+    let mut seen = HashSet::new();
+    fired.extend(stack.iter().filter(|s| seen.insert(s.as_str())).cloned());
+    if !fired.is_empty() {
+        explain.insert("rules_fired".into(), json!(fired));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fingerprints (§2)
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FingerprintMode {
+    Default,
+    Custom,
+    Hybrid,
+}
+
+impl FingerprintMode {
+    fn of(fingerprint: &[String]) -> Self {
+        let defaults = fingerprint
+            .iter()
+            .filter(|e| variable_name(e) == Some("default"))
+            .count();
+        if fingerprint.is_empty() || (fingerprint.len() == 1 && defaults == 1) {
+            Self::Default
+        } else if defaults == 0 {
+            Self::Custom
+        } else {
+            Self::Hybrid
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Custom => "custom",
+            Self::Hybrid => "hybrid",
+        }
+    }
+}
+
+fn sdk_fingerprint(event: &Value) -> Vec<String> {
+    let Some(list) = event.get("fingerprint").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|entry| match entry {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\{\{\s*([^{}]*?)\s*\}\}$").expect("the fingerprint variable pattern is valid")
+});
+
+fn variable_name(entry: &str) -> Option<&str> {
+    VARIABLE
+        .captures(entry)
+        .and_then(|caps| caps.get(1))
+        .map(|m| m.as_str())
+}
+
+/// Resolves one fingerprint entry: a literal, or a `{{ variable }}`.
+fn resolve_entry(entry: &str, event: &Value) -> String {
+    let Some(name) = variable_name(entry) else {
+        return entry.to_owned();
+    };
+    let last_exception = event
+        .pointer("/exception/values")
+        .and_then(Value::as_array)
+        .and_then(|values| values.last());
+    let exception_str = |key: &str| {
+        last_exception
+            .and_then(|e| e.get(key))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let event_str = |key: &str| {
+        event
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let frame_str = |keys: &[&str]| {
+        let frame = crash_frame(event)?;
+        keys.iter().find_map(|key| {
+            frame
+                .get(*key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+    };
+    let or = |value: Option<&str>, missing: &str| {
+        value.map_or_else(|| missing.to_owned(), str::to_owned)
+    };
+    match name {
+        "default" => "{{ default }}".to_owned(),
+        "type" | "error.type" => or(exception_str("type"), "<no-type>"),
+        "value" | "error.value" => or(exception_str("value"), "<no-value>"),
+        "message" => {
+            let text = event
+                .pointer("/logentry/formatted")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .or_else(|| {
+                    event
+                        .pointer("/logentry/message")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                })
+                .or_else(|| exception_str("value"));
+            text.map_or_else(|| "<no-message>".to_owned(), normalize_message)
+        }
+        "function" | "stack.function" => or(frame_str(&["function"]), "<no-function>"),
+        "module" | "stack.module" => or(frame_str(&["module"]), "<no-module>"),
+        "path" | "stack.abs_path" => or(frame_str(&["abs_path", "filename"]), "<no-abs-path>"),
+        "stack.filename" => or(frame_str(&["filename", "abs_path"]), "<no-filename>"),
+        "transaction" => or(event_str("transaction"), "<no-transaction>"),
+        "level" => or(event_str("level"), "<no-level>"),
+        "logger" => or(event_str("logger"), "<no-logger>"),
+        tag if tag.starts_with("tags.") => {
+            let tag = tag.get(5..).unwrap_or_default();
+            or(
+                rules::tag_value(event, tag),
+                &format!("<no-value-for-tag-{tag}>"),
+            )
+        }
+        other => format!("<unrecognized-variable-{other}>"),
+    }
+}
+
+/// The last in-app frame of the last exception's stack trace (or of the
+/// top-level stack trace), else its last frame.
+pub(crate) fn crash_frame(event: &Value) -> Option<&Map<String, Value>> {
+    let stack = event
+        .pointer("/exception/values")
+        .and_then(Value::as_array)
+        .and_then(|values| values.last())
+        .and_then(|e| e.get("stacktrace"))
+        .or_else(|| event.get("stacktrace"))?;
+    let frames = stack.get("frames").and_then(Value::as_array)?;
+    frames
+        .iter()
+        .rev()
+        .filter_map(Value::as_object)
+        .find(|f| f.get("in_app").and_then(Value::as_bool) == Some(true))
+        .or_else(|| frames.iter().rev().find_map(Value::as_object))
+}
+
+// ---------------------------------------------------------------------------
+// Default grouping: strategies (§3) and variants (§8)
+
+#[derive(Debug, Clone)]
+struct Variant {
+    name: &'static str,
+    tokens: Vec<String>,
+    contributes: bool,
+    reason: Option<String>,
+    detail: Value,
+}
+
+struct DefaultOutcome {
+    strategy: &'static str,
+    variants: Vec<Variant>,
+    stack_rules_fired: Vec<String>,
+}
+
+fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules) -> DefaultOutcome {
+    let mut fired = Vec::new();
+    if let Some(variants) = exception_strategy(event, platform, rules, &mut fired) {
+        return DefaultOutcome {
+            strategy: "exception",
+            variants,
+            stack_rules_fired: fired,
+        };
+    }
+    if let Some(stack) = pick_thread(event)
+        && let Some(variants) = stacktrace_strategy(stack, platform, rules, &mut fired)
+    {
+        return DefaultOutcome {
+            strategy: "threads",
+            variants,
+            stack_rules_fired: fired,
+        };
+    }
+    if let Some(stack) = event.get("stacktrace")
+        && let Some(variants) = stacktrace_strategy(stack, platform, rules, &mut fired)
+    {
+        return DefaultOutcome {
+            strategy: "stacktrace",
+            variants,
+            stack_rules_fired: fired,
+        };
+    }
+    if let Some(variant) = message_strategy(event) {
+        return DefaultOutcome {
+            strategy: "message",
+            variants: vec![variant],
+            stack_rules_fired: fired,
+        };
+    }
+    DefaultOutcome {
+        strategy: "fallback",
+        variants: Vec::new(),
+        stack_rules_fired: fired,
+    }
+}
+
+/// Grouping facts of one exception, for both variants.
+struct ExceptionInfo {
+    /// Tokens for the app and system variants.
+    tokens: [Vec<String>; 2],
+    /// Whether the stack trace contributes, per variant.
+    stack_contributes: [bool; 2],
+    explain: [Value; 2],
+}
+
+const VARIANT_NAMES: [&str; 2] = ["app", "system"];
+
+fn exception_strategy(
+    event: &Value,
+    platform: &str,
+    rules: &GroupingRules,
+    fired: &mut Vec<String>,
+) -> Option<Vec<Variant>> {
+    let values = event
+        .pointer("/exception/values")
+        .and_then(Value::as_array)?;
+    let exceptions: Vec<&Value> = values.iter().filter(|v| v.is_object()).collect();
+    if exceptions.is_empty() {
+        return None;
+    }
+    let infos: Vec<ExceptionInfo> = exceptions
+        .iter()
+        .map(|exception| exception_info(exception, platform, rules, fired))
+        .collect();
+    let (order, group_note) = exception_order(&exceptions, &infos);
+
+    let mut variants = Vec::with_capacity(2);
+    for (v, name) in VARIANT_NAMES.iter().enumerate() {
+        let mut tokens = vec!["exception".to_owned()];
+        let mut contributes = false;
+        let mut stack = false;
+        let mut detail = Vec::new();
+        for &i in &order {
+            let Some(info) = infos.get(i) else { continue };
+            let (Some(exc_tokens), Some(exc_stack), Some(exc_explain)) = (
+                info.tokens.get(v),
+                info.stack_contributes.get(v),
+                info.explain.get(v),
+            ) else {
+                continue;
+            };
+            contributes |= !exc_tokens.is_empty();
+            stack |= *exc_stack;
+            tokens.extend(exc_tokens.iter().cloned());
+            detail.push(exc_explain.clone());
+        }
+        let mut detail = json!({ "exceptions": detail });
+        if let (Some(note), Some(map)) = (&group_note, detail.as_object_mut()) {
+            map.insert("exception_group".into(), json!(note));
+        }
+        variants.push((
+            Variant {
+                name,
+                tokens,
+                contributes,
+                reason: (!contributes).then(|| "no exception type, value or frames".to_owned()),
+                detail,
+            },
+            stack,
+        ));
+    }
+    // §6.2 pruning: a variant without any contributing stack trace is dropped
+    // when another variant has one.
+    let any_stack = variants.iter().any(|(_, stack)| *stack);
+    let variants: Vec<Variant> = variants
+        .into_iter()
+        .map(|(mut variant, stack)| {
+            if any_stack && !stack && variant.contributes {
+                variant.contributes = false;
+                variant.reason = Some(format!(
+                    "dropped: no contributing frames in the {} variant while another variant has some",
+                    variant.name
+                ));
+            }
+            variant
+        })
+        .collect();
+    variants.iter().any(|v| v.contributes).then_some(variants)
+}
+
+fn exception_info(
+    exception: &Value,
+    platform: &str,
+    rules: &GroupingRules,
+    fired: &mut Vec<String>,
+) -> ExceptionInfo {
+    let ty = exception
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let value = exception
+        .get("value")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    let synthetic = exception
+        .pointer("/mechanism/synthetic")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let stack = exception
+        .get("stacktrace")
+        .map(|s| {
+            prepare_stacktrace(
+                s,
+                platform,
+                rules,
+                ExceptionFacts {
+                    error_type: ty,
+                    error_value: value,
+                },
+            )
+        })
+        .unwrap_or_default();
+    collect_fired(&stack, fired);
+    let build = |app_only: bool| {
+        let component = stack.component(app_only);
+        let mut tokens = Vec::new();
+        let type_used = ty.is_some() && !synthetic;
+        if let (Some(ty), true) = (ty, type_used) {
+            tokens.push(format!("type={ty}"));
+        }
+        let value_token = if component.is_empty() {
+            value
+                .map(|v| format!("value={}", normalize_message(v)))
+                .filter(|t| t != "value=")
+        } else {
+            None
+        };
+        let value_used = value_token.is_some();
+        tokens.extend(value_token);
+        let stack_contributes = !component.is_empty();
+        tokens.extend(component);
+        let mut explain = json!({
+            "type": ty,
+            "type_used": type_used,
+            "value_used": value_used,
+            "stacktrace": stack.explain(app_only),
+        });
+        if let (true, Some(map)) = (synthetic, explain.as_object_mut()) {
+            map.insert(
+                "type_hint".into(),
+                json!("synthetic exception: type ignored"),
+            );
+        }
+        (tokens, stack_contributes, explain)
+    };
+    let (app_tokens, app_stack, app_explain) = build(true);
+    let (system_tokens, system_stack, system_explain) = build(false);
+    ExceptionInfo {
+        tokens: [app_tokens, system_tokens],
+        stack_contributes: [app_stack, system_stack],
+        explain: [app_explain, system_explain],
+    }
+}
+
+fn collect_fired(stack: &PreparedStack, fired: &mut Vec<String>) {
+    for frame in &stack.frames {
+        fired.extend(
+            frame
+                .notes
+                .iter()
+                .filter(|n| n.starts_with("stack-trace rule"))
+                .cloned(),
+        );
+    }
+}
+
+/// Most exceptions nested this deep are malformed; the walk stops there.
+const MAX_GROUP_DEPTH: usize = 64;
+
+/// The order in which exceptions contribute (§6.2/§6.3): the list as sent,
+/// or for exception groups the distinct top-level exceptions.
+fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize>, Option<String>) {
+    let as_sent = ((0..exceptions.len()).collect(), None);
+    if exceptions.len() < 2 {
+        return as_sent;
+    }
+    let mechanism_int = |e: &Value, key: &str| {
+        e.get("mechanism")
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_u64)
+    };
+    let mut by_id: HashMap<u64, usize> = HashMap::new();
+    let mut parents: Vec<Option<u64>> = Vec::with_capacity(exceptions.len());
+    for (i, exception) in exceptions.iter().enumerate() {
+        let Some(id) = mechanism_int(exception, "exception_id") else {
+            return as_sent;
+        };
+        let parent = mechanism_int(exception, "parent_id");
+        if by_id.insert(id, i).is_some() || parent == Some(id) {
+            return as_sent;
+        }
+        parents.push(parent);
+    }
+    let Some(&root) = by_id.get(&0) else {
+        return as_sent;
+    };
+    let ids: Vec<u64> = exceptions
+        .iter()
+        .filter_map(|e| mechanism_int(e, "exception_id"))
+        .collect();
+    let children = |node: usize| -> Vec<usize> {
+        let Some(&id) = ids.get(node) else {
+            return Vec::new();
+        };
+        parents
+            .iter()
+            .enumerate()
+            .filter(|(child, parent)| **parent == Some(id) && *child != node)
+            .map(|(child, _)| child)
+            .collect()
+    };
+    let is_group = |i: usize| {
+        exceptions
+            .get(i)
+            .and_then(|e| e.pointer("/mechanism/is_exception_group"))
+            .and_then(Value::as_bool)
+            == Some(true)
+    };
+
+    // 1. Top-level exceptions: groups are replaced by their children.
+    let mut top_level = Vec::new();
+    let mut visited = HashSet::new();
+    let mut pending = vec![(root, 0usize)];
+    while let Some((node, depth)) = pending.pop() {
+        if !visited.insert(node) || depth > MAX_GROUP_DEPTH {
+            continue;
+        }
+        if is_group(node) {
+            // Reverse so the stack pops children in list order.
+            pending.extend(children(node).into_iter().rev().map(|c| (c, depth + 1)));
+        } else {
+            top_level.push(node);
+        }
+    }
+    // 2. Sort by type descending and drop repeats of the predecessor.
+    let type_of = |i: usize| {
+        exceptions
+            .get(i)
+            .and_then(|e| e.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    top_level.sort_by(|a, b| type_of(*b).cmp(type_of(*a)));
+    let same_tokens = |a: usize, b: usize| match (infos.get(a), infos.get(b)) {
+        (Some(x), Some(y)) => x.tokens == y.tokens,
+        _ => false,
+    };
+    let mut distinct: Vec<usize> = Vec::new();
+    for node in top_level {
+        if distinct.last().is_none_or(|&prev| !same_tokens(prev, node)) {
+            distinct.push(node);
+        }
+    }
+    let mut order = match distinct.as_slice() {
+        // 3. One distinct exception: it and its chain of first children.
+        [single] => {
+            let mut chain = vec![*single];
+            let mut seen: HashSet<usize> = chain.iter().copied().collect();
+            let mut node = *single;
+            while let Some(&first) = children(node).first() {
+                if !seen.insert(first) || chain.len() > MAX_GROUP_DEPTH {
+                    break;
+                }
+                chain.push(first);
+                node = first;
+            }
+            chain
+        }
+        // 4. Several: the distinct ones followed by the root.
+        many => many.iter().copied().chain(std::iter::once(root)).collect(),
+    };
+    // Keep the list convention (causes first, outermost last) so a chain
+    // grouped through its ids hashes like the same chain sent without them.
+    order.reverse();
+    let note = format!(
+        "exception tree: {} exceptions considered of {} sent",
+        order.len(),
+        exceptions.len()
+    );
+    (order, Some(note))
+}
+
+/// The thread to group on: the only crashed, else the only current, else
+/// the only thread.
+fn pick_thread(event: &Value) -> Option<&Value> {
+    let threads = event.pointer("/threads/values").and_then(Value::as_array)?;
+    let only = |flag: &str| {
+        let mut matching = threads
+            .iter()
+            .filter(|t| t.get(flag).and_then(Value::as_bool) == Some(true));
+        match (matching.next(), matching.next()) {
+            (Some(thread), None) => Some(thread),
+            _ => None,
+        }
+    };
+    let thread = only("crashed")
+        .or_else(|| only("current"))
+        .or(match threads.as_slice() {
+            [single] => Some(single),
+            _ => None,
+        })?;
+    thread.get("stacktrace")
+}
+
+fn stacktrace_strategy(
+    stack: &Value,
+    platform: &str,
+    rules: &GroupingRules,
+    fired: &mut Vec<String>,
+) -> Option<Vec<Variant>> {
+    let prepared = prepare_stacktrace(stack, platform, rules, ExceptionFacts::default());
+    collect_fired(&prepared, fired);
+    let variants: Vec<Variant> = VARIANT_NAMES
+        .iter()
+        .map(|name| {
+            let app_only = *name == "app";
+            let component = prepared.component(app_only);
+            let contributes = !component.is_empty();
+            let tokens = if contributes {
+                std::iter::once("stacktrace".to_owned())
+                    .chain(component)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Variant {
+                name,
+                tokens,
+                contributes,
+                reason: (!contributes).then(|| "no contributing frames".to_owned()),
+                detail: json!({ "stacktrace": prepared.explain(app_only) }),
+            }
+        })
+        .collect();
+    variants.iter().any(|v| v.contributes).then_some(variants)
+}
+
+fn message_strategy(event: &Value) -> Option<Variant> {
+    let non_empty = |key: &str| {
+        event
+            .pointer(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+    };
+    let (source, text) = non_empty("/logentry/message")
+        .map(|t| ("logentry.message", t))
+        .or_else(|| non_empty("/logentry/formatted").map(|t| ("logentry.formatted", t)))
+        .or_else(|| non_empty("/message").map(|t| ("message", t)))?;
+    let normalized = normalize_message(text);
+    if normalized.trim().is_empty() {
+        return None;
+    }
+    Some(Variant {
+        name: "default",
+        tokens: vec![format!("message={normalized}")],
+        contributes: true,
+        reason: None,
+        detail: json!({ "message_source": source }),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Hashing (§9)
+
+/// SHA-256 over `grouping:v1` and the tokens, each encoded as
+/// `<byte length>:<bytes>,`.
+fn hash_tokens<'a>(tokens: impl IntoIterator<Item = &'a String>) -> String {
+    let mut hasher = Sha256::new();
+    let mut feed = |token: &str| {
+        hasher.update(token.len().to_string().as_bytes());
+        hasher.update(b":");
+        hasher.update(token.as_bytes());
+        hasher.update(b",");
+    };
+    feed(&format!("grouping:{GROUPING_CONFIG}"));
+    for token in tokens {
+        feed(token);
+    }
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests;
