@@ -1,7 +1,14 @@
 //! Errata: a self-hosted, Sentry-compatible error tracker.
 //!
 //! The path of an event: `ingest` (HTTP edge) → `event` (pure normalize, scrub,
-//! group) → `store` (SQLite, one writer) → `api` (the `/api/0/` web API).
+//! group) → `store` (SQLite, one writer) → `api` (the `/api/0/` web API);
+//! `ops` serves health and metrics.
 
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod errors;
 pub mod event;
 pub mod ingest;
+pub mod ops;
+pub mod store;

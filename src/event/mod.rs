@@ -2,5 +2,6 @@
 //! Everything here takes and returns `serde_json::Value` in the canonical shape.
 
 pub mod group;
+#[path = "normalize.rs"]
 pub mod normalize;
 pub mod scrub;

@@ -1,0 +1,233 @@
+//! Events: per issue (list, latest/oldest/recommended, by id) and per project.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::issues::resolve_issue;
+use super::pagination::{Cursor, link_header, page_size};
+use super::serialize;
+use super::{resolve_org, resolve_project};
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::store::read::{self, EventOrder};
+use crate::store::{StoreError, StoredEvent, admin};
+
+type Params = Vec<(String, String)>;
+
+fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn full(params: &Params) -> bool {
+    matches!(param(params, "full"), Some("1" | "true"))
+}
+
+fn page(state: &AppState, uri: &Uri, events: Vec<StoredEvent>, offset: usize, limit: usize, full: bool) -> Response {
+    let has_next = events.len() > limit;
+    let items: Vec<Value> = events
+        .iter()
+        .take(limit)
+        .map(|e| {
+            if full {
+                serialize::event(e)
+            } else {
+                serialize::simple_event(e)
+            }
+        })
+        .collect();
+    let mut response = Json(items).into_response();
+    response.headers_mut().insert(
+        header::LINK,
+        link_header(&state.base_url(), uri, offset, limit, has_next),
+    );
+    response
+}
+
+async fn issue_events_response(
+    state: &AppState,
+    uri: &Uri,
+    org: Option<&str>,
+    id: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let (issue, _) = resolve_issue(state, org, id).await?;
+    let cursor = Cursor::parse(param(params, "cursor"))?;
+    let limit = page_size(param(params, "per_page").or_else(|| param(params, "limit")))?;
+    let (issue_id, offset) = (issue.id, cursor.offset);
+    let events = state
+        .store
+        .read(move |c| read::issue_events(c, issue_id, EventOrder::NewestFirst, limit + 1, offset))
+        .await?;
+    Ok(page(state, uri, events, offset, limit, full(params)))
+}
+
+pub async fn issue_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    issue_events_response(&state, &uri, None, &id, &params).await
+}
+
+pub async fn org_issue_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path((org, id)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    issue_events_response(&state, &uri, Some(&org), &id, &params).await
+}
+
+/// The full event with its neighbours in the issue.
+async fn with_neighbours(state: &AppState, event: StoredEvent) -> Result<Value, ApiError> {
+    let e = event.clone();
+    let (previous, next) = state.store.read(move |c| read::neighbours(c, &e)).await?;
+    let mut v = serialize::event(&event);
+    v["previousEventID"] = json!(previous);
+    v["nextEventID"] = json!(next);
+    Ok(v)
+}
+
+async fn issue_event_response(
+    state: &AppState,
+    org: Option<&str>,
+    id: &str,
+    which: &str,
+) -> Result<Json<Value>, ApiError> {
+    let (issue, _) = resolve_issue(state, org, id).await?;
+    let issue_id = issue.id;
+    let project_id = issue.project_id;
+    let which = which.to_string();
+    let event = state
+        .store
+        .read(move |c| {
+            let found = match which.as_str() {
+                "latest" | "recommended" => read::issue_events(c, issue_id, EventOrder::NewestFirst, 1, 0)?.pop(),
+                "oldest" => read::issue_events(c, issue_id, EventOrder::OldestFirst, 1, 0)?.pop(),
+                raw => {
+                    let event_id: String = raw.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+                    read::event(c, project_id, &event_id)
+                        .ok()
+                        .filter(|e| e.issue_id == issue_id)
+                }
+            };
+            Ok(found)
+        })
+        .await?;
+    let event = event.ok_or_else(|| {
+        ApiError::NotFoundDetail(
+            "Event not found. The event ID may be incorrect, or it's age exceeded the retention period.".into(),
+        )
+    })?;
+    Ok(Json(with_neighbours(state, event).await?))
+}
+
+pub async fn issue_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, event)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    issue_event_response(&state, None, &id, &event).await
+}
+
+pub async fn org_issue_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id, event)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    issue_event_response(&state, Some(&org), &id, &event).await
+}
+
+pub async fn project_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path((org, project)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let cursor = Cursor::parse(param(&params, "cursor"))?;
+    let limit = page_size(param(&params, "per_page").or_else(|| param(&params, "limit")))?;
+    let (project_id, offset) = (project.id, cursor.offset);
+    let events = state
+        .store
+        .read(move |c| read::project_events(c, project_id, limit + 1, offset))
+        .await?;
+    Ok(page(&state, &uri, events, offset, limit, full(&params)))
+}
+
+async fn find_project_event(state: &AppState, org: &str, project: &str, event: &str) -> Result<StoredEvent, ApiError> {
+    let (_, project) = resolve_project(state, org, project).await?;
+    let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    let project_id = project.id;
+    state
+        .store
+        .read(move |c| read::event(c, project_id, &event_id))
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
+            e => e.into(),
+        })
+}
+
+pub async fn project_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, event)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    let event = find_project_event(&state, &org, &project, &event).await?;
+    Ok(Json(with_neighbours(&state, event).await?))
+}
+
+pub async fn project_event_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, event)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    let event = find_project_event(&state, &org, &project, &event).await?;
+    Ok(Json(event.data))
+}
+
+pub async fn event_id_lookup(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, event)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    let org = resolve_org(&state, &org).await?;
+    let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    let org_id = org.id;
+    let found = state
+        .store
+        .read(move |c| {
+            for p in admin::projects(c, Some(org_id))? {
+                if let Ok(e) = read::event(c, p.id, &event_id) {
+                    return Ok(Some((p, e)));
+                }
+            }
+            Ok(None)
+        })
+        .await?;
+    let (project, event) = found.ok_or(ApiError::NotFound)?;
+    Ok(Json(json!({
+        "organizationSlug": org.slug,
+        "projectSlug": project.slug,
+        "groupId": event.issue_id.to_string(),
+        "eventId": event.event_id,
+        "event": serialize::event(&event),
+    })))
+}

@@ -1,0 +1,1037 @@
+//! Issues: lists with search, detail, status changes, deletion, tags and hashes.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::auth::Caller;
+use super::pagination::{Cursor, link_header, page_size};
+use super::serialize::{self, iso};
+use super::{query, resolve_org, resolve_project};
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::store::read::{self, Condition, IssueFilter, IssueSort};
+use crate::store::{Issue, Organization, Project, admin, now_us};
+
+/// Query parameters as a list, since Sentry repeats keys (`id=1&id=2`, `project=…`).
+type Params = Vec<(String, String)>;
+
+fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn params_all<'a>(params: &'a Params, key: &str) -> Vec<&'a str> {
+    params
+        .iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// Which `stats` series to attach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatsPeriod {
+    None,
+    Day,
+    TwoWeeks,
+}
+
+fn stats_period(raw: Option<&str>, param_name: &str) -> Result<StatsPeriod, ApiError> {
+    match raw {
+        None | Some("24h") | Some("auto") => Ok(StatsPeriod::Day),
+        Some("") => Ok(StatsPeriod::None),
+        Some("14d") => Ok(StatsPeriod::TwoWeeks),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "Invalid {param_name}. Valid choices are '', '24h', and '14d'"
+        ))),
+    }
+}
+
+fn sort(raw: Option<&str>) -> Result<IssueSort, ApiError> {
+    Ok(match raw.unwrap_or("date") {
+        "date" | "" | "priority" | "trends" | "recommended" | "inbox" => IssueSort::Date,
+        "new" => IssueSort::New,
+        "freq" => IssueSort::Freq,
+        "user" => IssueSort::User,
+        other => return Err(ApiError::BadRequest(format!("Invalid sort: {other:?}"))),
+    })
+}
+
+/// Serializes issues with their projects and the chosen stats series.
+async fn issue_values(state: &AppState, issues: Vec<Issue>, stats: StatsPeriod) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
+    let project_ids: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
+    let now = now_us();
+    let (projects, series) = state
+        .store
+        .read(move |c| {
+            let mut projects = HashMap::new();
+            for id in project_ids {
+                if let std::collections::hash_map::Entry::Vacant(e) = projects.entry(id) {
+                    e.insert(admin::project_by_id(c, id)?);
+                }
+            }
+            let series = match stats {
+                StatsPeriod::None => HashMap::new(),
+                StatsPeriod::Day => read::issue_stats(c, &ids, now, 1, 24)?,
+                StatsPeriod::TwoWeeks => read::issue_stats(c, &ids, now, 24, 14)?,
+            };
+            Ok((projects, series))
+        })
+        .await?;
+    let base = state.base_url();
+    let mut out = Vec::with_capacity(issues.len());
+    for issue in &issues {
+        let project = projects.get(&issue.project_id).ok_or(ApiError::NotFound)?;
+        let mut v = serialize::issue(issue, project, &base);
+        let key = match stats {
+            StatsPeriod::None => None,
+            StatsPeriod::Day => Some("24h"),
+            StatsPeriod::TwoWeeks => Some("14d"),
+        };
+        if let Some(key) = key {
+            let points = series.get(&issue.id).cloned().unwrap_or_default();
+            v["stats"] = json!({ key: points.iter().map(|(t, c)| json!([t, c])).collect::<Vec<_>>() });
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The conditions of a list request: `query` absent ⇒ unresolved only; present but empty ⇒ everything.
+fn conditions(params: &Params) -> Result<Vec<Condition>, ApiError> {
+    match param(params, "query") {
+        None => Ok(vec![Condition::Status {
+            values: vec!["unresolved".into()],
+            negate: false,
+        }]),
+        Some(q) => query::parse(q, now_us()),
+    }
+}
+
+fn environment_conditions(params: &Params) -> Vec<Condition> {
+    let envs: Vec<String> = params_all(params, "environment")
+        .into_iter()
+        .filter(|e| !e.is_empty())
+        .map(String::from)
+        .collect();
+    if envs.is_empty() {
+        vec![]
+    } else {
+        vec![Condition::Environment {
+            values: envs,
+            negate: false,
+        }]
+    }
+}
+
+fn is_event_id(q: &str) -> bool {
+    let q: String = q.trim().chars().filter(|c| *c != '-').collect();
+    q.len() == 32 && q.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A direct hit: the query is an event id or (with `shortIdLookup`) a short id.
+async fn direct_hit(
+    state: &AppState,
+    params: &Params,
+    project_ids: &[i64],
+) -> Result<Option<(Issue, Option<String>)>, ApiError> {
+    let Some(q) = param(params, "query")
+        .map(str::trim)
+        .filter(|q| !q.is_empty() && !q.contains(' '))
+    else {
+        return Ok(None);
+    };
+    let q = q.to_string();
+    let projects = project_ids.to_vec();
+    if is_event_id(&q) {
+        let event_id: String = q.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+        let hit = state
+            .store
+            .read(move |c| {
+                for p in projects {
+                    if let Ok(e) = read::event(c, p, &event_id) {
+                        return Ok(Some((read::issue(c, e.issue_id)?, Some(e.event_id))));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        return Ok(hit);
+    }
+    if param(params, "shortIdLookup") == Some("1") {
+        if let Some((slug, number)) = serialize::parse_short_id(&q) {
+            let hit = state
+                .store
+                .read(move |c| {
+                    for p in projects {
+                        let project = admin::project_by_id(c, p)?;
+                        if project.slug == slug {
+                            if let Ok(issue) = read::issue_by_short_id(c, p, number) {
+                                return Ok(Some((issue, None)));
+                            }
+                        }
+                    }
+                    Ok(None)
+                })
+                .await?;
+            return Ok(hit);
+        }
+    }
+    Ok(None)
+}
+
+async fn list(
+    state: &AppState,
+    uri: &Uri,
+    params: Params,
+    project_ids: Vec<i64>,
+    org_scoped: bool,
+) -> Result<Response, ApiError> {
+    let stats = if org_scoped {
+        stats_period(param(&params, "groupStatsPeriod"), "groupStatsPeriod")?
+    } else {
+        stats_period(param(&params, "statsPeriod"), "stats_period")?
+    };
+    let cursor = Cursor::parse(param(&params, "cursor"))?;
+    let limit = page_size(param(&params, "limit").or_else(|| param(&params, "per_page")))?;
+    if !params_all(&params, "hashes").is_empty() && param(&params, "query").is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::BadRequest("Cannot use 'hashes' with 'query'".into()));
+    }
+    if let Some((issue, event_id)) = direct_hit(state, &params, &project_ids).await? {
+        let mut values = issue_values(state, vec![issue], stats).await?;
+        if let (Some(v), Some(id)) = (values.first_mut(), event_id) {
+            v["matchingEventId"] = json!(id);
+        }
+        let mut response = Json(values).into_response();
+        response
+            .headers_mut()
+            .insert("x-sentry-direct-hit", HeaderValue::from_static("1"));
+        response
+            .headers_mut()
+            .insert(header::LINK, link_header(&state.base_url(), uri, 0, limit, false));
+        return Ok(response);
+    }
+    let mut conditions = conditions(&params)?;
+    conditions.extend(environment_conditions(&params));
+    if org_scoped {
+        conditions.extend(window_conditions(&params)?);
+    }
+    let issue_ids = params_all(&params, "group")
+        .into_iter()
+        .map(|g| {
+            g.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("Invalid group id {g:?}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let filter = IssueFilter {
+        project_ids,
+        issue_ids,
+        conditions,
+        sort: sort(param(&params, "sort"))?,
+        // One extra row tells whether a next page exists.
+        limit: limit + 1,
+        offset: cursor.offset,
+    };
+    let mut issues = state.store.read(move |c| read::issues(c, &filter)).await?;
+    let has_next = issues.len() > limit;
+    issues.truncate(limit);
+    let values = issue_values(state, issues, stats).await?;
+    let mut response = Json(values).into_response();
+    response.headers_mut().insert(
+        header::LINK,
+        link_header(&state.base_url(), uri, cursor.offset, limit, has_next),
+    );
+    Ok(response)
+}
+
+/// Org lists: `statsPeriod` is a search window over last seen, or `start`/`end`.
+fn window_conditions(params: &Params) -> Result<Vec<Condition>, ApiError> {
+    use crate::store::read::Cmp;
+    let mut out = Vec::new();
+    let start = param(params, "start").filter(|s| !s.is_empty());
+    let end = param(params, "end").filter(|s| !s.is_empty());
+    if start.is_some() || end.is_some() {
+        let parse = |raw: &str| {
+            query::parse_datetime(raw).ok_or_else(|| ApiError::BadRequest(format!("Invalid date: {raw:?}")))
+        };
+        if let Some(s) = start {
+            out.push(Condition::LastSeen {
+                cmp: Cmp::Ge,
+                at_us: parse(s)?,
+            });
+        }
+        if let Some(e) = end {
+            out.push(Condition::FirstSeen {
+                cmp: Cmp::Le,
+                at_us: parse(e)?,
+            });
+        }
+        return Ok(out);
+    }
+    if let Some(period) = param(params, "statsPeriod").filter(|p| !p.is_empty()) {
+        let d = query::duration_us(period)
+            .ok_or_else(|| ApiError::BadRequest(format!("Invalid statsPeriod: {period:?}")))?;
+        out.push(Condition::LastSeen {
+            cmp: Cmp::Ge,
+            at_us: now_us() - d,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn project_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path((org, project)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    list(&state, &uri, params, vec![project.id], false).await
+}
+
+/// The projects an org-scoped request names (`project=` ids or slugs; none or -1 = all).
+async fn org_projects(state: &AppState, org: &Organization, params: &Params) -> Result<Vec<i64>, ApiError> {
+    let org_id = org.id;
+    let projects = state.store.read(move |c| admin::projects(c, Some(org_id))).await?;
+    let wanted: Vec<&str> = params_all(params, "project")
+        .into_iter()
+        .filter(|p| *p != "-1" && !p.is_empty())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(projects.iter().map(|p| p.id).collect());
+    }
+    let ids: Vec<i64> = projects
+        .iter()
+        .filter(|p| wanted.iter().any(|w| *w == p.slug || *w == p.id.to_string()))
+        .map(|p| p.id)
+        .collect();
+    if ids.is_empty() {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(ids)
+}
+
+pub async fn org_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(org): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    let org = resolve_org(&state, &org).await?;
+    let projects = org_projects(&state, &org, &params).await?;
+    list(&state, &uri, params, projects, true).await
+}
+
+/// A requested status change, parsed from Sentry's update body.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    pub status: Option<String>,
+    pub substatus: Option<String>,
+    pub details: Value,
+    pub merge: bool,
+    /// The delta echoed back by bulk updates.
+    pub delta: Map<String, Value>,
+}
+
+fn field_error(field: &str, message: String) -> ApiError {
+    ApiError::Validation {
+        field: field.into(),
+        message,
+    }
+}
+
+/// Parses an issue update body (§7 of the web API spec).
+pub fn parse_update(body: &[u8]) -> Result<Update, ApiError> {
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
+    };
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::BadRequest("the body must be a JSON object".into()))?;
+    let get = |k: &str| obj.get(k).filter(|v| !v.is_null());
+    let mut update = Update {
+        details: json!({}),
+        ..Default::default()
+    };
+    let mut details = obj
+        .get("statusDetails")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    for key in [
+        "ignoreDuration",
+        "ignoreCount",
+        "ignoreWindow",
+        "ignoreUserCount",
+        "ignoreUserWindow",
+    ] {
+        if let Some(v) = get(key) {
+            details[key] = v.clone();
+        }
+    }
+    if let Some(v) = get("snoozeDuration") {
+        details["ignoreDuration"] = v.clone();
+    }
+    if let Some(status) = get("status") {
+        let raw = status
+            .as_str()
+            .ok_or_else(|| field_error("status", format!("{status} is not a valid choice.")))?;
+        let (status, extra) = match raw {
+            "resolved" | "unresolved" | "ignored" => (raw, None),
+            "muted" => ("ignored", None),
+            "resolvedInNextRelease" => ("resolved", Some(("inNextRelease", json!(true)))),
+            other => return Err(field_error("status", format!("\"{other}\" is not a valid choice."))),
+        };
+        if let Some((k, v)) = extra {
+            details[k] = v;
+        }
+        update.status = Some(status.to_string());
+    }
+    if let Some(sub) = get("substatus") {
+        let s = sub.as_str().unwrap_or("");
+        const VALID: &[&str] = &[
+            "archived_until_escalating",
+            "archived_until_condition_met",
+            "archived_forever",
+            "escalating",
+            "ongoing",
+            "regressed",
+            "new",
+        ];
+        if !VALID.contains(&s) {
+            return Err(field_error("substatus", format!("{sub} is not a valid choice.")));
+        }
+        update.substatus = Some(s.to_string());
+    }
+    // Validate and resolve the ignore conditions.
+    if let Some(minutes) = details.get("ignoreDuration").filter(|v| !v.is_null()) {
+        let m = minutes
+            .as_i64()
+            .filter(|m| *m > 0)
+            .ok_or_else(|| field_error("ignoreDuration", "must be a positive integer".into()))?;
+        let until = now_us() + m * 60_000_000;
+        details["ignoreUntil"] = json!(iso(until));
+        details["ignoreUntilUs"] = json!(until);
+    }
+    if let Some(count) = details.get("ignoreCount").filter(|v| !v.is_null()) {
+        count
+            .as_i64()
+            .filter(|c| *c > 0)
+            .ok_or_else(|| field_error("ignoreCount", "must be a positive integer".into()))?;
+    }
+    if let Some(release) = details.get("inRelease").filter(|v| !v.is_null()) {
+        release
+            .as_str()
+            .ok_or_else(|| field_error("inRelease", "must be a release version".into()))?;
+    }
+    if let Some(obj) = details.as_object_mut() {
+        obj.retain(|_, v| !v.is_null());
+    }
+    update.merge =
+        matches!(get("merge"), Some(Value::Bool(true)) | Some(Value::Number(_)) if get("merge") != Some(&json!(0)));
+    if let Some(status) = &update.status {
+        update.delta.insert("status".into(), json!(status));
+        let public: Map<String, Value> = details
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, _)| *k != "ignoreUntilUs")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        update.delta.insert("statusDetails".into(), Value::Object(public));
+        let substatus = update.substatus.clone().or_else(|| match status.as_str() {
+            "ignored" if details.get("ignoreDuration").is_some() || details.get("ignoreCount").is_some() => {
+                Some("archived_until_condition_met".into())
+            }
+            "ignored" => Some("archived_forever".into()),
+            "unresolved" => Some("ongoing".into()),
+            _ => None,
+        });
+        update.substatus = substatus.clone();
+        update.delta.insert("substatus".into(), json!(substatus));
+    }
+    for key in [
+        "hasSeen",
+        "isBookmarked",
+        "isSubscribed",
+        "isPublic",
+        "priority",
+        "assignedTo",
+    ] {
+        if let Some(v) = obj.get(key) {
+            update.delta.insert(key.into(), v.clone());
+        }
+    }
+    update.details = details;
+    Ok(update)
+}
+
+/// Applies an update to issues on the writer; returns how many existed.
+async fn apply(state: &AppState, ids: Vec<i64>, update: &Update) -> Result<usize, ApiError> {
+    if update.merge {
+        if ids.len() < 2 {
+            return Err(ApiError::BadRequest("Merging needs at least two issues.".into()));
+        }
+        let merged = ids.clone();
+        state
+            .store
+            .writer
+            .exec(move |tx| admin::merge_issues(tx, &merged).map(|_| ()))
+            .await?;
+        return Ok(ids.len());
+    }
+    let Some(status) = update.status.clone() else {
+        return Ok(ids.len());
+    };
+    let (substatus, details) = (update.substatus.clone(), update.details.clone());
+    let n = ids.len();
+    state
+        .store
+        .writer
+        .exec(move |tx| {
+            for id in ids {
+                let details = resolve_next_release(tx, id, &status, &details)?;
+                admin::set_issue_status(tx, id, &status, substatus.as_deref(), &details)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(n)
+}
+
+/// `inNextRelease`: record the release last seen, so only newer releases regress it.
+fn resolve_next_release(
+    conn: &rusqlite::Connection,
+    id: i64,
+    status: &str,
+    details: &Value,
+) -> Result<Value, crate::store::StoreError> {
+    let mut details = details.clone();
+    if status == "resolved" && details.get("inNextRelease") == Some(&json!(true)) {
+        let issue = read::issue(conn, id)?;
+        if let Some(release) = issue.last_release {
+            details["inRelease"] = json!(release);
+            details["inNextRelease"] = json!(true);
+        }
+    }
+    Ok(details)
+}
+
+/// The issues a bulk request targets: `?id=` values, else every match of the list query (max 1000).
+async fn bulk_targets(state: &AppState, params: &Params, project_ids: Vec<i64>) -> Result<Vec<i64>, ApiError> {
+    let ids: Vec<i64> = params_all(params, "id")
+        .into_iter()
+        .map(|g| {
+            g.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("Invalid issue id {g:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut conditions = if ids.is_empty() { conditions(params)? } else { vec![] };
+    if let Some(status) = param(params, "status").filter(|s| !s.is_empty()) {
+        conditions.push(Condition::Status {
+            values: vec![status.to_string()],
+            negate: false,
+        });
+    }
+    let filter = IssueFilter {
+        project_ids,
+        issue_ids: ids,
+        conditions,
+        sort: IssueSort::Date,
+        limit: 1000,
+        offset: 0,
+    };
+    let issues = state.store.read(move |c| read::issues(c, &filter)).await?;
+    Ok(issues.into_iter().map(|i| i.id).collect())
+}
+
+async fn bulk_update(
+    state: &AppState,
+    params: Params,
+    project_ids: Vec<i64>,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let update = parse_update(body)?;
+    let targets = bulk_targets(state, &params, project_ids).await?;
+    if targets.is_empty() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    apply(state, targets, &update).await?;
+    let mut delta = update.delta.clone();
+    if update.merge {
+        delta.insert("merge".into(), json!({"parent": "", "children": []}));
+    }
+    Ok(Json(Value::Object(delta)).into_response())
+}
+
+async fn bulk_delete(state: &AppState, params: Params, project_ids: Vec<i64>) -> Result<StatusCode, ApiError> {
+    let targets = bulk_targets(state, &params, project_ids).await?;
+    if !targets.is_empty() {
+        state
+            .store
+            .writer
+            .exec(move |tx| {
+                for id in targets {
+                    admin::delete_issue(tx, id)?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn project_bulk_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+    Query(params): Query<Params>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require("event:write")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    bulk_update(&state, params, vec![project.id], &body).await
+}
+
+pub async fn project_bulk_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<StatusCode, ApiError> {
+    caller.require("event:admin")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    bulk_delete(&state, params, vec![project.id]).await
+}
+
+pub async fn org_bulk_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(params): Query<Params>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require("event:write")?;
+    let org = resolve_org(&state, &org).await?;
+    let projects = org_projects(&state, &org, &params).await?;
+    bulk_update(&state, params, projects, &body).await
+}
+
+pub async fn org_bulk_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<StatusCode, ApiError> {
+    caller.require("event:admin")?;
+    let org = resolve_org(&state, &org).await?;
+    let projects = org_projects(&state, &org, &params).await?;
+    bulk_delete(&state, params, projects).await
+}
+
+/// An issue by numeric id, or by short id within an organization.
+pub async fn resolve_issue(state: &AppState, org: Option<&str>, id: &str) -> Result<(Issue, Project), ApiError> {
+    let org = match org {
+        Some(o) => Some(resolve_org(state, o).await?),
+        None => None,
+    };
+    let id = id.to_string();
+    let (issue, project) = state
+        .store
+        .read(move |c| {
+            let issue = match id.parse::<i64>() {
+                Ok(n) => read::issue(c, n)?,
+                Err(_) => {
+                    let (slug, number) =
+                        serialize::parse_short_id(&id).ok_or(crate::store::StoreError::NotFound("issue"))?;
+                    let projects = admin::projects(c, org.as_ref().map(|o| o.id))?;
+                    let project = projects
+                        .iter()
+                        .find(|p| p.slug == slug)
+                        .ok_or(crate::store::StoreError::NotFound("issue"))?;
+                    read::issue_by_short_id(c, project.id, number)?
+                }
+            };
+            let project = admin::project_by_id(c, issue.project_id)?;
+            if org.as_ref().is_some_and(|o| o.id != project.organization_id) {
+                return Err(crate::store::StoreError::NotFound("issue"));
+            }
+            Ok((issue, project))
+        })
+        .await?;
+    Ok((issue, project))
+}
+
+async fn detail_value(state: &AppState, issue: Issue, project: &Project, params: &Params) -> Result<Value, ApiError> {
+    let id = issue.id;
+    let now = now_us();
+    let (day, month, tags) = state
+        .store
+        .read(move |c| {
+            Ok((
+                read::issue_stats(c, &[id], now, 1, 24)?,
+                read::issue_stats(c, &[id], now, 24, 30)?,
+                read::issue_tags(c, id)?,
+            ))
+        })
+        .await?;
+    let collapse: Vec<&str> = params_all(params, "collapse");
+    let mut v = serialize::issue(&issue, project, &state.base_url());
+    let series = |m: &HashMap<i64, Vec<(i64, i64)>>| -> Vec<Value> {
+        m.get(&id)
+            .map(|s| s.iter().map(|(t, c)| json!([t, c])).collect())
+            .unwrap_or_default()
+    };
+    if !collapse.contains(&"stats") {
+        v["stats"] = json!({"24h": series(&day), "30d": series(&month)});
+    }
+    if !collapse.contains(&"tags") {
+        v["tags"] = tag_keys(&tags, 0);
+    }
+    if collapse.contains(&"release") {
+        if let Some(obj) = v.as_object_mut() {
+            obj.remove("firstRelease");
+            obj.remove("lastRelease");
+        }
+    }
+    v["userReportCount"] = json!(0);
+    v["activity"] = json!([]);
+    v["seenBy"] = json!([]);
+    v["participants"] = json!([]);
+    v["pluginActions"] = json!([]);
+    v["pluginIssues"] = json!([]);
+    Ok(v)
+}
+
+/// Human name of a tag key.
+fn tag_name(key: &str) -> String {
+    let mut chars = key.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Tag keys with totals and up to `top` top values.
+fn tag_keys(tags: &[read::TagValue], top: usize) -> Value {
+    let mut keys: Vec<(&str, Vec<&read::TagValue>)> = Vec::new();
+    for t in tags {
+        match keys.iter_mut().find(|(k, _)| *k == t.key) {
+            Some((_, values)) => values.push(t),
+            None => keys.push((&t.key, vec![t])),
+        }
+    }
+    Value::Array(
+        keys.into_iter()
+            .map(|(key, mut values)| {
+                values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+                let total: i64 = values.iter().map(|v| v.count).sum();
+                let mut v =
+                    json!({"key": key, "name": tag_name(key), "totalValues": total, "uniqueValues": values.len()});
+                if top > 0 {
+                    v["topValues"] = values.iter().take(top).map(|t| tag_value(t)).collect();
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+fn tag_value(t: &read::TagValue) -> Value {
+    json!({"key": t.key, "name": t.value, "value": t.value, "count": t.count,
+           "firstSeen": iso(t.first_seen), "lastSeen": iso(t.last_seen)})
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    let (issue, project) = resolve_issue(&state, None, &id).await?;
+    Ok(Json(detail_value(&state, issue, &project, &params).await?))
+}
+
+pub async fn org_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    let (issue, project) = resolve_issue(&state, Some(&org), &id).await?;
+    Ok(Json(detail_value(&state, issue, &project, &params).await?))
+}
+
+async fn update_one(state: &AppState, org: Option<&str>, id: &str, body: &[u8]) -> Result<Json<Value>, ApiError> {
+    let update = parse_update(body)?;
+    if update.merge {
+        return Err(ApiError::BadRequest(
+            "Merging needs the bulk endpoint with several ids.".into(),
+        ));
+    }
+    let (issue, _) = resolve_issue(state, org, id).await?;
+    apply(state, vec![issue.id], &update).await?;
+    let (issue, project) = resolve_issue(state, org, id).await?;
+    Ok(Json(detail_value(state, issue, &project, &Vec::new()).await?))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:write")?;
+    update_one(&state, None, &id, &body).await
+}
+
+pub async fn org_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:write")?;
+    update_one(&state, Some(&org), &id, &body).await
+}
+
+async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<StatusCode, ApiError> {
+    let (issue, _) = resolve_issue(state, org, id).await?;
+    let id = issue.id;
+    state.store.writer.exec(move |tx| admin::delete_issue(tx, id)).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require("event:admin")?;
+    delete_one(&state, None, &id).await
+}
+
+pub async fn org_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require("event:admin")?;
+    delete_one(&state, Some(&org), &id).await
+}
+
+async fn tags_of(state: &AppState, org: Option<&str>, id: &str) -> Result<Vec<read::TagValue>, ApiError> {
+    let (issue, _) = resolve_issue(state, org, id).await?;
+    let issue_id = issue.id;
+    Ok(state.store.read(move |c| read::issue_tags(c, issue_id)).await?)
+}
+
+async fn tags_response(
+    state: &AppState,
+    org: Option<&str>,
+    id: &str,
+    params: &Params,
+) -> Result<Json<Value>, ApiError> {
+    let tags = tags_of(state, org, id).await?;
+    let wanted = params_all(params, "key");
+    let tags: Vec<read::TagValue> = tags
+        .into_iter()
+        .filter(|t| wanted.is_empty() || wanted.contains(&t.key.as_str()))
+        .collect();
+    Ok(Json(tag_keys(&tags, 9)))
+}
+
+pub async fn tags(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    tags_response(&state, None, &id, &params).await
+}
+
+pub async fn org_tags(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    tags_response(&state, Some(&org), &id, &params).await
+}
+
+async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) -> Result<Json<Value>, ApiError> {
+    let tags: Vec<read::TagValue> = tags_of(state, org, id)
+        .await?
+        .into_iter()
+        .filter(|t| t.key == key)
+        .collect();
+    let keys = tag_keys(&tags, 9);
+    keys.as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+pub async fn tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    tag_response(&state, None, &id, &key).await
+}
+
+pub async fn org_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id, key)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    tag_response(&state, Some(&org), &id, &key).await
+}
+
+async fn tag_values_response(
+    state: &AppState,
+    uri: &Uri,
+    org: Option<&str>,
+    id: &str,
+    key: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let mut values: Vec<read::TagValue> = tags_of(state, org, id)
+        .await?
+        .into_iter()
+        .filter(|t| t.key == key)
+        .collect();
+    if values.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    match param(params, "sort").unwrap_or("-count") {
+        "-last_seen" => values.sort_by(|a, b| b.last_seen.cmp(&a.last_seen)),
+        "-first_seen" => values.sort_by(|a, b| b.first_seen.cmp(&a.first_seen)),
+        _ => values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value))),
+    }
+    let items = values.iter().map(tag_value).collect();
+    let list = super::organizations::ListParams {
+        cursor: param(params, "cursor").map(String::from),
+        per_page: param(params, "per_page").map(String::from),
+        query: None,
+    };
+    super::organizations::paged(state, uri, &list, items)
+}
+
+pub async fn tag_values(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path((id, key)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    tag_values_response(&state, &uri, None, &id, &key, &params).await
+}
+
+pub async fn org_tag_values(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path((org, id, key)): Path<(String, String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    tag_values_response(&state, &uri, Some(&org), &id, &key, &params).await
+}
+
+async fn hashes_response(
+    state: &AppState,
+    uri: &Uri,
+    org: Option<&str>,
+    id: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let (issue, _) = resolve_issue(state, org, id).await?;
+    let issue_id = issue.id;
+    let rows = state
+        .store
+        .read(move |c| {
+            let hashes = read::issue_hashes(c, issue_id)?;
+            let latest = read::latest_event_per_hash(c, issue_id)?;
+            Ok((hashes, latest))
+        })
+        .await?;
+    let (hashes, latest) = rows;
+    let items = hashes
+        .iter()
+        .map(|(hash, config)| {
+            json!({
+                "id": hash,
+                "groupingConfig": config,
+                "latestEvent": latest.get(hash).map(serialize::simple_event),
+            })
+        })
+        .collect();
+    let list = super::organizations::ListParams {
+        cursor: param(params, "cursor").map(String::from),
+        per_page: param(params, "per_page").map(String::from),
+        query: None,
+    };
+    super::organizations::paged(state, uri, &list, items)
+}
+
+pub async fn hashes(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    hashes_response(&state, &uri, None, &id, &params).await
+}
+
+pub async fn org_hashes(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path((org, id)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:read")?;
+    hashes_response(&state, &uri, Some(&org), &id, &params).await
+}
+
+pub async fn short_id_lookup(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, short)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    let (issue, project) = resolve_issue(&state, Some(&org), &short).await?;
+    let org_slug = project.organization_slug.clone();
+    let group = detail_value(&state, issue.clone(), &project, &Vec::new()).await?;
+    Ok(Json(json!({
+        "organizationSlug": org_slug,
+        "projectSlug": project.slug,
+        "groupId": issue.id.to_string(),
+        "shortId": serialize::short_id(&project.slug, issue.short_id),
+        "group": group,
+    })))
+}

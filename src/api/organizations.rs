@@ -1,0 +1,491 @@
+//! Identity, organizations, projects and DSN keys.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{Caller, MaybeCaller};
+use super::pagination::{Cursor, link_header, page_size};
+use super::serialize::{self, iso};
+use super::{resolve_org, resolve_project};
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::event::scrub::{ScrubSettings, Scrubber};
+use crate::store::{ApiToken, admin};
+
+fn user_json(token: &ApiToken) -> Value {
+    json!({
+        "id": token.id.to_string(),
+        "name": token.name,
+        "username": "errata",
+        "email": "errata@localhost",
+        "avatarUrl": null,
+        "isActive": true,
+        "has2fa": false,
+        "dateJoined": iso(token.date_created),
+        "lastLogin": iso(token.last_used.unwrap_or(token.date_created)),
+        "isSuperuser": false,
+        "isStaff": false,
+        "emails": [{"id": token.id.to_string(), "email": "errata@localhost", "is_verified": true}],
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": null},
+    })
+}
+
+/// `GET /api/0/`: who is calling, with which scopes (sentry-cli `info`).
+pub async fn index(MaybeCaller(caller): MaybeCaller) -> Json<Value> {
+    Json(match caller {
+        Some(c) => json!({"version": "0", "auth": {"scopes": c.scopes()}, "user": user_json(&c.token)}),
+        None => json!({"version": "0", "auth": null, "user": null}),
+    })
+}
+
+pub async fn current_user(caller: Caller) -> Json<Value> {
+    Json(user_json(&caller.token))
+}
+
+pub async fn regions(_caller: Caller) -> Json<Value> {
+    Json(json!({"regions": []}))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListParams {
+    pub cursor: Option<String>,
+    pub per_page: Option<String>,
+    pub query: Option<String>,
+}
+
+/// A page of `items` with Sentry's `Link` header.
+pub fn paged(state: &AppState, uri: &Uri, params: &ListParams, items: Vec<Value>) -> Result<Response, ApiError> {
+    let cursor = Cursor::parse(params.cursor.as_deref())?;
+    let limit = page_size(params.per_page.as_deref())?;
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(cursor.offset).take(limit).collect();
+    let has_next = cursor.offset + limit < total;
+    let mut response = Json(page).into_response();
+    response.headers_mut().insert(
+        header::LINK,
+        link_header(&state.base_url(), uri, cursor.offset, limit, has_next),
+    );
+    response.headers_mut().insert("x-hits", total.into());
+    Ok(response)
+}
+
+fn matches_query(query: Option<&str>, fields: &[&str]) -> bool {
+    match query.map(str::trim).filter(|q| !q.is_empty()) {
+        None => true,
+        Some(q) => {
+            let q = q.to_lowercase();
+            fields.iter().any(|f| f.to_lowercase().contains(&q))
+        }
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    caller.require("org:read")?;
+    let orgs = state.store.read(admin::organizations).await?;
+    let base = state.base_url();
+    let items = orgs
+        .iter()
+        .filter(|o| matches_query(params.query.as_deref(), &[&o.slug, &o.name]))
+        .map(|o| serialize::organization(o, &base))
+        .collect();
+    paged(&state, &uri, &params, items)
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("org:read")?;
+    let org = resolve_org(&state, &org).await?;
+    let org_id = org.id;
+    let projects = state.store.read(move |c| admin::projects(c, Some(org_id))).await?;
+    let base = state.base_url();
+    let mut v = serialize::organization(&org, &base);
+    v["projects"] = projects.iter().map(|p| serialize::project(p, None, &base)).collect();
+    v["teams"] = json!([{"id": "1", "slug": org.slug, "name": org.name}]);
+    Ok(Json(v))
+}
+
+pub async fn teams(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("org:read")?;
+    let org = resolve_org(&state, &org).await?;
+    Ok(Json(
+        json!([{"id": "1", "slug": org.slug, "name": org.name, "dateCreated": iso(org.date_created), "isMember": true, "memberCount": 1}]),
+    ))
+}
+
+pub async fn projects(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(org): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    caller.require("project:read")?;
+    let org = resolve_org(&state, &org).await?;
+    let org_id = org.id;
+    let projects = state.store.read(move |c| admin::projects(c, Some(org_id))).await?;
+    let base = state.base_url();
+    let items = projects
+        .iter()
+        .filter(|p| matches_query(params.query.as_deref(), &[&p.slug, &p.name]))
+        .map(|p| serialize::project(p, None, &base))
+        .collect();
+    paged(&state, &uri, &params, items)
+}
+
+pub async fn all_projects(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    caller.require("project:read")?;
+    let (orgs, projects) = state
+        .store
+        .read(|c| Ok((admin::organizations(c)?, admin::projects(c, None)?)))
+        .await?;
+    let base = state.base_url();
+    let items = projects
+        .iter()
+        .filter(|p| matches_query(params.query.as_deref(), &[&p.slug, &p.name]))
+        .map(|p| serialize::project(p, orgs.iter().find(|o| o.id == p.organization_id), &base))
+        .collect();
+    paged(&state, &uri, &params, items)
+}
+
+pub async fn project_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("project:read")?;
+    let (org, project) = resolve_project(&state, &org, &project).await?;
+    let base = state.base_url();
+    let mut v = serialize::project(&project, Some(&org), &base);
+    v["options"] = project.settings.clone();
+    Ok(Json(v))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProjectBody {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub platform: Option<String>,
+    /// Errata: scrubbing settings (spec/scrubbing.md §3).
+    pub scrubbing: Option<Value>,
+    /// Errata: grouping rules in Sentry's text syntax.
+    #[serde(rename = "fingerprintingRules")]
+    pub fingerprinting_rules: Option<String>,
+    #[serde(rename = "groupingEnhancements")]
+    pub grouping_enhancements: Option<String>,
+}
+
+fn body_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::from_str("{}").map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+pub async fn project_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require("project:write")?;
+    let body: ProjectBody = body_json(&body)?;
+    let org = resolve_org(&state, &org).await?;
+    let name = body
+        .name
+        .clone()
+        .or(body.slug.clone())
+        .ok_or_else(|| ApiError::Validation {
+            field: "name".into(),
+            message: "This field is required.".into(),
+        })?;
+    let slug = body.slug.clone().unwrap_or_else(|| slugify(&name));
+    let platform = body.platform.clone();
+    let org_id = org.id;
+    let project = state
+        .store
+        .writer
+        .exec(move |tx| {
+            let project = admin::create_project(tx, org_id, &slug, &name, platform.as_deref())?;
+            admin::create_key(tx, project.id, "Default")?;
+            Ok(project)
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serialize::project(&project, Some(&org), &state.base_url())),
+    )
+        .into_response())
+}
+
+pub async fn project_create_for_team(
+    state: State<AppState>,
+    caller: Caller,
+    Path((org, _team)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    project_create(state, caller, Path(org), body).await
+}
+
+/// A slug from a display name: lower-case, runs of other characters as `-`.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').chars().take(50).collect()
+}
+
+/// Validates and merges settings changes into a project's stored settings.
+pub fn merged_settings(current: &Value, body: &ProjectBody) -> Result<Value, ApiError> {
+    let mut settings = if current.is_object() {
+        current.clone()
+    } else {
+        json!({})
+    };
+    if let Some(scrubbing) = &body.scrubbing {
+        let parsed: ScrubSettings = serde_json::from_value(scrubbing.clone()).map_err(|e| ApiError::Validation {
+            field: "scrubbing".into(),
+            message: e.to_string(),
+        })?;
+        Scrubber::new(&parsed)?;
+        settings["scrubbing"] = serde_json::to_value(&parsed).unwrap_or(Value::Null);
+    }
+    let fingerprint = body.fingerprinting_rules.clone().or_else(|| {
+        settings
+            .pointer("/grouping/fingerprint_rules")
+            .and_then(Value::as_str)
+            .map(String::from)
+    });
+    let stacktrace = body.grouping_enhancements.clone().or_else(|| {
+        settings
+            .pointer("/grouping/stacktrace_rules")
+            .and_then(Value::as_str)
+            .map(String::from)
+    });
+    if body.fingerprinting_rules.is_some() || body.grouping_enhancements.is_some() {
+        let (fp, st) = (fingerprint.unwrap_or_default(), stacktrace.unwrap_or_default());
+        crate::ingest::cache::parse_rules(&fp, &st).map_err(|message| ApiError::Validation {
+            field: if body.fingerprinting_rules.is_some() {
+                "fingerprintingRules"
+            } else {
+                "groupingEnhancements"
+            }
+            .into(),
+            message,
+        })?;
+        settings["grouping"] = json!({"fingerprint_rules": fp, "stacktrace_rules": st});
+    }
+    Ok(settings)
+}
+
+pub async fn project_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("project:write")?;
+    let body: ProjectBody = body_json(&body)?;
+    let (org, project) = resolve_project(&state, &org, &project).await?;
+    let settings = merged_settings(&project.settings, &body)?;
+    let (id, name, slug, platform) = (project.id, body.name.clone(), body.slug.clone(), body.platform.clone());
+    if let Some(slug) = &slug {
+        if !admin::valid_slug(slug) {
+            return Err(ApiError::Validation {
+                field: "slug".into(),
+                message: "Enter a valid slug.".into(),
+            });
+        }
+    }
+    let updated = state
+        .store
+        .writer
+        .exec(move |tx| {
+            admin::update_project_settings(tx, id, &settings)?;
+            admin::update_project_fields(tx, id, name.as_deref(), slug.as_deref(), platform.as_deref())?;
+            admin::project_by_id(tx, id)
+        })
+        .await?;
+    let mut v = serialize::project(&updated, Some(&org), &state.base_url());
+    v["options"] = updated.settings.clone();
+    Ok(Json(v))
+}
+
+pub async fn project_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require("project:admin")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let id = project.id;
+    state.store.writer.exec(move |tx| admin::delete_project(tx, id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path((org, project)): Path<(String, String)>,
+    Query(params): Query<KeyListParams>,
+) -> Result<Response, ApiError> {
+    caller.require("project:read")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let id = project.id;
+    let keys = state.store.read(move |c| admin::keys(c, id)).await?;
+    let base = state.base_url();
+    let items = keys
+        .iter()
+        .filter(|k| match params.status.as_deref() {
+            Some("active") => k.is_active,
+            Some("inactive") => !k.is_active,
+            _ => true,
+        })
+        .map(|k| serialize::key(k, &base))
+        .collect();
+    paged(
+        &state,
+        &uri,
+        &ListParams {
+            cursor: params.cursor,
+            per_page: params.per_page,
+            query: None,
+        },
+        items,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyListParams {
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    pub per_page: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct KeyBody {
+    pub name: Option<String>,
+    #[serde(rename = "isActive")]
+    pub is_active: Option<bool>,
+    #[serde(rename = "rateLimit", default, deserialize_with = "double_option")]
+    pub rate_limit: Option<Option<RateLimitBody>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RateLimitBody {
+    pub count: i64,
+    pub window: i64,
+}
+
+/// Distinguishes an absent field (outer None) from an explicit null (Some(None)).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub async fn key_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require("project:write")?;
+    let body: KeyBody = body_json(&body)?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let id = project.id;
+    let label = body.name.clone().unwrap_or_else(|| "Default".into());
+    let key = state
+        .store
+        .writer
+        .exec(move |tx| admin::create_key(tx, id, &label))
+        .await?;
+    Ok((StatusCode::CREATED, Json(serialize::key(&key, &state.base_url()))).into_response())
+}
+
+pub async fn key_detail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, key)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("project:read")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let key = state
+        .store
+        .read(move |c| admin::key_by_public(c, &key))
+        .await?
+        .filter(|k| k.project_id == project.id)
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(serialize::key(&key, &state.base_url())))
+}
+
+pub async fn key_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, key)): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("project:write")?;
+    let body: KeyBody = body_json(&body)?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let id = project.id;
+    if let Some(Some(limit)) = &body.rate_limit {
+        if limit.count < 0 || limit.window <= 0 {
+            return Err(ApiError::Validation {
+                field: "rateLimit".into(),
+                message: "count must be ≥ 0 and window > 0".into(),
+            });
+        }
+    }
+    let rate_limit = body.rate_limit.map(|l| l.map(|l| (l.count, l.window)));
+    let key = state
+        .store
+        .writer
+        .exec(move |tx| admin::update_key(tx, id, &key, body.name.as_deref(), body.is_active, rate_limit))
+        .await?;
+    Ok(Json(serialize::key(&key, &state.base_url())))
+}
+
+pub async fn key_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, key)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require("project:admin")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let id = project.id;
+    state
+        .store
+        .writer
+        .exec(move |tx| admin::delete_key(tx, id, &key))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

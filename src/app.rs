@@ -1,0 +1,170 @@
+//! Builds the HTTP application (routes, middleware, shared state) and runs it.
+//! `Server::start` is used by `main` and by every integration test.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::errors::ApiError;
+use crate::ingest::cache::IngestCache;
+use crate::store::{Store, StoreOptions, admin};
+
+/// Everything a handler may need, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub cache: Arc<IngestCache>,
+    pub metrics: Option<PrometheusHandle>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub fn base_url(&self) -> String {
+        self.config.base_url()
+    }
+}
+
+/// A running server: its address, and how to stop it.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens the store, binds the listener (port 0 picks a free port) and starts serving.
+    pub async fn start(
+        config: Config,
+        metrics: Option<PrometheusHandle>,
+    ) -> anyhow::Result<(Server, Option<admin::Bootstrap>)> {
+        config.validate()?;
+        let store = Store::open(
+            &config.database_path(),
+            StoreOptions {
+                queue_capacity: config.queue_capacity,
+                batch_max: config.batch_max,
+                read_pool_size: config.read_pool_size,
+                synchronous_full: config.sync_full,
+            },
+        )?;
+        let bootstrap = store.writer.exec(|tx| admin::bootstrap_if_empty(tx)).await?;
+        let listener = TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let mut config = config;
+        if config.bind.port() == 0 && config.public_url.is_none() {
+            config.public_url = Some(format!("http://{addr}"));
+        }
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            cache: Arc::new(IngestCache::default()),
+            metrics,
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        };
+        let app = router(state.clone());
+        let (shutdown, mut rx) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        Ok((
+            Server {
+                addr,
+                state,
+                shutdown,
+                task,
+            },
+            bootstrap,
+        ))
+    }
+
+    /// Stops accepting events (503), finishes in-flight requests, drains the write queue.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.state.shutting_down.store(true, Ordering::Release);
+        let _ = self.shutdown.send(true);
+        // In-flight requests finish; a stuck client cannot hold shutdown forever.
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+        let writer = self.state.store.writer.clone();
+        tokio::task::spawn_blocking(move || writer.shutdown()).await?;
+        Ok(())
+    }
+
+    /// Runs until `signal` completes, then stops gracefully.
+    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        signal.await;
+        tracing::info!("shutting down: draining the write queue");
+        self.state.shutting_down.store(true, Ordering::Release);
+        self.stop().await
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let limits = &state.config.limits;
+    let body_limit = limits.max_envelope_size.max(limits.max_event_size);
+    let ingest = crate::ingest::routes::router()
+        .layer(middleware::from_fn(cors))
+        .layer(DefaultBodyLimit::max(body_limit));
+    Router::new()
+        .merge(ingest)
+        .merge(crate::api::router())
+        .merge(crate::ops::router())
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// CORS for browser SDKs, on every ingest response including errors.
+async fn cors(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    add_cors_headers(response.headers_mut());
+    response
+}
+
+fn add_cors_headers(h: &mut HeaderMap) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-sentry-error, x-sentry-rate-limits, retry-after"),
+    );
+    h.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+}
+
+/// Ingest under a path prefix, else a JSON 404.
+async fn fallback(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some((project, endpoint)) = crate::ingest::routes::match_prefixed(uri.path()) {
+        let mut response =
+            crate::ingest::routes::prefixed(&state, &project, endpoint, peer, &method, uri.query(), &headers, &body)
+                .await;
+        add_cors_headers(response.headers_mut());
+        return response;
+    }
+    ApiError::NotFound.into_response()
+}

@@ -1,0 +1,290 @@
+//! Turns one event payload into a record the store can commit: parse, normalize,
+//! scrub, group, summarize, compress. CPU only, no I/O; runs outside the writer.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::event::group::{self, GroupingRules};
+use crate::event::normalize::{self, NormalizeContext, NormalizeError};
+use crate::event::scrub::{ScrubSummary, Scrubber};
+use crate::store::EventRecord;
+
+/// What processing needs to know about the project an event belongs to.
+#[derive(Debug)]
+pub struct ProjectContext {
+    pub project_id: i64,
+    pub scrubber: Scrubber,
+    pub rules: GroupingRules,
+    /// IP scrubbing is on: never infer a client IP for `{{auto}}`.
+    pub scrub_ip: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Normalize(#[from] NormalizeError),
+    #[error("invalid event id {0:?}")]
+    InvalidEventId(String),
+}
+
+/// Canonical lower-case 32-hex form of an event id (accepts hyphenated UUIDs, any case).
+pub fn parse_event_id(raw: &str) -> Option<String> {
+    let id: String = raw
+        .chars()
+        .filter(|c| *c != '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let hyphens = raw.len() - id.len();
+    let ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && (hyphens == 0 || hyphens == 4);
+    ok.then_some(id)
+}
+
+pub fn new_event_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The processed event: its record for the store and what scrubbing removed.
+pub struct Processed {
+    pub record: EventRecord,
+    pub scrubbed: ScrubSummary,
+}
+
+/// Processes one event payload. `event_id` (from the envelope header) wins over the payload's.
+pub fn process_event(
+    payload: &[u8],
+    event_id: Option<&str>,
+    project: &ProjectContext,
+    received_at: f64,
+    client_ip: Option<&str>,
+) -> Result<Processed, ProcessError> {
+    let mut raw = normalize::parse_payload(payload)?;
+    if let (Some(id), Some(obj)) = (event_id, raw.as_object_mut()) {
+        obj.insert("event_id".into(), Value::String(id.to_string()));
+    }
+    let ctx = NormalizeContext {
+        project_id: project.project_id as u64,
+        received_at,
+        client_ip: client_ip.map(String::from),
+        infer_ip: !project.scrub_ip,
+    };
+    let mut event = normalize::normalize(raw, &ctx)?;
+    let scrubbed = project.scrubber.scrub(&mut event);
+    let grouping = group::group(&event, &project.rules);
+    let summary = group::summarize(&event);
+
+    let event_id = event
+        .get("event_id")
+        .and_then(Value::as_str)
+        .and_then(parse_event_id)
+        .unwrap_or_else(new_event_id);
+    let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
+    let text = |key: &str| {
+        event
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let (platform, level, release, environment) =
+        (text("platform"), text("level"), text("release"), text("environment"));
+    let tags = tag_pairs(&event);
+    let user_key = user_key(event.get("user"));
+    let trace_id = event
+        .pointer("/contexts/trace/trace_id")
+        .and_then(Value::as_str)
+        .map(String::from);
+
+    if let Some(obj) = event.as_object_mut() {
+        obj.insert("event_id".into(), Value::String(event_id.clone()));
+        obj.insert("title".into(), Value::String(summary.title.clone()));
+        obj.insert(
+            "culprit".into(),
+            summary.culprit.clone().map(Value::String).unwrap_or(Value::Null),
+        );
+        obj.insert("metadata".into(), summary.metadata.clone());
+        obj.insert("hashes".into(), Value::from(grouping.hashes.clone()));
+        obj.insert("grouping_config".into(), Value::from(group::GROUPING_CONFIG));
+        obj.insert("grouping_explain".into(), grouping.explain);
+        if scrubbed.filtered + scrubbed.removed > 0 {
+            obj.insert(
+                "scrubbed".into(),
+                serde_json::to_value(&scrubbed).unwrap_or(Value::Null),
+            );
+        }
+    }
+    let json = serde_json::to_vec(&event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    let size = json.len();
+    // Level 1: a fast, still good ratio for JSON; compression runs on every event.
+    let payload = zstd::bulk::compress(&json, 1).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+
+    let record = EventRecord {
+        project_id: project.project_id,
+        event_id,
+        hashes: grouping.hashes,
+        grouping_config: group::GROUPING_CONFIG,
+        title: summary.title,
+        culprit: summary.culprit,
+        location: summary.location,
+        metadata: summary.metadata.to_string(),
+        kind: summary.kind,
+        platform: platform.unwrap_or_else(|| "other".into()),
+        timestamp: (timestamp * 1_000_000.0) as i64,
+        received: (received_at * 1_000_000.0) as i64,
+        level: level.unwrap_or_else(|| "error".into()),
+        release,
+        environment,
+        trace_id,
+        user_key,
+        tags,
+        payload,
+        size,
+    };
+    Ok(Processed { record, scrubbed })
+}
+
+/// The distinct-user key: the first of id, email, username, ip address.
+pub fn user_key(user: Option<&Value>) -> Option<String> {
+    let user = user?.as_object()?;
+    for (field, prefix) in [
+        ("id", "id"),
+        ("email", "email"),
+        ("username", "username"),
+        ("ip_address", "ip"),
+    ] {
+        match user.get(field) {
+            Some(Value::String(s)) if !s.is_empty() => return Some(format!("{prefix}:{s}")),
+            Some(Value::Number(n)) => return Some(format!("{prefix}:{n}")),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The tags an issue aggregates: the event's own tags plus the built-in keys.
+pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut push = |k: &str, v: Option<&str>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            if !out.iter().any(|(key, _)| key == k) {
+                out.push((k.to_string(), truncate(v, 200)));
+            }
+        }
+    };
+    let s = |path: &str| event.pointer(path).and_then(Value::as_str);
+    push("level", s("/level"));
+    push("release", s("/release"));
+    push("environment", s("/environment"));
+    push("server_name", s("/server_name"));
+    push("transaction", s("/transaction"));
+    push("logger", s("/logger"));
+    push("dist", s("/dist"));
+    push("url", s("/request/url"));
+    push("os.name", s("/contexts/os/name"));
+    push("browser.name", s("/contexts/browser/name"));
+    push("runtime", runtime(event).as_deref());
+    push("browser", browser(event).as_deref());
+    push("device", s("/contexts/device/model"));
+    if let Some(exception) = event
+        .pointer("/exception/values")
+        .and_then(Value::as_array)
+        .and_then(|v| v.last())
+    {
+        if let Some(mechanism) = exception.get("mechanism") {
+            let handled = mechanism.get("handled").and_then(Value::as_bool);
+            push("handled", handled.map(|h| if h { "yes" } else { "no" }));
+            push("mechanism", mechanism.get("type").and_then(Value::as_str));
+        }
+    }
+    push("user", user_key(event.get("user")).as_deref());
+    if let Some(tags) = event.get("tags").and_then(Value::as_array) {
+        for pair in tags {
+            if let Some([Value::String(k), Value::String(v)]) = pair.as_array().map(Vec::as_slice) {
+                // Stored `sentry:user|release|dist` are exposed unprefixed.
+                let key = k.strip_prefix("sentry:").unwrap_or(k);
+                push(key, Some(v));
+            }
+        }
+    } else if let Some(tags) = event.get("tags").and_then(Value::as_object) {
+        tags_from_object(tags, &mut push);
+    }
+    out
+}
+
+fn tags_from_object(tags: &Map<String, Value>, push: &mut impl FnMut(&str, Option<&str>)) {
+    for (k, v) in tags {
+        push(k, v.as_str());
+    }
+}
+
+fn runtime(event: &Value) -> Option<String> {
+    let name = event.pointer("/contexts/runtime/name").and_then(Value::as_str)?;
+    Some(
+        match event.pointer("/contexts/runtime/version").and_then(Value::as_str) {
+            Some(v) => format!("{name} {v}"),
+            None => name.to_string(),
+        },
+    )
+}
+
+fn browser(event: &Value) -> Option<String> {
+    let name = event.pointer("/contexts/browser/name").and_then(Value::as_str)?;
+    Some(
+        match event.pointer("/contexts/browser/version").and_then(Value::as_str) {
+            Some(v) => format!("{name} {v}"),
+            None => name.to_string(),
+        },
+    )
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Shared handle to a project's processing context.
+pub type SharedProject = Arc<ProjectContext>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_canonicalized() {
+        assert_eq!(
+            parse_event_id("9F6C2E4B-8A1D-4C3B-9E2F-1A0B9C8D7E6F").as_deref(),
+            Some("9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f")
+        );
+        assert_eq!(parse_event_id("not-a-uuid"), None);
+        assert_eq!(parse_event_id("9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6"), None);
+    }
+
+    #[test]
+    fn user_key_prefers_id_then_email() {
+        let user = serde_json::json!({"email": "a@example.com", "id": 7});
+        assert_eq!(user_key(Some(&user)).as_deref(), Some("id:7"));
+        let user = serde_json::json!({"email": "a@example.com"});
+        assert_eq!(user_key(Some(&user)).as_deref(), Some("email:a@example.com"));
+        assert_eq!(user_key(Some(&serde_json::json!({}))), None);
+    }
+
+    #[test]
+    fn tag_pairs_include_builtins_and_event_tags_once() {
+        let event = serde_json::json!({
+            "level": "error", "release": "r1",
+            "tags": [["release", "other"], ["browser", "Firefox"], ["sentry:user", "id:1"]],
+        });
+        let tags = tag_pairs(&event);
+        assert!(tags.contains(&("level".into(), "error".into())));
+        assert!(tags.contains(&("release".into(), "r1".into())));
+        assert!(!tags.contains(&("release".into(), "other".into())));
+        assert!(tags.contains(&("browser".into(), "Firefox".into())));
+        assert!(tags.contains(&("user".into(), "id:1".into())));
+    }
+}

@@ -1,0 +1,272 @@
+//! The `errata` command: parses arguments, dispatches, nothing else.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use errata::api::serialize;
+use errata::app::Server;
+use errata::config::Config;
+use errata::store::{self, admin};
+
+#[derive(Parser)]
+#[command(name = "errata", version, about = "A self-hosted, Sentry-compatible error tracker")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct GlobalArgs {
+    /// Optional TOML configuration file.
+    #[arg(long, env = "ERRATA_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory holding the SQLite database.
+    #[arg(long, env = "ERRATA_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Base URL clients use to reach the server (DSNs, links).
+    #[arg(long, env = "ERRATA_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    /// Address to listen on (also used to form DSNs when no public URL is set).
+    #[arg(long, env = "ERRATA_BIND", global = true)]
+    bind: Option<std::net::SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server.
+    Serve(ServeArgs),
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration.
+    Config,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Log as JSON lines.
+    #[arg(long, env = "ERRATA_LOG_JSON")]
+    log_json: bool,
+    /// Events that may wait for the database writer before ingest answers 429.
+    #[arg(long, env = "ERRATA_QUEUE_CAPACITY")]
+    queue_capacity: Option<usize>,
+    /// Power-loss durable commits (`synchronous=FULL`).
+    #[arg(long, env = "ERRATA_SYNC_FULL")]
+    sync_full: bool,
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    /// Create a project and print its DSN.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        platform: Option<String>,
+    },
+    /// List projects: id, slug, DSN.
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token and print it (shown only this once).
+    Create {
+        name: String,
+        /// read, write or admin.
+        #[arg(long, default_value = "admin")]
+        scope: String,
+    },
+    /// List tokens (never their values).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+}
+
+fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
+    let mut config = match &global.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = &global.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(url) = &global.public_url {
+        config.public_url = Some(url.clone());
+    }
+    if let Some(bind) = global.bind {
+        config.bind = bind;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut config = load_config(&cli.global)?;
+    match cli.command {
+        Command::Serve(args) => {
+            config.log_json |= args.log_json;
+            config.sync_full |= args.sync_full;
+            if let Some(q) = args.queue_capacity {
+                config.queue_capacity = q;
+            }
+            serve(config)
+        }
+        Command::Project(cmd) => project(&config, cmd),
+        Command::Token(cmd) => token(&config, cmd),
+        Command::Migrate => {
+            open(&config)?;
+            println!(
+                "database at {} is at schema version {}",
+                config.database_path().display(),
+                store::migrate::latest_version()
+            );
+            Ok(())
+        }
+        Command::Config => {
+            println!("{}", toml::to_string_pretty(&config)?);
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    init_logging(config.log_json);
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let (server, bootstrap) = Server::start(config, Some(metrics)).await?;
+        let base = server.state.base_url();
+        tracing::info!(address = %server.addr, data = %server.state.config.data_dir.display(), "errata is listening");
+        if let Some(b) = bootstrap {
+            println!();
+            println!(
+                "  Errata is ready. Created organization '{}' and project '{}'.",
+                b.organization.slug, b.project.slug
+            );
+            println!();
+            println!("  DSN (point your Sentry SDK here):");
+            println!("    {}", serialize::dsn(&base, &b.key.public_key, None, b.project.id));
+            println!();
+            println!("  API token (shown only this once; store it now):");
+            println!("    {}", b.token);
+            println!();
+            println!(
+                "  Try: curl -H 'Authorization: Bearer {}' {base}/api/0/projects/{}/{}/issues/",
+                b.token, b.organization.slug, b.project.slug
+            );
+            println!();
+        }
+        server.run_until(shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Opens the database for a CLI command (works while the server runs: WAL + busy timeout).
+fn open(config: &Config) -> anyhow::Result<rusqlite::Connection> {
+    let mut conn = store::open_write_connection(&config.database_path(), config.sync_full)?;
+    store::migrate::run(&mut conn)?;
+    admin::bootstrap_if_empty(&conn)?;
+    Ok(conn)
+}
+
+fn project(config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
+    let conn = open(config)?;
+    let base = config.base_url();
+    match cmd {
+        ProjectCommand::Create { slug, name, platform } => {
+            let org = admin::organizations(&conn)?
+                .into_iter()
+                .next()
+                .context("no organization")?;
+            let name = name.unwrap_or_else(|| slug.clone());
+            let project = admin::create_project(&conn, org.id, &slug, &name, platform.as_deref())?;
+            let key = admin::create_key(&conn, project.id, "Default")?;
+            println!("{}", serialize::dsn(&base, &key.public_key, None, project.id));
+        }
+        ProjectCommand::List => {
+            for p in admin::projects(&conn, None)? {
+                let dsn = admin::keys(&conn, p.id)?
+                    .into_iter()
+                    .find(|k| k.is_active)
+                    .map(|k| serialize::dsn(&base, &k.public_key, None, p.id))
+                    .unwrap_or_else(|| "-".into());
+                println!("{}\t{}\t{}", p.id, p.slug, dsn);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
+    let conn = open(config)?;
+    match cmd {
+        TokenCommand::Create { name, scope } => {
+            if !errata::api::auth::valid_level(&scope) {
+                bail!("invalid scope {scope:?}: use read, write or admin");
+            }
+            println!("{}", admin::create_token(&conn, &name, &[scope.as_str()])?);
+        }
+        TokenCommand::List => {
+            for t in admin::tokens(&conn)? {
+                let last = t.last_used.map(serialize::iso).unwrap_or_else(|| "never".into());
+                println!(
+                    "{}\t{}\t{}\tcreated {}\tlast used {}",
+                    t.id,
+                    t.name,
+                    t.scopes.join(","),
+                    serialize::iso(t.date_created),
+                    last
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            admin::revoke_token(&conn, id)?;
+            println!("revoked token {id}");
+        }
+    }
+    Ok(())
+}

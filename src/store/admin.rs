@@ -1,0 +1,503 @@
+//! Administrative writes and lookups over one connection: organizations,
+//! projects, DSN keys, API tokens, issue status. Used by the writer thread
+//! while the server runs and directly by the CLI.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{ApiToken, Organization, Project, ProjectKey, StoreError, now_us};
+
+pub const DEFAULT_ORG_SLUG: &str = "errata";
+pub const DEFAULT_PROJECT_SLUG: &str = "default";
+
+/// What first start created: shown once to the operator.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub organization: Organization,
+    pub project: Project,
+    pub key: ProjectKey,
+    pub token: String,
+}
+
+/// On an empty database: one organization, project 1 with a DSN key, and an admin token.
+pub fn bootstrap_if_empty(conn: &Connection) -> Result<Option<Bootstrap>, StoreError> {
+    let orgs: i64 = conn.query_row("SELECT count(*) FROM organizations", [], |r| r.get(0))?;
+    if orgs > 0 {
+        return Ok(None);
+    }
+    let organization = create_organization(conn, DEFAULT_ORG_SLUG, "Errata")?;
+    let project = create_project(conn, organization.id, DEFAULT_PROJECT_SLUG, "Default", None)?;
+    let key = create_key(conn, project.id, "Default")?;
+    let token = create_token(conn, "initial admin token", &["admin"])?;
+    Ok(Some(Bootstrap {
+        organization,
+        project,
+        key,
+        token,
+    }))
+}
+
+pub fn create_organization(conn: &Connection, slug: &str, name: &str) -> Result<Organization, StoreError> {
+    let now = now_us();
+    conn.execute(
+        "INSERT INTO organizations (slug, name, date_created) VALUES (?1, ?2, ?3)",
+        params![slug, name, now],
+    )?;
+    Ok(Organization {
+        id: conn.last_insert_rowid(),
+        slug: slug.into(),
+        name: name.into(),
+        date_created: now,
+    })
+}
+
+pub fn organizations(conn: &Connection) -> Result<Vec<Organization>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, slug, name, date_created FROM organizations ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Organization {
+            id: r.get(0)?,
+            slug: r.get(1)?,
+            name: r.get(2)?,
+            date_created: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An organization by slug or numeric id.
+pub fn organization(conn: &Connection, slug_or_id: &str) -> Result<Organization, StoreError> {
+    organizations(conn)?
+        .into_iter()
+        .find(|o| o.slug == slug_or_id || o.id.to_string() == slug_or_id)
+        .ok_or(StoreError::NotFound("organization"))
+}
+
+/// Project slugs: lower-case letters, digits, `-` and `_`, starting with a letter or digit.
+pub fn valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 50
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && slug.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && !slug.chars().all(|c| c.is_ascii_digit())
+}
+
+pub fn create_project(
+    conn: &Connection,
+    organization_id: i64,
+    slug: &str,
+    name: &str,
+    platform: Option<&str>,
+) -> Result<Project, StoreError> {
+    if !valid_slug(slug) {
+        return Err(StoreError::Conflict(format!(
+            "invalid project slug {slug:?}: use lower-case letters, digits, '-' and '_'"
+        )));
+    }
+    let taken: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM projects WHERE organization_id = ?1 AND slug = ?2",
+            params![organization_id, slug],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if taken.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "a project with the slug {slug:?} already exists"
+        )));
+    }
+    conn.execute(
+        "INSERT INTO projects (organization_id, slug, name, platform, date_created) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![organization_id, slug, name, platform, now_us()],
+    )?;
+    project_by_id(conn, conn.last_insert_rowid())
+}
+
+const PROJECT_COLUMNS: &str = "p.id, p.organization_id, o.slug, p.slug, p.name, p.platform, p.date_created, p.settings";
+
+fn project_from_row(r: &rusqlite::Row) -> rusqlite::Result<Project> {
+    let settings: String = r.get(7)?;
+    Ok(Project {
+        id: r.get(0)?,
+        organization_id: r.get(1)?,
+        organization_slug: r.get(2)?,
+        slug: r.get(3)?,
+        name: r.get(4)?,
+        platform: r.get(5)?,
+        date_created: r.get(6)?,
+        settings: serde_json::from_str(&settings).unwrap_or_else(|_| json!({})),
+    })
+}
+
+pub fn project_by_id(conn: &Connection, id: i64) -> Result<Project, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects p JOIN organizations o ON o.id = p.organization_id WHERE p.id = ?1"
+    ))?
+    .query_row(params![id], project_from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound("project"))
+}
+
+pub fn projects(conn: &Connection, organization_id: Option<i64>) -> Result<Vec<Project>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {PROJECT_COLUMNS} FROM projects p JOIN organizations o ON o.id = p.organization_id \
+         WHERE ?1 IS NULL OR p.organization_id = ?1 ORDER BY p.id"
+    ))?;
+    let rows = stmt.query_map(params![organization_id], project_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A project of an organization by slug or numeric id.
+pub fn project(conn: &Connection, organization_id: i64, slug_or_id: &str) -> Result<Project, StoreError> {
+    projects(conn, Some(organization_id))?
+        .into_iter()
+        .find(|p| p.slug == slug_or_id || p.id.to_string() == slug_or_id)
+        .ok_or(StoreError::NotFound("project"))
+}
+
+pub fn update_project_settings(conn: &Connection, project_id: i64, settings: &Value) -> Result<(), StoreError> {
+    let n = conn.execute(
+        "UPDATE projects SET settings = ?2 WHERE id = ?1",
+        params![project_id, settings.to_string()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound("project"));
+    }
+    Ok(())
+}
+
+pub fn delete_project(conn: &Connection, project_id: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM issue_hashes WHERE project_id = ?1", params![project_id])?;
+    let n = conn.execute("DELETE FROM projects WHERE id = ?1", params![project_id])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("project"));
+    }
+    Ok(())
+}
+
+fn random_hex32() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub fn create_key(conn: &Connection, project_id: i64, label: &str) -> Result<ProjectKey, StoreError> {
+    let public_key = random_hex32();
+    let secret_key = random_hex32();
+    conn.execute(
+        "INSERT INTO project_keys (project_id, public_key, secret_key, label, date_created) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![project_id, public_key, secret_key, label, now_us()],
+    )?;
+    key_by_public(conn, &public_key)?.ok_or(StoreError::NotFound("key"))
+}
+
+const KEY_COLUMNS: &str = "id, project_id, public_key, secret_key, label, is_active, rate_limit_count, \
+                           rate_limit_window, allowed_origins, date_created";
+
+fn key_from_row(r: &rusqlite::Row) -> rusqlite::Result<ProjectKey> {
+    Ok(ProjectKey {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        public_key: r.get(2)?,
+        secret_key: r.get(3)?,
+        label: r.get(4)?,
+        is_active: r.get(5)?,
+        rate_limit_count: r.get(6)?,
+        rate_limit_window: r.get(7)?,
+        allowed_origins: r.get(8)?,
+        date_created: r.get(9)?,
+    })
+}
+
+pub fn key_by_public(conn: &Connection, public_key: &str) -> Result<Option<ProjectKey>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM project_keys WHERE public_key = ?1"))?
+        .query_row(params![public_key], key_from_row)
+        .optional()?)
+}
+
+pub fn keys(conn: &Connection, project_id: i64) -> Result<Vec<ProjectKey>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM project_keys WHERE project_id = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt.query_map(params![project_id], key_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn update_key(
+    conn: &Connection,
+    project_id: i64,
+    public_key: &str,
+    label: Option<&str>,
+    is_active: Option<bool>,
+    rate_limit: Option<Option<(i64, i64)>>,
+) -> Result<ProjectKey, StoreError> {
+    let key = key_by_public(conn, public_key)?
+        .filter(|k| k.project_id == project_id)
+        .ok_or(StoreError::NotFound("key"))?;
+    if let Some(label) = label {
+        conn.execute(
+            "UPDATE project_keys SET label = ?2 WHERE id = ?1",
+            params![key.id, label],
+        )?;
+    }
+    if let Some(active) = is_active {
+        conn.execute(
+            "UPDATE project_keys SET is_active = ?2 WHERE id = ?1",
+            params![key.id, active],
+        )?;
+    }
+    if let Some(limit) = rate_limit {
+        let (count, window) = match limit {
+            Some((c, w)) => (Some(c), Some(w)),
+            None => (None, None),
+        };
+        conn.execute(
+            "UPDATE project_keys SET rate_limit_count = ?2, rate_limit_window = ?3 WHERE id = ?1",
+            params![key.id, count, window],
+        )?;
+    }
+    key_by_public(conn, public_key)?.ok_or(StoreError::NotFound("key"))
+}
+
+pub fn delete_key(conn: &Connection, project_id: i64, public_key: &str) -> Result<(), StoreError> {
+    let n = conn.execute(
+        "DELETE FROM project_keys WHERE project_id = ?1 AND public_key = ?2",
+        params![project_id, public_key],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound("key"));
+    }
+    Ok(())
+}
+
+/// SHA-256 of a token, hex: the only form in which tokens are stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Mints a user token (`sntryu_` + 64 hex, the format sentry-cli recognises) and stores its hash.
+pub fn create_token(conn: &Connection, name: &str, scopes: &[&str]) -> Result<String, StoreError> {
+    let token = format!("sntryu_{}{}", random_hex32(), random_hex32());
+    conn.execute(
+        "INSERT INTO api_tokens (name, token_hash, scopes, date_created) VALUES (?1, ?2, ?3, ?4)",
+        params![name, token_hash(&token), scopes.join(" "), now_us()],
+    )?;
+    Ok(token)
+}
+
+fn token_from_row(r: &rusqlite::Row) -> rusqlite::Result<ApiToken> {
+    let scopes: String = r.get(2)?;
+    Ok(ApiToken {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        scopes: scopes.split_whitespace().map(String::from).collect(),
+        date_created: r.get(3)?,
+        last_used: r.get(4)?,
+    })
+}
+
+pub fn tokens(conn: &Connection) -> Result<Vec<ApiToken>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, name, scopes, date_created, last_used FROM api_tokens ORDER BY id")?;
+    let rows = stmt.query_map([], token_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Looks a token up by its hash (an indexed equality on a hash: no timing signal about the token).
+pub fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<ApiToken>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, name, scopes, date_created, last_used FROM api_tokens WHERE token_hash = ?1")?
+        .query_row(params![hash], token_from_row)
+        .optional()?)
+}
+
+pub fn touch_token(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1",
+        params![id, now_us()],
+    )?;
+    Ok(())
+}
+
+pub fn revoke_token(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    let n = conn.execute("DELETE FROM api_tokens WHERE id = ?1", params![id])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("token"));
+    }
+    Ok(())
+}
+
+/// Whether a new event reopens an issue, and with which substatus.
+///
+/// Resolved issues regress unless the event comes from a release older than the one the
+/// issue was resolved in; ignored issues wake when their time or count condition is met.
+pub fn reopens(
+    status: &str,
+    details: &Value,
+    release: Option<&str>,
+    timestamp: i64,
+    times_seen: i64,
+) -> Option<&'static str> {
+    match status {
+        "resolved" => {
+            if let (Some(resolved_in), Some(release)) = (details.get("inRelease").and_then(Value::as_str), release) {
+                if crate::store::read::compare_releases(release, resolved_in) == std::cmp::Ordering::Less {
+                    return None;
+                }
+            }
+            Some("regressed")
+        }
+        "ignored" => {
+            let until = details.get("ignoreUntilUs").and_then(Value::as_i64);
+            if until.is_some_and(|u| timestamp >= u) {
+                return Some("escalating");
+            }
+            let count = details.get("ignoreCount").and_then(Value::as_i64);
+            let base = details.get("timesSeenAtIgnore").and_then(Value::as_i64).unwrap_or(0);
+            if count.is_some_and(|c| times_seen - base >= c) {
+                return Some("escalating");
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Sets an issue's status; `details` is Sentry's `statusDetails` as the API stores it.
+pub fn set_issue_status(
+    conn: &Connection,
+    issue_id: i64,
+    status: &str,
+    substatus: Option<&str>,
+    details: &Value,
+) -> Result<(), StoreError> {
+    let mut details = details.clone();
+    if status == "ignored" {
+        let times_seen: i64 =
+            conn.query_row("SELECT times_seen FROM issues WHERE id = ?1", params![issue_id], |r| {
+                r.get(0)
+            })?;
+        if let Some(obj) = details.as_object_mut() {
+            obj.insert("timesSeenAtIgnore".into(), json!(times_seen));
+        }
+    }
+    let n = conn.execute(
+        "UPDATE issues SET status = ?2, substatus = ?3, status_details = ?4 WHERE id = ?1",
+        params![issue_id, status, substatus, details.to_string()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound("issue"));
+    }
+    Ok(())
+}
+
+pub fn delete_issue(conn: &Connection, issue_id: i64) -> Result<(), StoreError> {
+    let n = conn.execute("DELETE FROM issues WHERE id = ?1", params![issue_id])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("issue"));
+    }
+    Ok(())
+}
+
+pub fn update_project_fields(
+    conn: &Connection,
+    project_id: i64,
+    name: Option<&str>,
+    slug: Option<&str>,
+    platform: Option<&str>,
+) -> Result<(), StoreError> {
+    if let Some(slug) = slug {
+        let org: i64 = conn.query_row(
+            "SELECT organization_id FROM projects WHERE id = ?1",
+            params![project_id],
+            |r| r.get(0),
+        )?;
+        let taken: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM projects WHERE organization_id = ?1 AND slug = ?2 AND id != ?3",
+                params![org, slug, project_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "a project with the slug {slug:?} already exists"
+            )));
+        }
+        conn.execute("UPDATE projects SET slug = ?2 WHERE id = ?1", params![project_id, slug])?;
+    }
+    if let Some(name) = name {
+        conn.execute("UPDATE projects SET name = ?2 WHERE id = ?1", params![project_id, name])?;
+    }
+    if let Some(platform) = platform {
+        conn.execute(
+            "UPDATE projects SET platform = ?2 WHERE id = ?1",
+            params![project_id, platform],
+        )?;
+    }
+    Ok(())
+}
+
+/// Merges issues into the one with the most events; counts, users, tags, hourly
+/// stats and first/last seen stay exact. Returns the surviving issue.
+pub fn merge_issues(conn: &Connection, ids: &[i64]) -> Result<i64, StoreError> {
+    let mut issues = Vec::new();
+    for &id in ids {
+        let row: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT times_seen, project_id FROM issues WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (times_seen, project_id) = row.ok_or(StoreError::NotFound("issue"))?;
+        issues.push((id, times_seen, project_id));
+    }
+    if issues.iter().any(|i| i.2 != issues[0].2) {
+        return Err(StoreError::Conflict("only issues of one project can be merged".into()));
+    }
+    issues.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let parent = issues[0].0;
+    for &(child, _, _) in &issues[1..] {
+        if child == parent {
+            continue;
+        }
+        conn.execute(
+            "UPDATE events SET issue_id = ?1 WHERE issue_id = ?2",
+            params![parent, child],
+        )?;
+        conn.execute(
+            "UPDATE issue_hashes SET issue_id = ?1 WHERE issue_id = ?2",
+            params![parent, child],
+        )?;
+        conn.execute(
+            "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) \
+             SELECT ?1, key, value, times_seen, first_seen, last_seen FROM issue_tags WHERE issue_id = ?2 \
+             ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + excluded.times_seen, \
+             first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+            params![parent, child],
+        )?;
+        conn.execute(
+            "INSERT OR IGNORE INTO issue_users (issue_id, user_key) SELECT ?1, user_key FROM issue_users WHERE issue_id = ?2",
+            params![parent, child],
+        )?;
+        conn.execute(
+            "INSERT INTO issue_hourly (issue_id, hour, count) SELECT ?1, hour, count FROM issue_hourly WHERE issue_id = ?2 \
+             ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + excluded.count",
+            params![parent, child],
+        )?;
+        conn.execute(
+            "UPDATE issues SET times_seen = times_seen + (SELECT times_seen FROM issues WHERE id = ?2), \
+             first_seen = min(first_seen, (SELECT first_seen FROM issues WHERE id = ?2)), \
+             last_seen = max(last_seen, (SELECT last_seen FROM issues WHERE id = ?2)) WHERE id = ?1",
+            params![parent, child],
+        )?;
+        conn.execute("DELETE FROM issues WHERE id = ?1", params![child])?;
+    }
+    conn.execute(
+        "UPDATE issues SET user_count = (SELECT count(*) FROM issue_users WHERE issue_id = ?1) WHERE id = ?1",
+        params![parent],
+    )?;
+    Ok(parent)
+}

@@ -1,0 +1,33 @@
+//! Schema migrations: the SQL files in `schema/`, applied in order at start-up
+//! inside a transaction, tracked by `PRAGMA user_version`.
+
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../schema/0001_init.sql")];
+
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
+/// The schema version this build writes.
+pub fn latest_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// Brings the database to the latest schema; refuses one written by a newer Errata.
+pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > latest_version() as i64 {
+        return Err(StoreError::Migration(format!(
+            "the database has schema version {current}, newer than this Errata understands ({}); \
+             run a newer Errata or restore a backup",
+            latest_version()
+        )));
+    }
+    migrations()
+        .to_latest(conn)
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
