@@ -283,7 +283,8 @@ mod attrs {
         };
 
         let mut tags: Vec<Value> = Vec::with_capacity(raw_pairs.len() + 2);
-        let mut seen: Vec<String> = Vec::with_capacity(raw_pairs.len());
+        // A set, so that a payload with very many tags stays linear.
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(raw_pairs.len());
         let mut environment_tag = None;
         for (raw_key, raw_value) in raw_pairs {
             let key = raw_key.replace(' ', "-").trim().to_owned();
@@ -331,7 +332,7 @@ mod attrs {
                 }
                 other => other,
             };
-            seen.push(key.clone());
+            seen.insert(key.clone());
             tags.push(Value::Array(vec![Value::String(key), value]));
         }
 
@@ -1775,6 +1776,37 @@ mod stack {
     }
 
     fn normalize_frame(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder, is_raw: bool) {
+        if !frame_is_canonical(f) {
+            validate_frame_fields(f, path, rec);
+        }
+        if !is_raw {
+            fix_up_frame(f);
+        }
+    }
+
+    /// True when every field already has its canonical type, so the
+    /// field-by-field pass (the slow path) can be skipped.
+    fn frame_is_canonical(f: &Map<String, Value>) -> bool {
+        f.iter().all(|(key, v)| match key.as_str() {
+            "function" | "raw_function" | "symbol" | "module" | "package" | "filename" | "abs_path" | "platform"
+            | "context_line" | "addr_mode" | "trust" | "lang" => {
+                matches!(v, Value::String(_) | Value::Null)
+            }
+            "lineno" | "colno" => v.is_null() || v.as_u64().is_some(),
+            "pre_context" | "post_context" => match v {
+                Value::Null => true,
+                Value::Array(lines) => lines.iter().all(Value::is_string),
+                _ => false,
+            },
+            "in_app" | "stack_start" => matches!(v, Value::Bool(_) | Value::Null),
+            "vars" | "data" | "lock" => matches!(v, Value::Object(_) | Value::Null),
+            // Addresses are always rewritten to canonical hex.
+            "instruction_addr" | "symbol_addr" | "image_addr" => v.is_null(),
+            _ => true,
+        })
+    }
+
+    fn validate_frame_fields(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder) {
         // Field order follows Relay's frame schema, which orders the errors.
         for key in [
             "function",
@@ -1804,9 +1836,6 @@ mod stack {
         strict_string(f, "lang", path, rec);
         bool_field(f, "stack_start", path, rec);
         object_field(f, "lock", path, rec);
-        if !is_raw {
-            fix_up_frame(f);
-        }
     }
 
     fn context_lines(f: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
