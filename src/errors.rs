@@ -45,6 +45,8 @@ pub enum IngestError {
     InvalidEvent(String),
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("this ingest endpoint is not supported")]
+    UnsupportedEndpoint,
     #[error("event submission rejected: rate limited")]
     RateLimited { retry_after: u64, header: String },
     #[error("could not schedule event processing: the write queue is full")]
@@ -64,6 +66,7 @@ impl IngestError {
             IngestError::Decode(DecodeError::Unsupported(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::Decode(DecodeError::TooLarge { .. }) | IngestError::Limit(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            IngestError::UnsupportedEndpoint => StatusCode::NOT_FOUND,
             IngestError::RateLimited { .. } | IngestError::QueueFull => StatusCode::TOO_MANY_REQUESTS,
             IngestError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Store(e) => store_status(e),

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{options, post};
+use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -36,7 +36,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/{project_id}/store/", post(store_route).options(preflight))
         .route("/api/{project_id}/store", post(store_route).options(preflight))
         .route("/api/tunnel/", post(tunnel_route).options(preflight))
-        .route("/api/{project_id}/{endpoint}/", options(preflight))
+        .route("/api/{project_id}/{endpoint}/", any(unsupported))
+        .route("/api/{project_id}/{endpoint}/{*rest}", any(unsupported))
 }
 
 async fn envelope_route(
@@ -135,6 +136,14 @@ pub async fn prefixed(
         return respond(Err(IngestError::MethodNotAllowed));
     }
     respond(ingest(state, endpoint, Some(project), peer, query, headers, body).await)
+}
+
+/// Minidump, security reports, unreal, cron…: answered with a clear 404 (preflights with 200).
+async fn unsupported(method: Method) -> Response {
+    if method == Method::OPTIONS {
+        return preflight().await;
+    }
+    IngestError::UnsupportedEndpoint.into_response()
 }
 
 async fn preflight() -> Response {

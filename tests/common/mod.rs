@@ -1,0 +1,265 @@
+//! Test harness: a real Errata server on 127.0.0.1:0 with a temporary database,
+//! and small helpers to talk HTTP to it.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use errata::app::Server;
+use errata::config::Config;
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub public_key: String,
+    pub project_id: i64,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    pub client: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+pub fn spawn_server() -> TestServer {
+    spawn_server_with(|_| {})
+}
+
+/// Starts a server in its own thread and runtime; `configure` adjusts the config first.
+pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        ..Config::default()
+    };
+    configure(&mut config);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let (server, bootstrap) = Server::start(config, None).await.expect("server starts");
+            let bootstrap = bootstrap.expect("a fresh database bootstraps");
+            ready_tx
+                .send((
+                    server.addr,
+                    bootstrap.key.public_key.clone(),
+                    bootstrap.project.id,
+                    bootstrap.token.clone(),
+                ))
+                .expect("test thread waits");
+            server
+                .run_until(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .expect("clean shutdown");
+        });
+    });
+    let (addr, public_key, project_id, token) = ready_rx.recv().expect("server reports its address");
+    TestServer {
+        addr,
+        base: format!("http://{addr}"),
+        public_key,
+        project_id,
+        token,
+        dir,
+        client: Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl TestServer {
+    pub fn dsn(&self) -> String {
+        format!("http://{}@{}/{}", self.public_key, self.addr, self.project_id)
+    }
+
+    pub fn auth_header(&self) -> String {
+        format!(
+            "Sentry sentry_key={}, sentry_version=7, sentry_client=test/1.0",
+            self.public_key
+        )
+    }
+
+    pub fn envelope_url(&self) -> String {
+        format!("{}/api/{}/envelope/", self.base, self.project_id)
+    }
+
+    /// Posts an envelope with `X-Sentry-Auth`.
+    pub fn post_envelope(&self, body: impl Into<Vec<u8>>) -> Response {
+        self.client
+            .post(self.envelope_url())
+            .header("X-Sentry-Auth", self.auth_header())
+            .body(body.into())
+            .send()
+            .expect("request")
+    }
+
+    /// Posts one event JSON to the store endpoint.
+    pub fn post_store(&self, event: &Value) -> Response {
+        self.client
+            .post(format!("{}/api/{}/store/", self.base, self.project_id))
+            .header("X-Sentry-Auth", self.auth_header())
+            .header("Content-Type", "application/json")
+            .body(event.to_string())
+            .send()
+            .expect("request")
+    }
+
+    /// Sends one event in an envelope and asserts it was accepted; returns its id.
+    pub fn send_event(&self, event: &Value) -> String {
+        let response = self.post_envelope(envelope_for(event));
+        let status = response.status();
+        let body: Value = response.json().expect("json body");
+        assert_eq!(status, 200, "event rejected: {body}");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .header("Authorization", format!("Bearer {}", self.token))
+    }
+
+    /// GET an API path with the admin token; returns status, headers and JSON.
+    pub fn get(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+        let response = self.api(reqwest::Method::GET, path).send().expect("request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.json().unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    pub fn get_ok(&self, path: &str) -> Value {
+        let (status, _, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    pub fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.api(reqwest::Method::PUT, path).json(body).send().expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    pub fn issues(&self, query: &str) -> Vec<Value> {
+        let body = self.get_ok(&format!("/api/0/projects/errata/default/issues/?query={query}"));
+        body.as_array().expect("issue list").clone()
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.path().join("errata.sqlite3")
+    }
+}
+
+/// An envelope with one event item, length-prefixed, as the Python SDK writes it.
+pub fn envelope_for(event: &Value) -> Vec<u8> {
+    let payload = event.to_string();
+    let mut out = Vec::new();
+    let header = match event.get("event_id") {
+        Some(id) => serde_json::json!({ "event_id": id }),
+        None => serde_json::json!({}),
+    };
+    writeln!(out, "{header}").expect("vec write");
+    writeln!(out, "{{\"type\":\"event\",\"length\":{}}}", payload.len()).expect("vec write");
+    out.extend_from_slice(payload.as_bytes());
+    out.push(b'\n');
+    out
+}
+
+/// A Python-style exception event raised from `function` in `module`.
+pub fn exception_event(ty: &str, value: &str, module: &str, function: &str) -> Value {
+    serde_json::json!({
+        "platform": "python",
+        "level": "error",
+        "exception": {"values": [{
+            "type": ty,
+            "value": value,
+            "stacktrace": {"frames": [
+                {"function": "main", "module": "app.cli", "filename": "app/cli.py", "lineno": 3, "in_app": true},
+                {"function": function, "module": module, "filename": "app/x.py", "lineno": 20, "in_app": true}
+            ]}
+        }]}
+    })
+}
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Adds a project with a fixed id and public key (as in the wire captures: project 42).
+pub fn add_project_with_key(server: &TestServer, project_id: i64, slug: &str, public_key: &str) {
+    let conn = rusqlite::Connection::open(server.database_path()).expect("open database");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("busy timeout");
+    conn.execute(
+        "INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES (?1, 1, ?2, ?2, 0)",
+        rusqlite::params![project_id, slug],
+    )
+    .expect("insert project");
+    conn.execute(
+        "INSERT INTO project_keys (project_id, public_key, secret_key, label, date_created) VALUES (?1, ?2, 'secret', 'wire', 0)",
+        rusqlite::params![project_id, public_key],
+    )
+    .expect("insert key");
+}
+
+/// Replays one recorded SDK request (headers as recorded, body as sent on the wire).
+pub fn replay(server: &TestServer, dir: &std::path::Path, stem: &str) -> Option<(u16, Value)> {
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{stem}.headers.json"))).expect("headers"))
+            .expect("headers json");
+    let method = meta["method"].as_str().expect("method");
+    let mut url = format!("{}{}", server.base, meta["path"].as_str().expect("path"));
+    if let Some(q) = meta["query"].as_str().filter(|q| !q.is_empty()) {
+        url = format!("{url}?{q}");
+    }
+    let wire = dir.join(format!("{stem}.wire"));
+    let body = if wire.exists() {
+        std::fs::read(wire)
+    } else {
+        std::fs::read(dir.join(format!("{stem}.body")))
+    }
+    .expect("body");
+    let method: reqwest::Method = method.parse().expect("method");
+    if method == reqwest::Method::GET {
+        return None;
+    }
+    let mut request = server.client.request(method, url);
+    for pair in meta["headers"].as_array().expect("headers") {
+        let (name, value) = (pair[0].as_str().expect("name"), pair[1].as_str().expect("value"));
+        let lower = name.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "host" | "content-length" | "transfer-encoding" | "connection"
+        ) {
+            continue;
+        }
+        request = request.header(name, value);
+    }
+    let response = request.body(body).send().expect("replay request");
+    let status = response.status().as_u16();
+    Some((status, response.json().unwrap_or(Value::Null)))
+}
