@@ -2,6 +2,5 @@
 //! Everything here takes and returns `serde_json::Value` in the canonical shape.
 
 pub mod group;
-#[path = "normalize.rs"]
 pub mod normalize;
 pub mod scrub;
