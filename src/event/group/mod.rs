@@ -12,6 +12,7 @@ mod rules;
 mod summary;
 
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -67,10 +68,7 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
         None => sdk_fingerprint(event),
     };
     let mode = FingerprintMode::of(&fingerprint);
-    let resolved: Vec<String> = fingerprint
-        .iter()
-        .map(|entry| resolve_entry(entry, event))
-        .collect();
+    let resolved: Vec<String> = fingerprint.iter().map(|entry| resolve_entry(entry, event)).collect();
     let mut fp_explain = json!({
         "kind": mode.name(),
         "values": fingerprint,
@@ -78,10 +76,7 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
         "source": if rule.is_some() { "project fingerprint rule" } else { "event" },
     });
     if let (Some(rule), Some(map)) = (rule, fp_explain.as_object_mut()) {
-        map.insert(
-            "rule".into(),
-            json!(format!("line {}: {}", rule.line, rule.text)),
-        );
+        map.insert("rule".into(), json!(format!("line {}: {}", rule.line, rule.text)));
         if let Some(title) = &rule.title {
             map.insert("title".into(), json!(title));
         }
@@ -90,15 +85,13 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
 
     let salt: Vec<String> = match mode {
         FingerprintMode::Default => Vec::new(),
-        FingerprintMode::Custom | FingerprintMode::Hybrid => {
-            std::iter::once("fingerprint".to_owned())
-                .chain(resolved.iter().map(|entry| format!("fp={entry}")))
-                .collect()
-        }
+        FingerprintMode::Custom | FingerprintMode::Hybrid => std::iter::once("fingerprint".to_owned())
+            .chain(resolved.iter().map(|entry| format!("fp={entry}")))
+            .collect(),
     };
 
     if mode == FingerprintMode::Custom {
-        let hash = hash_tokens(&salt);
+        let hash = hash_tokens(salt.iter().map(String::as_str));
         explain.insert("strategy".into(), json!("custom fingerprint"));
         explain.insert(
             "variants".into(),
@@ -114,40 +107,32 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
     let outcome = default_grouping(event, platform, rules);
     let mut hashes: Vec<String> = Vec::new();
     let mut variants_explain = Vec::new();
-    for variant in &outcome.variants {
-        let mut entry = json!({
-            "name": variant.name,
-            "contributes": variant.contributes,
-            "tokens": variant.tokens,
-        });
-        if let Some(map) = entry.as_object_mut() {
-            if variant.contributes {
-                let hash = hash_tokens(salt.iter().chain(variant.tokens.iter()));
-                map.insert("hash".into(), json!(hash));
-                if hashes.contains(&hash) {
-                    map.insert("hint".into(), json!("same hash as an earlier variant"));
-                } else {
-                    hashes.push(hash);
-                }
+    for variant in outcome.variants {
+        let mut entry = Map::new();
+        entry.insert("name".into(), Value::from(variant.name));
+        entry.insert("contributes".into(), Value::Bool(variant.contributes));
+        if variant.contributes {
+            let hash = hash_tokens(
+                salt.iter()
+                    .map(String::as_str)
+                    .chain(variant.tokens.iter().map(|t| &**t)),
+            );
+            if hashes.contains(&hash) {
+                entry.insert("hint".into(), Value::from("same hash as an earlier variant"));
+            } else {
+                hashes.push(hash.clone());
             }
-            if let Some(reason) = &variant.reason {
-                map.insert("hint".into(), json!(reason));
-            }
-            if let Value::Object(detail) = &variant.detail {
-                for (key, value) in detail {
-                    map.insert(key.clone(), value.clone());
-                }
-            }
+            entry.insert("hash".into(), Value::String(hash));
         }
-        variants_explain.push(entry);
+        if let Some(reason) = variant.reason {
+            entry.insert("hint".into(), Value::String(reason));
+        }
+        entry.insert("tokens".into(), strings(variant.tokens));
+        variants_explain.push(Value::Object(entry));
     }
     let strategy = if hashes.is_empty() {
-        let tokens: Vec<String> = salt
-            .iter()
-            .cloned()
-            .chain(["fallback".to_owned()])
-            .collect();
-        let hash = hash_tokens(&tokens);
+        let tokens: Vec<String> = salt.iter().cloned().chain(["fallback".to_owned()]).collect();
+        let hash = hash_tokens(tokens.iter().map(String::as_str));
         variants_explain.push(json!({
             "name": "fallback",
             "contributes": true,
@@ -165,6 +150,7 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
         explain.insert("salt".into(), json!(salt));
     }
     explain.insert("variants".into(), Value::Array(variants_explain));
+    explain.extend(outcome.detail);
     insert_rules_fired(&mut explain, rule, &outcome.stack_rules_fired);
     Grouping {
         hashes,
@@ -172,17 +158,10 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
     }
 }
 
-fn insert_rules_fired(
-    explain: &mut Map<String, Value>,
-    rule: Option<&FingerprintRule>,
-    stack: &[String],
-) {
+fn insert_rules_fired(explain: &mut Map<String, Value>, rule: Option<&FingerprintRule>, stack: &[String]) {
     let mut fired: Vec<String> = Vec::new();
     if let Some(rule) = rule {
-        fired.push(format!(
-            "fingerprint rule line {}: {}",
-            rule.line, rule.text
-        ));
+        fired.push(format!("fingerprint rule line {}: {}", rule.line, rule.text));
     }
     let mut seen = HashSet::new();
     fired.extend(stack.iter().filter(|s| seen.insert(s.as_str())).cloned());
@@ -239,9 +218,8 @@ fn sdk_fingerprint(event: &Value) -> Vec<String> {
         .collect()
 }
 
-static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\{\{\s*([^{}]*?)\s*\}\}$").expect("the fingerprint variable pattern is valid")
-});
+static VARIABLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\{\{\s*([^{}]*?)\s*\}\}$").expect("the fingerprint variable pattern is valid"));
 
 fn variable_name(entry: &str) -> Option<&str> {
     VARIABLE
@@ -265,24 +243,13 @@ fn resolve_entry(entry: &str, event: &Value) -> String {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     };
-    let event_str = |key: &str| {
-        event
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
+    let event_str = |key: &str| event.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
     let frame_str = |keys: &[&str]| {
         let frame = crash_frame(event)?;
-        keys.iter().find_map(|key| {
-            frame
-                .get(*key)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        })
+        keys.iter()
+            .find_map(|key| frame.get(*key).and_then(Value::as_str).filter(|s| !s.is_empty()))
     };
-    let or = |value: Option<&str>, missing: &str| {
-        value.map_or_else(|| missing.to_owned(), str::to_owned)
-    };
+    let or = |value: Option<&str>, missing: &str| value.map_or_else(|| missing.to_owned(), str::to_owned);
     match name {
         "default" => "{{ default }}".to_owned(),
         "type" | "error.type" => or(exception_str("type"), "<no-type>"),
@@ -310,10 +277,7 @@ fn resolve_entry(entry: &str, event: &Value) -> String {
         "logger" => or(event_str("logger"), "<no-logger>"),
         tag if tag.starts_with("tags.") => {
             let tag = tag.get(5..).unwrap_or_default();
-            or(
-                rules::tag_value(event, tag),
-                &format!("<no-value-for-tag-{tag}>"),
-            )
+            or(rules::tag_value(event, tag), &format!("<no-value-for-tag-{tag}>"))
         }
         other => format!("<unrecognized-variable-{other}>"),
     }
@@ -343,55 +307,68 @@ pub(crate) fn crash_frame(event: &Value) -> Option<&Map<String, Value>> {
 #[derive(Debug, Clone)]
 struct Variant {
     name: &'static str,
-    tokens: Vec<String>,
+    tokens: Vec<Rc<str>>,
     contributes: bool,
     reason: Option<String>,
-    detail: Value,
 }
+
+/// Variants of one strategy and what the explanation shows of its input.
+type StrategyResult = (Vec<Variant>, Map<String, Value>);
 
 struct DefaultOutcome {
     strategy: &'static str,
     variants: Vec<Variant>,
+    detail: Map<String, Value>,
     stack_rules_fired: Vec<String>,
+}
+
+/// A JSON array of strings, without cloning them.
+fn strings(list: Vec<Rc<str>>) -> Value {
+    Value::Array(list.iter().map(|t| Value::String(t.to_string())).collect())
 }
 
 fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules) -> DefaultOutcome {
     let mut fired = Vec::new();
-    if let Some(variants) = exception_strategy(event, platform, rules, &mut fired) {
+    if let Some((variants, detail)) = exception_strategy(event, platform, rules, &mut fired) {
         return DefaultOutcome {
             strategy: "exception",
             variants,
+            detail,
             stack_rules_fired: fired,
         };
     }
     if let Some(stack) = pick_thread(event)
-        && let Some(variants) = stacktrace_strategy(stack, platform, rules, &mut fired)
+        && let Some((variants, detail)) = stacktrace_strategy(stack, platform, rules, &mut fired)
     {
         return DefaultOutcome {
             strategy: "threads",
             variants,
+            detail,
             stack_rules_fired: fired,
         };
     }
     if let Some(stack) = event.get("stacktrace")
-        && let Some(variants) = stacktrace_strategy(stack, platform, rules, &mut fired)
+        && let Some((variants, detail)) = stacktrace_strategy(stack, platform, rules, &mut fired)
     {
         return DefaultOutcome {
             strategy: "stacktrace",
             variants,
+            detail,
             stack_rules_fired: fired,
         };
     }
-    if let Some(variant) = message_strategy(event) {
+    if let Some((variant, detail)) = message_strategy(event) {
         return DefaultOutcome {
             strategy: "message",
             variants: vec![variant],
+            detail,
             stack_rules_fired: fired,
         };
     }
     DefaultOutcome {
         strategy: "fallback",
         variants: Vec::new(),
+        detail: Map::new(),
         stack_rules_fired: fired,
     }
 }
@@ -399,10 +376,10 @@ fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules) -> Def
 /// Grouping facts of one exception, for both variants.
 struct ExceptionInfo {
     /// Tokens for the app and system variants.
-    tokens: [Vec<String>; 2],
+    tokens: [Vec<Rc<str>>; 2],
     /// Whether the stack trace contributes, per variant.
     stack_contributes: [bool; 2],
-    explain: [Value; 2],
+    explain: Value,
 }
 
 const VARIANT_NAMES: [&str; 2] = ["app", "system"];
@@ -412,10 +389,8 @@ fn exception_strategy(
     platform: &str,
     rules: &GroupingRules,
     fired: &mut Vec<String>,
-) -> Option<Vec<Variant>> {
-    let values = event
-        .pointer("/exception/values")
-        .and_then(Value::as_array)?;
+) -> Option<StrategyResult> {
+    let values = event.pointer("/exception/values").and_then(Value::as_array)?;
     let exceptions: Vec<&Value> = values.iter().filter(|v| v.is_object()).collect();
     if exceptions.is_empty() {
         return None;
@@ -428,27 +403,17 @@ fn exception_strategy(
 
     let mut variants = Vec::with_capacity(2);
     for (v, name) in VARIANT_NAMES.iter().enumerate() {
-        let mut tokens = vec!["exception".to_owned()];
+        let mut tokens = vec![Rc::<str>::from("exception")];
         let mut contributes = false;
         let mut stack = false;
-        let mut detail = Vec::new();
         for &i in &order {
             let Some(info) = infos.get(i) else { continue };
-            let (Some(exc_tokens), Some(exc_stack), Some(exc_explain)) = (
-                info.tokens.get(v),
-                info.stack_contributes.get(v),
-                info.explain.get(v),
-            ) else {
+            let (Some(exc_tokens), Some(exc_stack)) = (info.tokens.get(v), info.stack_contributes.get(v)) else {
                 continue;
             };
             contributes |= !exc_tokens.is_empty();
             stack |= *exc_stack;
             tokens.extend(exc_tokens.iter().cloned());
-            detail.push(exc_explain.clone());
-        }
-        let mut detail = json!({ "exceptions": detail });
-        if let (Some(note), Some(map)) = (&group_note, detail.as_object_mut()) {
-            map.insert("exception_group".into(), json!(note));
         }
         variants.push((
             Variant {
@@ -456,10 +421,19 @@ fn exception_strategy(
                 tokens,
                 contributes,
                 reason: (!contributes).then(|| "no exception type, value or frames".to_owned()),
-                detail,
             },
             stack,
         ));
+    }
+    let mut detail = Map::new();
+    let used: Vec<Value> = order.iter().map(|&i| Value::from(i)).collect();
+    detail.insert(
+        "exceptions".into(),
+        Value::Array(infos.into_iter().map(|info| info.explain).collect()),
+    );
+    detail.insert("exceptions_used".into(), Value::Array(used));
+    if let Some(note) = group_note {
+        detail.insert("exception_group".into(), Value::String(note));
     }
     // §6.2 pruning: a variant without any contributing stack trace is dropped
     // when another variant has one.
@@ -477,27 +451,13 @@ fn exception_strategy(
             variant
         })
         .collect();
-    variants.iter().any(|v| v.contributes).then_some(variants)
+    variants.iter().any(|v| v.contributes).then_some((variants, detail))
 }
 
-fn exception_info(
-    exception: &Value,
-    platform: &str,
-    rules: &GroupingRules,
-    fired: &mut Vec<String>,
-) -> ExceptionInfo {
-    let ty = exception
-        .get("type")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let value = exception
-        .get("value")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let synthetic = exception
-        .pointer("/mechanism/synthetic")
-        .and_then(Value::as_bool)
-        == Some(true);
+fn exception_info(exception: &Value, platform: &str, rules: &GroupingRules, fired: &mut Vec<String>) -> ExceptionInfo {
+    let ty = exception.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let value = exception.get("value").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let synthetic = exception.pointer("/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
     let stack = exception
         .get("stacktrace")
         .map(|s| {
@@ -516,14 +476,14 @@ fn exception_info(
     let build = |app_only: bool| {
         let component = stack.component(app_only);
         let mut tokens = Vec::new();
-        let type_used = ty.is_some() && !synthetic;
-        if let (Some(ty), true) = (ty, type_used) {
-            tokens.push(format!("type={ty}"));
+        if let (Some(ty), false) = (ty, synthetic) {
+            tokens.push(Rc::from(format!("type={ty}")));
         }
         let value_token = if component.is_empty() {
             value
                 .map(|v| format!("value={}", normalize_message(v)))
                 .filter(|t| t != "value=")
+                .map(Rc::from)
         } else {
             None
         };
@@ -531,26 +491,28 @@ fn exception_info(
         tokens.extend(value_token);
         let stack_contributes = !component.is_empty();
         tokens.extend(component);
-        let mut explain = json!({
-            "type": ty,
-            "type_used": type_used,
-            "value_used": value_used,
-            "stacktrace": stack.explain(app_only),
-        });
-        if let (true, Some(map)) = (synthetic, explain.as_object_mut()) {
-            map.insert(
-                "type_hint".into(),
-                json!("synthetic exception: type ignored"),
-            );
-        }
-        (tokens, stack_contributes, explain)
+        (tokens, stack_contributes, value_used)
     };
-    let (app_tokens, app_stack, app_explain) = build(true);
-    let (system_tokens, system_stack, system_explain) = build(false);
+    let (app_tokens, app_stack, app_value) = build(true);
+    let (system_tokens, system_stack, system_value) = build(false);
+    let mut explain = Map::new();
+    explain.insert("type".into(), ty.map_or(Value::Null, Value::from));
+    explain.insert(
+        "type_used".into(),
+        Value::from(if synthetic {
+            "no: synthetic exception"
+        } else if ty.is_some() {
+            "yes"
+        } else {
+            "no: missing"
+        }),
+    );
+    explain.insert("value_used".into(), json!({"app": app_value, "system": system_value}));
+    explain.insert("stacktrace".into(), stack.explain());
     ExceptionInfo {
         tokens: [app_tokens, system_tokens],
         stack_contributes: [app_stack, system_stack],
-        explain: [app_explain, system_explain],
+        explain: Value::Object(explain),
     }
 }
 
@@ -576,11 +538,7 @@ fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize
     if exceptions.len() < 2 {
         return as_sent;
     }
-    let mechanism_int = |e: &Value, key: &str| {
-        e.get("mechanism")
-            .and_then(|m| m.get(key))
-            .and_then(Value::as_u64)
-    };
+    let mechanism_int = |e: &Value, key: &str| e.get("mechanism").and_then(|m| m.get(key)).and_then(Value::as_u64);
     let mut by_id: HashMap<u64, usize> = HashMap::new();
     let mut parents: Vec<Option<u64>> = Vec::with_capacity(exceptions.len());
     for (i, exception) in exceptions.iter().enumerate() {
@@ -596,20 +554,20 @@ fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize
     let Some(&root) = by_id.get(&0) else {
         return as_sent;
     };
+    let mut children_of: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (child, parent) in parents.iter().enumerate() {
+        if let Some(parent) = parent {
+            children_of.entry(*parent).or_default().push(child);
+        }
+    }
     let ids: Vec<u64> = exceptions
         .iter()
         .filter_map(|e| mechanism_int(e, "exception_id"))
         .collect();
-    let children = |node: usize| -> Vec<usize> {
-        let Some(&id) = ids.get(node) else {
-            return Vec::new();
-        };
-        parents
-            .iter()
-            .enumerate()
-            .filter(|(child, parent)| **parent == Some(id) && *child != node)
-            .map(|(child, _)| child)
-            .collect()
+    let children = |node: usize| -> &[usize] {
+        ids.get(node)
+            .and_then(|id| children_of.get(id))
+            .map_or(&[], Vec::as_slice)
     };
     let is_group = |i: usize| {
         exceptions
@@ -629,7 +587,7 @@ fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize
         }
         if is_group(node) {
             // Reverse so the stack pops children in list order.
-            pending.extend(children(node).into_iter().rev().map(|c| (c, depth + 1)));
+            pending.extend(children(node).iter().rev().map(|&c| (c, depth + 1)));
         } else {
             top_level.push(node);
         }
@@ -709,7 +667,7 @@ fn stacktrace_strategy(
     platform: &str,
     rules: &GroupingRules,
     fired: &mut Vec<String>,
-) -> Option<Vec<Variant>> {
+) -> Option<StrategyResult> {
     let prepared = prepare_stacktrace(stack, platform, rules, ExceptionFacts::default());
     collect_fired(&prepared, fired);
     let variants: Vec<Variant> = VARIANT_NAMES
@@ -719,7 +677,7 @@ fn stacktrace_strategy(
             let component = prepared.component(app_only);
             let contributes = !component.is_empty();
             let tokens = if contributes {
-                std::iter::once("stacktrace".to_owned())
+                std::iter::once(Rc::<str>::from("stacktrace"))
                     .chain(component)
                     .collect()
             } else {
@@ -730,14 +688,15 @@ fn stacktrace_strategy(
                 tokens,
                 contributes,
                 reason: (!contributes).then(|| "no contributing frames".to_owned()),
-                detail: json!({ "stacktrace": prepared.explain(app_only) }),
             }
         })
         .collect();
-    variants.iter().any(|v| v.contributes).then_some(variants)
+    let mut detail = Map::new();
+    detail.insert("stacktrace".into(), prepared.explain());
+    variants.iter().any(|v| v.contributes).then_some((variants, detail))
 }
 
-fn message_strategy(event: &Value) -> Option<Variant> {
+fn message_strategy(event: &Value) -> Option<(Variant, Map<String, Value>)> {
     let non_empty = |key: &str| {
         event
             .pointer(key)
@@ -752,13 +711,17 @@ fn message_strategy(event: &Value) -> Option<Variant> {
     if normalized.trim().is_empty() {
         return None;
     }
-    Some(Variant {
-        name: "default",
-        tokens: vec![format!("message={normalized}")],
-        contributes: true,
-        reason: None,
-        detail: json!({ "message_source": source }),
-    })
+    let mut detail = Map::new();
+    detail.insert("message_source".into(), Value::from(source));
+    Some((
+        Variant {
+            name: "default",
+            tokens: vec![Rc::from(format!("message={normalized}"))],
+            contributes: true,
+            reason: None,
+        },
+        detail,
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -766,10 +729,10 @@ fn message_strategy(event: &Value) -> Option<Variant> {
 
 /// SHA-256 over `grouping:v1` and the tokens, each encoded as
 /// `<byte length>:<bytes>,`.
-fn hash_tokens<'a>(tokens: impl IntoIterator<Item = &'a String>) -> String {
+fn hash_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>) -> String {
     let mut hasher = Sha256::new();
     let mut feed = |token: &str| {
-        hasher.update(token.len().to_string().as_bytes());
+        hasher.update(decimal(token.len(), &mut [0; 20]));
         hasher.update(b":");
         hasher.update(token.as_bytes());
         hasher.update(b",");
@@ -779,6 +742,23 @@ fn hash_tokens<'a>(tokens: impl IntoIterator<Item = &'a String>) -> String {
         feed(token);
     }
     hex::encode(hasher.finalize())
+}
+
+/// `n` in decimal ASCII, written into `buf` (no allocation per token).
+fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        if let Some(slot) = buf.get_mut(at) {
+            // `n % 10` is a single digit.
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    buf.get(at..).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -143,18 +143,12 @@ mod tests {
             ),
             ("mail bob.smith+x@example.co.uk now", "mail <email> now"),
             ("GET https://api.x.com/v1?id=3 failed", "GET <url> failed"),
-            (
-                "cannot resolve db1.example.com",
-                "cannot resolve <hostname>",
-            ),
+            ("cannot resolve db1.example.com", "cannot resolve <hostname>"),
             ("CANNOT RESOLVE DB.EXAMPLE.COM", "CANNOT RESOLVE <hostname>"),
             ("peer 2001:db8:0:0:0:0:0:1 gone", "peer <ip> gone"),
             ("peer 2001:db8::1 gone", "peer <ip> gone"),
             ("peer ::1 gone", "peer <ip> gone"),
-            (
-                "row 123e4567-e89b-12d3-a456-426614174000 missing",
-                "row <uuid> missing",
-            ),
+            ("row 123e4567-e89b-12d3-a456-426614174000 missing", "row <uuid> missing"),
             (
                 "commit da39a3ee5e6b4b0d3255bfef95601890afd80709 bad",
                 "commit <sha1> bad",

@@ -82,12 +82,7 @@ impl MatcherKind {
     fn is_frame(&self) -> bool {
         matches!(
             self,
-            Self::Function(_)
-                | Self::Module(_)
-                | Self::Path(_)
-                | Self::Package(_)
-                | Self::Family(_)
-                | Self::App(_)
+            Self::Function(_) | Self::Module(_) | Self::Path(_) | Self::Package(_) | Self::Family(_) | Self::App(_)
         )
     }
 }
@@ -168,11 +163,8 @@ impl GroupingRules {
             if text.is_empty() {
                 continue;
             }
-            let rule =
-                parse_fingerprint_rule(text, line_no).map_err(|reason| RuleError::Fingerprint {
-                    line: line_no,
-                    reason,
-                })?;
+            let rule = parse_fingerprint_rule(text, line_no)
+                .map_err(|reason| RuleError::Fingerprint { line: line_no, reason })?;
             rules.fingerprint.push(rule);
         }
         for (number, line) in stacktrace_rules.lines().enumerate() {
@@ -181,11 +173,8 @@ impl GroupingRules {
             if text.is_empty() {
                 continue;
             }
-            let rule =
-                parse_stacktrace_rule(text, line_no).map_err(|reason| RuleError::Stacktrace {
-                    line: line_no,
-                    reason,
-                })?;
+            let rule = parse_stacktrace_rule(text, line_no)
+                .map_err(|reason| RuleError::Stacktrace { line: line_no, reason })?;
             rules.stacktrace.push(rule);
         }
         Ok(rules)
@@ -202,9 +191,7 @@ impl GroupingRules {
             return None;
         }
         let facts = EventFacts::collect(event, self);
-        self.fingerprint
-            .iter()
-            .find(|rule| facts.matches(&rule.matchers))
+        self.fingerprint.iter().find(|rule| facts.matches(&rule.matchers))
     }
 
     /// Applies the stack-trace rules in order to one frame; later rules
@@ -229,10 +216,9 @@ impl GroupingRules {
                     Action::Group(group) => outcome.group = Some(group),
                 }
             }
-            outcome.fired.push(format!(
-                "stack-trace rule line {}: {}",
-                rule.line, rule.text
-            ));
+            outcome
+                .fired
+                .push(format!("stack-trace rule line {}: {}", rule.line, rule.text));
         }
         outcome
     }
@@ -390,9 +376,7 @@ fn take_value(text: &str) -> Result<(String, &str), String> {
         }
         return Err("unterminated quoted value".into());
     }
-    let end = text
-        .find(|c: char| c.is_whitespace() || c == ',')
-        .unwrap_or(text.len());
+    let end = text.find(|c: char| c.is_whitespace() || c == ',').unwrap_or(text.len());
     Ok((
         text.get(..end).unwrap_or_default().to_owned(),
         text.get(end..).unwrap_or_default(),
@@ -408,18 +392,14 @@ fn parse_stacktrace_rule(text: &str, line: usize) -> Result<StacktraceRule, Stri
         } else if actions.is_empty() {
             matchers.push(parse_matcher(&word, true)?);
         } else {
-            return Err(format!(
-                "matcher `{word}` after an action; matchers come first"
-            ));
+            return Err(format!("matcher `{word}` after an action; matchers come first"));
         }
     }
     if matchers.is_empty() {
         return Err("a stack-trace rule needs at least one matcher".into());
     }
     if actions.is_empty() {
-        return Err(
-            "a stack-trace rule needs an action (`+app`, `-app`, `+group`, `-group`)".into(),
-        );
+        return Err("a stack-trace rule needs an action (`+app`, `-app`, `+group`, `-group`)".into());
     }
     Ok(StacktraceRule {
         line,
@@ -479,9 +459,7 @@ fn parse_matcher(word: &str, in_stacktrace_rule: bool) -> Result<Matcher, String
         "sdk" => MatcherKind::Sdk(plain(pattern)?),
         "stack.function" | "function" => MatcherKind::Function(plain(pattern)?),
         "stack.module" | "module" => MatcherKind::Module(plain(pattern)?),
-        "stack.abs_path" | "path" | "abs_path" | "stack.path" => {
-            MatcherKind::Path(Glob::new(pattern, true)?)
-        }
+        "stack.abs_path" | "path" | "abs_path" | "stack.path" => MatcherKind::Path(Glob::new(pattern, true)?),
         "stack.package" | "package" => MatcherKind::Package(Glob::new(pattern, true)?),
         "family" => MatcherKind::Family(pattern.split(',').map(|s| s.trim().to_owned()).collect()),
         "app" => MatcherKind::App(match pattern {
@@ -494,13 +472,9 @@ fn parse_matcher(word: &str, in_stacktrace_rule: bool) -> Result<Matcher, String
         }
         other => return Err(format!("unknown matcher `{other}`")),
     };
-    if in_stacktrace_rule
-        && !kind.is_frame()
-        && !matches!(kind, MatcherKind::ErrorType(_) | MatcherKind::ErrorValue(_))
+    if in_stacktrace_rule && !kind.is_frame() && !matches!(kind, MatcherKind::ErrorType(_) | MatcherKind::ErrorValue(_))
     {
-        return Err(format!(
-            "matcher `{key}` cannot be used in stack-trace rules"
-        ));
+        return Err(format!("matcher `{key}` cannot be used in stack-trace rules"));
     }
     Ok(Matcher { negated, kind })
 }
@@ -584,9 +558,7 @@ impl<'a> EventFacts<'a> {
     fn matches(&self, matchers: &[Matcher]) -> bool {
         let (frame_matchers, event_matchers): (Vec<&Matcher>, Vec<&Matcher>) =
             matchers.iter().partition(|m| m.kind.is_frame());
-        let events_ok = event_matchers
-            .iter()
-            .all(|m| m.negated != self.event_matches(&m.kind));
+        let events_ok = event_matchers.iter().all(|m| m.negated != self.event_matches(&m.kind));
         events_ok
             && (frame_matchers.is_empty()
                 || self.frames.iter().any(|(frame, in_app)| {
@@ -599,18 +571,9 @@ impl<'a> EventFacts<'a> {
     fn event_matches(&self, kind: &MatcherKind) -> bool {
         let field = |key: &str| self.event.get(key).and_then(Value::as_str);
         match kind {
-            MatcherKind::ErrorType(g) => self
-                .exceptions
-                .iter()
-                .any(|e| e.0.is_some_and(|v| g.is_match(v))),
-            MatcherKind::ErrorValue(g) => self
-                .exceptions
-                .iter()
-                .any(|e| e.1.is_some_and(|v| g.is_match(v))),
-            MatcherKind::Mechanism(g) => self
-                .exceptions
-                .iter()
-                .any(|e| e.2.is_some_and(|v| g.is_match(v))),
+            MatcherKind::ErrorType(g) => self.exceptions.iter().any(|e| e.0.is_some_and(|v| g.is_match(v))),
+            MatcherKind::ErrorValue(g) => self.exceptions.iter().any(|e| e.1.is_some_and(|v| g.is_match(v))),
+            MatcherKind::Mechanism(g) => self.exceptions.iter().any(|e| e.2.is_some_and(|v| g.is_match(v))),
             MatcherKind::Message(g) => self.messages.iter().any(|v| g.is_match(v)),
             MatcherKind::Logger(g) => field("logger").is_some_and(|v| g.is_match(v)),
             MatcherKind::Level(g) => field("level").is_some_and(|v| g.is_match(v)),
@@ -640,21 +603,21 @@ fn collect_frames<'a>(
     let window = list
         .get(list.len().saturating_sub(frames::MAX_FRAMES)..)
         .unwrap_or_default();
-    for frame in window.iter().filter_map(Value::as_object) {
-        let platform = frames::effective_platform(frame, event_platform);
+    for map in window.iter().filter_map(Value::as_object) {
+        let frame = frames::FrameView::new(map);
+        let platform = frames::effective_platform(&frame, event_platform);
         let facts = FrameFacts {
-            function: frames::str_field(frame, "function")
-                .or_else(|| frames::str_field(frame, "raw_function")),
-            module: frames::str_field(frame, "module"),
-            abs_path: frames::str_field(frame, "abs_path"),
-            filename: frames::str_field(frame, "filename"),
-            package: frames::str_field(frame, "package"),
+            function: frame.function.or(frame.raw_function),
+            module: frame.module,
+            abs_path: frame.abs_path,
+            filename: frame.filename,
+            package: frame.package,
             platform,
             family: frames::family(platform),
             error_type,
             error_value,
         };
-        let in_app = frames::initial_in_app(frame).0;
+        let in_app = frames::initial_in_app(&frame).0;
         let in_app = rules.apply_stacktrace_rules(&facts, in_app).in_app;
         out.push((facts, in_app));
     }
@@ -664,12 +627,10 @@ fn collect_frames<'a>(
 pub fn tag_value<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
     match event.get("tags")? {
         Value::Object(map) => map.get(name).and_then(Value::as_str),
-        Value::Array(pairs) => pairs
-            .iter()
-            .find_map(|pair| match pair.as_array()?.as_slice() {
-                [Value::String(k), Value::String(v)] if k == name => Some(v.as_str()),
-                _ => None,
-            }),
+        Value::Array(pairs) => pairs.iter().find_map(|pair| match pair.as_array()?.as_slice() {
+            [Value::String(k), Value::String(v)] if k == name => Some(v.as_str()),
+            _ => None,
+        }),
         _ => None,
     }
 }
@@ -700,10 +661,7 @@ mod tests {
         assert_eq!(second.fingerprint, ["db", "{{ default }}"]);
         assert_eq!(second.title.as_deref(), Some("DB down"));
         assert_eq!(second.line, 3);
-        assert_eq!(
-            rules.stacktrace[2].actions,
-            [Action::App(true), Action::Group(true)]
-        );
+        assert_eq!(rules.stacktrace[2].actions, [Action::App(true), Action::Group(true)]);
     }
 
     #[test]
@@ -724,11 +682,7 @@ mod tests {
                 "",
                 "fingerprint rules, line 1: a fingerprint rule needs at least one fingerprint value",
             ),
-            (
-                "bogus:X -> a",
-                "",
-                "fingerprint rules, line 1: unknown matcher `bogus`",
-            ),
+            ("bogus:X -> a", "", "fingerprint rules, line 1: unknown matcher `bogus`"),
             (
                 "message:\"open -> a",
                 "",
@@ -829,21 +783,12 @@ mod tests {
             {"function": "save", "module": "app.orders"},
             {"function": "load", "module": "app.users"}
         ]}}]}, "tags": [["region", "eu-west"]]});
-        assert_eq!(
-            rules.matching_fingerprint_rule(&event).map(|r| r.line),
-            Some(2)
-        );
+        assert_eq!(rules.matching_fingerprint_rule(&event).map(|r| r.line), Some(2));
         let event = json!({"tags": {"region": "eu-west"}, "message": "x"});
-        assert_eq!(
-            rules.matching_fingerprint_rule(&event).map(|r| r.line),
-            Some(3)
-        );
+        assert_eq!(rules.matching_fingerprint_rule(&event).map(|r| r.line), Some(3));
         let event = json!({"exception": {"values": [{"type": "E", "stacktrace": {"frames": [
             {"function": "save", "module": "app.users"}
         ]}}]}});
-        assert_eq!(
-            rules.matching_fingerprint_rule(&event).map(|r| r.line),
-            Some(1)
-        );
+        assert_eq!(rules.matching_fingerprint_rule(&event).map(|r| r.line), Some(1));
     }
 }

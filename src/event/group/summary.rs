@@ -54,18 +54,12 @@ pub fn summarize(event: &Value) -> IssueSummary {
 }
 
 fn error_title(exception: &Value) -> (String, Value) {
-    let ty = exception
-        .get("type")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
+    let ty = exception.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
     let value = exception
         .get("value")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty());
-    let synthetic = exception
-        .pointer("/mechanism/synthetic")
-        .and_then(Value::as_bool)
-        == Some(true);
+    let synthetic = exception.pointer("/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
     let frames: Vec<&Map<String, Value>> = exception
         .pointer("/stacktrace/frames")
         .and_then(Value::as_array)
@@ -77,10 +71,8 @@ fn error_title(exception: &Value) -> (String, Value) {
         .find(|f| f.get("in_app").and_then(Value::as_bool) == Some(true))
         .or_else(|| frames.last())
         .copied();
-    let function =
-        crash.and_then(|f| str_field(f, "function").or_else(|| str_field(f, "raw_function")));
-    let filename =
-        crash.and_then(|f| str_field(f, "filename").or_else(|| str_field(f, "abs_path")));
+    let function = crash.and_then(|f| str_field(f, "function").or_else(|| str_field(f, "raw_function")));
+    let filename = crash.and_then(|f| str_field(f, "filename").or_else(|| str_field(f, "abs_path")));
 
     let first_line = value.map(|v| {
         truncate(
@@ -138,10 +130,7 @@ fn message_title(event: &Value) -> String {
         });
     match text {
         Some(text) => truncate(
-            text.lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or(text)
-                .trim(),
+            text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text).trim(),
             TITLE_CHARS,
         ),
         None => "<unlabeled event>".to_owned(),
@@ -281,9 +270,6 @@ mod tests {
     fn javascript_culprit_uses_function_then_location() {
         let event = json!({"platform": "javascript", "exception": {"values": [{"type": "TypeError", "value": "x",
             "stacktrace": {"frames": [{"function": "onClick", "filename": "/static/app.js", "in_app": true}]}}]}});
-        assert_eq!(
-            summarize(&event).culprit.as_deref(),
-            Some("onClick(/static/app.js)")
-        );
+        assert_eq!(summarize(&event).culprit.as_deref(), Some("onClick(/static/app.js)"));
     }
 }
