@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::config::Config;
 use crate::errors::ApiError;
@@ -79,10 +81,11 @@ impl Server {
             metrics,
             shutting_down: Arc::new(AtomicBool::new(false)),
         };
-        let app = router(state.clone());
+        // Sentry's paths end in `/`; clients that omit it get the same route.
+        let app = NormalizePathLayer::append_trailing_slash().layer(router(state.clone()));
         let (shutdown, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
                 .with_graceful_shutdown(async move {
                     let _ = rx.wait_for(|stop| *stop).await;
                 })

@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/ready", get(ready))
         .route("/ready/", get(ready))
         .route("/metrics", get(metrics))
+        .route("/metrics/", get(metrics))
 }
 
 /// Live: the process answers.

@@ -263,3 +263,103 @@ pub fn replay(server: &TestServer, dir: &std::path::Path, stem: &str) -> Option<
     let status = response.status().as_u16();
     Some((status, response.json().unwrap_or(Value::Null)))
 }
+
+/// The real `errata` binary, started as a user would, on a free port.
+pub struct BinaryServer {
+    pub child: std::process::Child,
+    pub dsn: String,
+    pub token: String,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl BinaryServer {
+    /// Starts `errata serve` on 127.0.0.1:0 in a fresh data directory and reads the DSN and
+    /// token it prints on first start.
+    pub fn start() -> BinaryServer {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), &[])
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, extra_env: &[(&str, &str)]) -> BinaryServer {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
+        command
+            .args(["serve"])
+            .env("ERRATA_DATA_DIR", dir.path())
+            .env("ERRATA_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        for (k, v) in extra_env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start errata");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let (mut dsn, mut token) = (String::new(), String::new());
+        while dsn.is_empty() || token.is_empty() {
+            let line = lines.next().expect("errata printed its DSN and token").expect("utf-8 line");
+            let line = line.trim();
+            if line.starts_with("http://") && line.contains('@') {
+                dsn = line.to_string();
+            } else if line.starts_with("sntryu_") {
+                token = line.to_string();
+            }
+        }
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let base = {
+            let rest = dsn.trim_start_matches("http://");
+            let host = rest.split('@').nth(1).expect("host").split('/').next().expect("host");
+            format!("http://{host}")
+        };
+        BinaryServer { child, dsn, token, base, dir }
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let client = Client::new();
+        let response = client
+            .get(format!("{}{}", self.base, path))
+            .header("Authorization", format!("Bearer {}", self.token))
+            .send()
+            .expect("request");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().expect("json")
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().expect("wait for errata")
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Installs the SDKs under target/e2e once (scripts/e2e/setup.sh) and returns that directory.
+pub fn e2e_deps(part: &str) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new("bash")
+        .arg(root.join("scripts/e2e/setup.sh"))
+        .arg(part)
+        .status()
+        .expect("run scripts/e2e/setup.sh");
+    assert!(status.success(), "installing the {part} SDKs failed");
+    root.join("target/e2e")
+}
+
+/// Runs a command to completion, returning (success, stdout + stderr).
+pub fn run_output(command: &mut std::process::Command) -> (bool, String) {
+    let output = command.output().expect("run command");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}

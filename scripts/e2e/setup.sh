@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the real SDKs the end-to-end tests drive, once, under target/e2e:
+# a Python virtualenv with sentry-sdk, and node_modules with @sentry/node and @sentry/cli.
+# Idempotent: a marker file per part records what is installed.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+dir="${ERRATA_E2E_DIR:-$root/target/e2e}"
+mkdir -p "$dir"
+
+PY_SDK="sentry-sdk==2.75.0"
+NODE_PKGS="@sentry/node@11.12.0 @sentry/cli@3.8.0"
+
+python_part() {
+  local marker="$dir/venv/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$PY_SDK brotli" ]; then return; fi
+  rm -rf "$dir/venv"
+  python3 -m venv "$dir/venv"
+  "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "$PY_SDK" brotli
+  echo "$PY_SDK brotli" > "$marker"
+}
+
+node_part() {
+  local marker="$dir/node/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$NODE_PKGS" ]; then return; fi
+  rm -rf "$dir/node"
+  mkdir -p "$dir/node"
+  (cd "$dir/node" && echo '{"name":"errata-e2e","private":true}' > package.json \
+     && npm install --silent --no-audit --no-fund $NODE_PKGS >/dev/null)
+  echo "$NODE_PKGS" > "$marker"
+}
+
+case "${1:-all}" in
+  python) python_part ;;
+  node) node_part ;;
+  all) python_part; node_part ;;
+  *) echo "usage: $0 [python|node|all]" >&2; exit 2 ;;
+esac
