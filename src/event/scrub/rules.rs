@@ -101,11 +101,16 @@ impl Chain {
 
     /// Whether rule `index` can match `text` at all, using (and filling) the cached
     /// set matches; only valid while `text` is still the untouched original.
-    pub fn may_match(&self, index: usize, text: &str, cache: &mut Option<regex::SetMatches>) -> bool {
+    pub fn may_match(&self, index: usize, text: &str, cache: &mut Option<Option<regex::SetMatches>>) -> bool {
         let (Some(set), Some(Some(slot))) = (&self.prefilter, self.slots.get(index)) else {
             return true;
         };
-        cache.get_or_insert_with(|| set.matches(text)).matched(*slot)
+        // Most strings match nothing: an early-exit scan settles those, and only the
+        // rest pay for finding out which patterns match.
+        cache
+            .get_or_insert_with(|| set.is_match(text).then(|| set.matches(text)))
+            .as_ref()
+            .is_some_and(|hits| hits.matched(*slot))
     }
 }
 
