@@ -184,9 +184,7 @@ fn basic_auth(header: &str) -> Option<SentryAuth> {
         .get(..6)
         .filter(|s| s.eq_ignore_ascii_case("basic "))
         .map(|_| header[6..].trim())?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, _) = decoded.split_once(':')?;
     let key = PublicKey::parse(user).ok()?;
@@ -252,9 +250,7 @@ fn parse_version(value: &str) -> Result<u32, AuthError> {
     if major.is_empty() || !major.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AuthError::BadHeader);
     }
-    major
-        .parse()
-        .map_err(|_| AuthError::UnsupportedVersion(u32::MAX))
+    major.parse().map_err(|_| AuthError::UnsupportedVersion(u32::MAX))
 }
 
 /// `host`, `host:port`, `[v6]`, `[v6]:port`.
@@ -302,11 +298,9 @@ fn url_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| {
-                    std::str::from_utf8(h)
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                });
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok().and_then(|h| u8::from_str_radix(h, 16).ok()));
                 if let Some(byte) = hex {
                     out.push(byte);
                     i += 3;
@@ -338,25 +332,18 @@ mod tests {
     }
 
     fn basic(user_pass: &str) -> String {
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(user_pass)
-        )
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_pass))
     }
 
     #[test]
     fn each_source_yields_the_key() {
-        let x = format!(
-            "Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0"
-        );
+        let x = format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=sentry.python/2.75.0");
         let lower = format!("sentry sentry_key={KEY},sentry_version=7");
         let basic_key = basic(&format!("{KEY}:"));
         let basic_proxy = basic("proxyuser:pw");
         let basic_no_colon = basic(KEY);
         let leading_question = format!("?sentry_key={KEY}");
-        let query = format!(
-            "sentry_version=7&sentry_key={KEY}&sentry_client=sentry.javascript.browser%2F11.12.0"
-        );
+        let query = format!("sentry_version=7&sentry_key={KEY}&sentry_client=sentry.javascript.browser%2F11.12.0");
         // (name, x-sentry-auth, authorization, query, expected)
         type Case<'a> = (
             &'a str,
@@ -380,13 +367,7 @@ mod tests {
                 None,
                 auth(7, None),
             ),
-            (
-                "authorization basic",
-                None,
-                Some(&basic_key),
-                None,
-                auth(7, None),
-            ),
+            ("authorization basic", None, Some(&basic_key), None, auth(7, None)),
             (
                 "query",
                 None,
@@ -402,48 +383,12 @@ mod tests {
                 auth(7, None),
             ),
             ("nothing", None, None, None, None),
-            (
-                "query without sentry params",
-                None,
-                None,
-                Some("a=1&b=2"),
-                None,
-            ),
-            (
-                "bearer authorization ignored",
-                None,
-                Some("Bearer abc"),
-                None,
-                None,
-            ),
-            (
-                "non-sentry x-sentry-auth ignored",
-                Some("Token abc"),
-                None,
-                None,
-                None,
-            ),
-            (
-                "basic with non-key user ignored",
-                None,
-                Some(&basic_proxy),
-                None,
-                None,
-            ),
-            (
-                "basic not base64 ignored",
-                None,
-                Some("Basic !!!"),
-                None,
-                None,
-            ),
-            (
-                "basic without colon ignored",
-                None,
-                Some(&basic_no_colon),
-                None,
-                None,
-            ),
+            ("query without sentry params", None, None, Some("a=1&b=2"), None),
+            ("bearer authorization ignored", None, Some("Bearer abc"), None, None),
+            ("non-sentry x-sentry-auth ignored", Some("Token abc"), None, None, None),
+            ("basic with non-key user ignored", None, Some(&basic_proxy), None, None),
+            ("basic not base64 ignored", None, Some("Basic !!!"), None, None),
+            ("basic without colon ignored", None, Some(&basic_no_colon), None, None),
         ];
         for (name, x, authz, query, expected) in cases {
             assert_eq!(from_request(x, authz, query), Ok(expected), "{name}");
@@ -458,28 +403,14 @@ mod tests {
                 format!("Sentry  sentry_version = 7.0 ,  sentry_key = {KEY} "),
                 Ok(auth(7, None)),
             ),
+            (format!("SENTRY sentry_key={KEY}, sentry_version=6"), Ok(auth(6, None))),
             (
-                format!("SENTRY sentry_key={KEY}, sentry_version=6"),
-                Ok(auth(6, None)),
-            ),
-            (
-                format!(
-                    "Sentry sentry_key={KEY}, sentry_secret=s, sentry_timestamp=1.5, foo=bar, junk"
-                ),
+                format!("Sentry sentry_key={KEY}, sentry_secret=s, sentry_timestamp=1.5, foo=bar, junk"),
                 Ok(auth(7, None)),
             ),
-            (
-                format!("Sentry sentry_key={KEY}, sentry_client="),
-                Ok(auth(7, None)),
-            ),
-            (
-                format!("Sentry sentry_key={}", KEY.to_uppercase()),
-                Ok(auth(7, None)),
-            ),
-            (
-                format!("Sentry sentry_key={KEY}.no-cache"),
-                Ok(auth(7, None)),
-            ),
+            (format!("Sentry sentry_key={KEY}, sentry_client="), Ok(auth(7, None))),
+            (format!("Sentry sentry_key={}", KEY.to_uppercase()), Ok(auth(7, None))),
+            (format!("Sentry sentry_key={KEY}.no-cache"), Ok(auth(7, None))),
             (
                 format!("Sentry sentry_key={KEY}, sentry_version=8"),
                 Err(AuthError::UnsupportedVersion(8)),
@@ -500,20 +431,11 @@ mod tests {
                 format!("Sentry sentry_key={KEY}, sentry_version="),
                 Err(AuthError::BadHeader),
             ),
-            (
-                "Sentry sentry_version=7".to_owned(),
-                Err(AuthError::BadHeader),
-            ),
+            ("Sentry sentry_version=7".to_owned(), Err(AuthError::BadHeader)),
             ("Sentry sentry_key=".to_owned(), Err(AuthError::BadHeader)),
             ("Sentry ".to_owned(), Err(AuthError::BadHeader)),
-            (
-                "Sentry sentry_key=abc".to_owned(),
-                Err(AuthError::BadPublicKey),
-            ),
-            (
-                format!("Sentry sentry_key={KEY}0"),
-                Err(AuthError::BadPublicKey),
-            ),
+            ("Sentry sentry_key=abc".to_owned(), Err(AuthError::BadPublicKey)),
+            (format!("Sentry sentry_key={KEY}0"), Err(AuthError::BadPublicKey)),
             (
                 format!("Sentry sentry_key=g{}", &KEY[1..]),
                 Err(AuthError::BadPublicKey),
@@ -521,11 +443,7 @@ mod tests {
             ("Sentrysentry_key=x".to_owned(), Ok(None)),
         ];
         for (header, expected) in cases {
-            assert_eq!(
-                &from_request(Some(header), None, None),
-                expected,
-                "{header}"
-            );
+            assert_eq!(&from_request(Some(header), None, None), expected, "{header}");
             assert_eq!(
                 &from_request(None, Some(header), None),
                 expected,
@@ -589,19 +507,10 @@ mod tests {
 
     #[test]
     fn error_messages_use_relay_wording() {
-        assert_eq!(
-            AuthError::Missing.to_string(),
-            "missing authorization information"
-        );
+        assert_eq!(AuthError::Missing.to_string(), "missing authorization information");
         assert_eq!(AuthError::BadHeader.to_string(), "bad x-sentry-auth header");
-        assert_eq!(
-            AuthError::BadDsn.to_string(),
-            "bad envelope authentication header"
-        );
-        assert_eq!(
-            AuthError::BadPublicKey.to_string(),
-            "bad sentry DSN public key"
-        );
+        assert_eq!(AuthError::BadDsn.to_string(), "bad envelope authentication header");
+        assert_eq!(AuthError::BadPublicKey.to_string(), "bad sentry DSN public key");
         assert_eq!(
             AuthError::UnsupportedVersion(8).to_string(),
             "unsupported protocol version (8)"
@@ -610,20 +519,16 @@ mod tests {
 
     #[test]
     fn dsns_parse_into_their_parts() {
-        let dsn =
-            |key: &str, id: u64, scheme: &str, host: &str, port: Option<u16>, prefix: &str| Dsn {
-                public_key: key.to_owned(),
-                project_id: id,
-                scheme: scheme.to_owned(),
-                host: host.to_owned(),
-                port,
-                path_prefix: prefix.to_owned(),
-            };
+        let dsn = |key: &str, id: u64, scheme: &str, host: &str, port: Option<u16>, prefix: &str| Dsn {
+            public_key: key.to_owned(),
+            project_id: id,
+            scheme: scheme.to_owned(),
+            host: host.to_owned(),
+            port,
+            path_prefix: prefix.to_owned(),
+        };
         let cases = [
-            (
-                format!("https://{KEY}@h/42"),
-                dsn(KEY, 42, "https", "h", None, ""),
-            ),
+            (format!("https://{KEY}@h/42"), dsn(KEY, 42, "https", "h", None, "")),
             (
                 format!("http://{KEY}:secret@127.0.0.1:9000/42"),
                 dsn(KEY, 42, "http", "127.0.0.1", Some(9000), ""),
@@ -692,10 +597,7 @@ mod tests {
     #[test]
     fn dsn_endpoint_includes_prefix_and_port() {
         let d = parse_dsn(&format!("https://{KEY}@h:8443/sentry/42")).unwrap();
-        assert_eq!(
-            d.endpoint("envelope"),
-            "https://h:8443/sentry/api/42/envelope/"
-        );
+        assert_eq!(d.endpoint("envelope"), "https://h:8443/sentry/api/42/envelope/");
         let d = parse_dsn(&format!("http://{KEY}@h/42")).unwrap();
         assert_eq!(d.endpoint("store"), "http://h/api/42/store/");
     }
@@ -703,10 +605,7 @@ mod tests {
     #[test]
     fn public_key_parsing() {
         assert_eq!(PublicKey::parse(KEY).unwrap().as_str(), KEY);
-        assert_eq!(
-            PublicKey::parse(&format!("{KEY}.a.b")).unwrap().to_string(),
-            KEY
-        );
+        assert_eq!(PublicKey::parse(&format!("{KEY}.a.b")).unwrap().to_string(), KEY);
         for bad in ["", ".x", "abc", &KEY[..31], &format!("{KEY}00")] {
             assert_eq!(PublicKey::parse(bad), Err(AuthError::BadPublicKey), "{bad}");
         }
@@ -726,15 +625,13 @@ mod tests {
                 if !path.to_string_lossy().ends_with(".headers.json") {
                     continue;
                 }
-                let h: serde_json::Value =
-                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                let h: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
                 if h["method"] != "POST" {
                     continue;
                 }
                 let header = |name: &str| {
                     h["headers"].as_array().unwrap().iter().find_map(|pair| {
-                        (pair[0].as_str().unwrap().eq_ignore_ascii_case(name))
-                            .then(|| pair[1].as_str().unwrap())
+                        (pair[0].as_str().unwrap().eq_ignore_ascii_case(name)).then(|| pair[1].as_str().unwrap())
                     })
                 };
                 let query = h["query"].as_str().filter(|q| !q.is_empty());
@@ -747,11 +644,9 @@ mod tests {
                 let is_probe = path.ends_with("browser/008.headers.json");
                 assert_eq!(got.client.is_some(), !is_probe, "{path:?}");
 
-                let body = std::fs::read(path.to_string_lossy().replace(".headers.json", ".body"))
-                    .unwrap();
+                let body = std::fs::read(path.to_string_lossy().replace(".headers.json", ".body")).unwrap();
                 let first_line = body.split(|&b| b == b'\n').next().unwrap();
-                let envelope_header: serde_json::Value =
-                    serde_json::from_slice(first_line).unwrap();
+                let envelope_header: serde_json::Value = serde_json::from_slice(first_line).unwrap();
                 if let Some(dsn) = envelope_header["dsn"].as_str() {
                     let dsn = parse_dsn(dsn).unwrap();
                     assert_eq!((dsn.public_key.as_str(), dsn.project_id), (KEY, 42));

@@ -69,11 +69,7 @@ impl ContentEncoding {
 ///
 /// Identity bodies are returned borrowed. Compressed bodies are inflated into a buffer that
 /// never grows past `limit + 1` bytes, however far the input would expand.
-pub fn decode(
-    encoding: ContentEncoding,
-    body: &[u8],
-    limit: usize,
-) -> Result<Cow<'_, [u8]>, DecodeError> {
+pub fn decode(encoding: ContentEncoding, body: &[u8], limit: usize) -> Result<Cow<'_, [u8]>, DecodeError> {
     let decoded = match encoding {
         ContentEncoding::Identity => {
             if body.len() > limit {
@@ -85,8 +81,8 @@ pub fn decode(
         ContentEncoding::Deflate => inflate(body, limit)?,
         ContentEncoding::Brotli => read_capped(brotli::Decompressor::new(body, 8 * 1024), limit)?,
         ContentEncoding::Zstd => {
-            let decoder = zstd::stream::read::Decoder::with_buffer(body)
-                .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+            let decoder =
+                zstd::stream::read::Decoder::with_buffer(body).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
             read_capped(decoder, limit)?
         }
     };
@@ -131,9 +127,7 @@ fn inflate(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
 /// RFC 1950 §2.2: compression method 8, window ≤ 32 KiB, and the header check bits.
 fn has_zlib_header(body: &[u8]) -> bool {
     match body {
-        [cmf, flg, ..] => {
-            cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0
-        }
+        [cmf, flg, ..] => cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0,
         _ => false,
     }
 }
@@ -225,9 +219,7 @@ mod tests {
         zstd::stream::encode_all(data, 3).unwrap()
     }
     fn b64(data: &[u8]) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD
-            .encode(data)
-            .into_bytes()
+        base64::engine::general_purpose::STANDARD.encode(data).into_bytes()
     }
 
     #[test]
@@ -248,11 +240,7 @@ mod tests {
             (Some("zstd"), ContentEncoding::Zstd),
         ];
         for (header, expected) in cases {
-            assert_eq!(
-                ContentEncoding::parse(*header).unwrap(),
-                *expected,
-                "{header:?}"
-            );
+            assert_eq!(ContentEncoding::parse(*header).unwrap(), *expected, "{header:?}");
         }
     }
 
@@ -261,17 +249,13 @@ mod tests {
         for header in ["compress", "gzip, br", "lz4", "utf-16"] {
             let err = ContentEncoding::parse(Some(header)).unwrap_err();
             assert!(matches!(&err, DecodeError::Unsupported(v) if v == header));
-            assert_eq!(
-                err.to_string(),
-                format!("unsupported content encoding: {header}")
-            );
+            assert_eq!(err.to_string(), format!("unsupported content encoding: {header}"));
         }
     }
 
     #[test]
     fn every_encoding_round_trips_to_the_same_bytes() {
-        let data = b"{\"event_id\":\"7a1c2d6f0b9e4e21a3f4b5c6d7e8f901\"}\n{\"type\":\"event\"}\n{}"
-            .repeat(50);
+        let data = b"{\"event_id\":\"7a1c2d6f0b9e4e21a3f4b5c6d7e8f901\"}\n{\"type\":\"event\"}\n{}".repeat(50);
         let cases: Vec<(ContentEncoding, Vec<u8>)> = vec![
             (ContentEncoding::Identity, data.clone()),
             (ContentEncoding::Gzip, gzip(&data)),
@@ -307,10 +291,7 @@ mod tests {
         ] {
             assert_eq!(decode(encoding, &wire, 1000).unwrap().len(), 1000);
             let err = decode(encoding, &wire, 999).unwrap_err();
-            assert!(
-                matches!(err, DecodeError::TooLarge { limit: 999 }),
-                "{encoding:?}"
-            );
+            assert!(matches!(err, DecodeError::TooLarge { limit: 999 }), "{encoding:?}");
         }
     }
 
@@ -331,10 +312,7 @@ mod tests {
         ];
         for (i, (encoding, wire)) in cases.into_iter().enumerate() {
             let err = decode(encoding, &wire, 1 << 20).unwrap_err();
-            assert!(
-                matches!(err, DecodeError::Corrupt(_)),
-                "case {i} {encoding:?}: {err:?}"
-            );
+            assert!(matches!(err, DecodeError::Corrupt(_)), "case {i} {encoding:?}: {err:?}");
             assert!(err.to_string().starts_with("failed to decode request body"));
         }
     }
@@ -435,10 +413,8 @@ mod tests {
                 if path.extension().and_then(|e| e.to_str()) != Some("wire") {
                     continue;
                 }
-                let headers: serde_json::Value = serde_json::from_slice(
-                    &std::fs::read(path.with_extension("headers.json")).unwrap(),
-                )
-                .unwrap();
+                let headers: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(path.with_extension("headers.json")).unwrap()).unwrap();
                 let encoding = headers["content_encoding"].as_str();
                 let encoding = ContentEncoding::parse(encoding).unwrap();
                 assert_ne!(encoding, ContentEncoding::Identity, "{path:?}");
@@ -449,10 +425,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(
-            checked, 31,
-            "python 15 (br) + python-gzip 15 + node/013 (gzip)"
-        );
+        assert_eq!(checked, 31, "python 15 (br) + python-gzip 15 + node/013 (gzip)");
     }
 
     #[test]
@@ -462,10 +435,7 @@ mod tests {
         wrapped.insert(10, b'\n');
         let cases: Vec<(&str, Vec<u8>)> = vec![
             ("plain json", json.clone()),
-            (
-                "json with leading blanks",
-                [b"\r\n  ".as_slice(), &json].concat(),
-            ),
+            ("json with leading blanks", [b"\r\n  ".as_slice(), &json].concat()),
             ("base64 json", b64(&json)),
             ("base64 with line breaks", wrapped),
             ("base64 zlib json", b64(&zlib(&json))),
@@ -477,21 +447,14 @@ mod tests {
         ];
         for (name, body) in cases {
             let out = decode_legacy_store(&body, 1024).unwrap();
-            let trimmed: Vec<u8> = out
-                .iter()
-                .copied()
-                .skip_while(u8::is_ascii_whitespace)
-                .collect();
+            let trimmed: Vec<u8> = out.iter().copied().skip_while(u8::is_ascii_whitespace).collect();
             assert_eq!(trimmed, json, "{name}");
         }
     }
 
     #[test]
     fn legacy_store_plain_json_is_borrowed() {
-        assert!(matches!(
-            decode_legacy_store(b"{}", 10).unwrap(),
-            Cow::Borrowed(_)
-        ));
+        assert!(matches!(decode_legacy_store(b"{}", 10).unwrap(), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -93,8 +93,7 @@ const FORBIDDEN_ITEM_TYPES: &[&str] = &["integration"];
 /// Parses a whole envelope; `max_items` bounds the work an envelope can cause.
 pub fn parse(body: &[u8], max_items: usize) -> Result<Envelope<'_>, EnvelopeError> {
     let (header_line, mut rest) = split_header_line(body);
-    let header =
-        parse_object::<EnvelopeHeader>(header_line).map_err(EnvelopeError::InvalidHeader)?;
+    let header = parse_object::<EnvelopeHeader>(header_line).map_err(EnvelopeError::InvalidHeader)?;
 
     let mut items = Vec::new();
     while !rest.iter().all(u8::is_ascii_whitespace) {
@@ -166,8 +165,7 @@ impl Item<'_> {
 /// Parses one item at the start of `rest`, returning it and what follows it.
 fn parse_item(rest: &[u8]) -> Result<(Item<'_>, &[u8]), EnvelopeError> {
     let (header_line, after_header) = split_header_line(rest);
-    let header =
-        parse_object::<ItemHeader>(header_line).map_err(EnvelopeError::InvalidItemHeader)?;
+    let header = parse_object::<ItemHeader>(header_line).map_err(EnvelopeError::InvalidItemHeader)?;
     if FORBIDDEN_ITEM_TYPES.contains(&header.ty.as_str()) {
         return Err(EnvelopeError::ForbiddenItemType(header.ty));
     }
@@ -175,9 +173,7 @@ fn parse_item(rest: &[u8]) -> Result<(Item<'_>, &[u8]), EnvelopeError> {
     let (payload, after) = match header.length {
         Some(length) => {
             let length = usize::try_from(length).map_err(|_| EnvelopeError::UnexpectedEof)?;
-            let payload = after_header
-                .get(..length)
-                .ok_or(EnvelopeError::UnexpectedEof)?;
+            let payload = after_header.get(..length).ok_or(EnvelopeError::UnexpectedEof)?;
             let after = &after_header[length..];
             match after.split_first() {
                 None => (payload, after),
@@ -247,18 +243,12 @@ line one\r\nline two\n";
     fn example_a_length_prefixed_event_and_crlf_attachment() {
         let env = parse(EXAMPLE_A, 100).unwrap();
         assert_eq!(env.event_id(), Some("7a1c2d6f0b9e4e21a3f4b5c6d7e8f901"));
-        assert_eq!(
-            env.header.sent_at.as_deref(),
-            Some("2025-03-04T10:15:31.000000Z")
-        );
+        assert_eq!(env.header.sent_at.as_deref(), Some("2025-03-04T10:15:31.000000Z"));
         assert_eq!(env.header.sdk.as_ref().unwrap()["name"], "sentry.python");
         assert_eq!(types(&env), ["event", "attachment"]);
         let event = &env.items[0];
         assert_eq!(event.payload.len(), 517);
-        assert_eq!(
-            event.header.content_type.as_deref(),
-            Some("application/json")
-        );
+        assert_eq!(event.header.content_type.as_deref(), Some("application/json"));
         let json: Value = serde_json::from_slice(event.payload).unwrap();
         assert_eq!(json["exception"]["values"][0]["type"], "ZeroDivisionError");
         let attachment = &env.items[1];
@@ -296,20 +286,85 @@ line one\r\nline two\n";
         ("header only", b"{}", &[], &[]),
         ("header only with newline", b"{}\n", &[], &[]),
         ("header only with crlf", b"{}\r\n", &[], &[]),
-        ("trailing blank lines", b"{}\n{\"type\":\"event\"}\n{}\n\n\n", &["event"], &[b"{}"]),
-        ("trailing whitespace after length item", b"{}\n{\"type\":\"a\",\"length\":2}\nab\n \t\r\n", &["a"], &[b"ab"]),
-        ("two empty attachments", b"{}\n{\"type\":\"attachment\",\"length\":0}\n\n{\"type\":\"attachment\",\"length\":0}\n\n", &["attachment", "attachment"], &[b"", b""]),
-        ("empty length payload at eof", b"{}\n{\"type\":\"attachment\",\"length\":0}", &["attachment"], &[b""]),
-        ("empty length payload then eof after newline", b"{}\n{\"type\":\"attachment\",\"length\":0}\n", &["attachment"], &[b""]),
-        ("length payload at eof without newline", b"{}\n{\"type\":\"a\",\"length\":3}\nabc", &["a"], &[b"abc"]),
-        ("implicit empty payload", b"{}\n{\"type\":\"a\"}\n\n{\"type\":\"b\"}\nx", &["a", "b"], &[b"", b"x"]),
+        (
+            "trailing blank lines",
+            b"{}\n{\"type\":\"event\"}\n{}\n\n\n",
+            &["event"],
+            &[b"{}"],
+        ),
+        (
+            "trailing whitespace after length item",
+            b"{}\n{\"type\":\"a\",\"length\":2}\nab\n \t\r\n",
+            &["a"],
+            &[b"ab"],
+        ),
+        (
+            "two empty attachments",
+            b"{}\n{\"type\":\"attachment\",\"length\":0}\n\n{\"type\":\"attachment\",\"length\":0}\n\n",
+            &["attachment", "attachment"],
+            &[b"", b""],
+        ),
+        (
+            "empty length payload at eof",
+            b"{}\n{\"type\":\"attachment\",\"length\":0}",
+            &["attachment"],
+            &[b""],
+        ),
+        (
+            "empty length payload then eof after newline",
+            b"{}\n{\"type\":\"attachment\",\"length\":0}\n",
+            &["attachment"],
+            &[b""],
+        ),
+        (
+            "length payload at eof without newline",
+            b"{}\n{\"type\":\"a\",\"length\":3}\nabc",
+            &["a"],
+            &[b"abc"],
+        ),
+        (
+            "implicit empty payload",
+            b"{}\n{\"type\":\"a\"}\n\n{\"type\":\"b\"}\nx",
+            &["a", "b"],
+            &[b"", b"x"],
+        ),
         ("implicit item header at eof", b"{}\n{\"type\":\"a\"}", &["a"], &[b""]),
-        ("implicit payload keeps its carriage return", b"{}\n{\"type\":\"a\"}\nabc\r\n", &["a"], &[b"abc\r"]),
-        ("crlf after item header tolerated", b"{}\r\n{\"type\":\"a\"}\r\nxyz", &["a"], &[b"xyz"]),
-        ("binary payload with newlines", b"{}\n{\"type\":\"a\",\"length\":5}\n\n\0\n\xff\n\n", &["a"], &[b"\n\0\n\xff\n"]),
-        ("unknown keys ignored", b"{\"foo\":[1,2],\"event_id\":null}\n{\"type\":\"weird\",\"bar\":{}}\nzz", &["weird"], &[b"zz"]),
-        ("spaces inside header json", b"{ \"event_id\" : \"x\" }\n{ \"type\" : \"a\" }\n1", &["a"], &[b"1"]),
-        ("length null means implicit", b"{}\n{\"type\":\"a\",\"length\":null}\nline\n", &["a"], &[b"line"]),
+        (
+            "implicit payload keeps its carriage return",
+            b"{}\n{\"type\":\"a\"}\nabc\r\n",
+            &["a"],
+            &[b"abc\r"],
+        ),
+        (
+            "crlf after item header tolerated",
+            b"{}\r\n{\"type\":\"a\"}\r\nxyz",
+            &["a"],
+            &[b"xyz"],
+        ),
+        (
+            "binary payload with newlines",
+            b"{}\n{\"type\":\"a\",\"length\":5}\n\n\0\n\xff\n\n",
+            &["a"],
+            &[b"\n\0\n\xff\n"],
+        ),
+        (
+            "unknown keys ignored",
+            b"{\"foo\":[1,2],\"event_id\":null}\n{\"type\":\"weird\",\"bar\":{}}\nzz",
+            &["weird"],
+            &[b"zz"],
+        ),
+        (
+            "spaces inside header json",
+            b"{ \"event_id\" : \"x\" }\n{ \"type\" : \"a\" }\n1",
+            &["a"],
+            &[b"1"],
+        ),
+        (
+            "length null means implicit",
+            b"{}\n{\"type\":\"a\",\"length\":null}\nline\n",
+            &["a"],
+            &[b"line"],
+        ),
     ];
 
     #[test]
@@ -325,26 +380,14 @@ line one\r\nline two\n";
     #[test]
     fn invalid_envelopes_fail_with_the_right_error() {
         let cases: &[(&str, &[u8], EnvelopeError)] = &[
-            (
-                "empty body",
-                b"",
-                EnvelopeError::InvalidHeader(String::new()),
-            ),
+            ("empty body", b"", EnvelopeError::InvalidHeader(String::new())),
             (
                 "non-json header",
                 b"hello\n",
                 EnvelopeError::InvalidHeader(String::new()),
             ),
-            (
-                "array header",
-                b"[]\n",
-                EnvelopeError::InvalidHeader(String::new()),
-            ),
-            (
-                "string header",
-                b"\"x\"",
-                EnvelopeError::InvalidHeader(String::new()),
-            ),
+            ("array header", b"[]\n", EnvelopeError::InvalidHeader(String::new())),
+            ("string header", b"\"x\"", EnvelopeError::InvalidHeader(String::new())),
             (
                 "truncated header",
                 b"{\"event_id\":\n{}",
@@ -431,19 +474,11 @@ line one\r\nline two\n";
 
         let err = parse(b"{\"event_id\":\n", 10).unwrap_err();
         assert_eq!(err.to_string(), "invalid envelope header");
-        assert!(
-            err.causes()[0].contains("EOF while parsing"),
-            "{:?}",
-            err.causes()
-        );
+        assert!(err.causes()[0].contains("EOF while parsing"), "{:?}", err.causes());
 
         let err = parse(b"{}\n{\"type\":\"a\",\"length\":\"x\"}\n", 10).unwrap_err();
         assert_eq!(err.to_string(), "invalid item header");
-        assert!(
-            err.causes()[0].contains("invalid type"),
-            "{:?}",
-            err.causes()
-        );
+        assert!(err.causes()[0].contains("invalid type"), "{:?}", err.causes());
 
         assert!(EnvelopeError::UnexpectedEof.causes().is_empty());
         assert_eq!(
@@ -478,10 +513,7 @@ line one\r\nline two\n";
     fn item_count_limit_is_enforced_exactly() {
         let body = b"{}\n{\"type\":\"a\"}\n1\n{\"type\":\"b\"}\n2";
         assert_eq!(parse(body, 2).unwrap().items.len(), 2);
-        assert_eq!(
-            parse(body, 1).unwrap_err(),
-            EnvelopeError::TooManyItems { limit: 1 }
-        );
+        assert_eq!(parse(body, 1).unwrap_err(), EnvelopeError::TooManyItems { limit: 1 });
         assert_eq!(parse(b"{}\n", 0).unwrap().items.len(), 0);
     }
 
@@ -516,10 +548,7 @@ line one\r\nline two\n";
         body.extend(std::iter::repeat_n(b'[', 100_000));
         body.extend(std::iter::repeat_n(b']', 100_000));
         body.push(b'}');
-        assert!(matches!(
-            parse(&body, 10),
-            Err(EnvelopeError::InvalidHeader(_))
-        ));
+        assert!(matches!(parse(&body, 10), Err(EnvelopeError::InvalidHeader(_))));
     }
 
     /// Expected (item types) per capture, from the fixtures README: one item per envelope,
@@ -559,17 +588,14 @@ line one\r\nline two\n";
                 if path.extension().and_then(|e| e.to_str()) != Some("body") {
                     continue;
                 }
-                let headers: Value = serde_json::from_slice(
-                    &std::fs::read(path.with_extension("headers.json")).unwrap(),
-                )
-                .unwrap();
+                let headers: Value =
+                    serde_json::from_slice(&std::fs::read(path.with_extension("headers.json")).unwrap()).unwrap();
                 if headers["method"] != "POST" {
                     continue;
                 }
                 let n: u32 = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
                 let body = std::fs::read(&path).unwrap();
-                let env =
-                    parse(&body, 1000).unwrap_or_else(|e| panic!("{path:?}: {e} {:?}", e.causes()));
+                let env = parse(&body, 1000).unwrap_or_else(|e| panic!("{path:?}: {e} {:?}", e.causes()));
                 let tys: Vec<String> = types(&env);
                 if let Some(expected) = expected_types(&client, n) {
                     assert_eq!(tys, expected, "{path:?}");

@@ -207,8 +207,8 @@ struct Budget {
 impl Group {
     fn of(ty: &str) -> Option<Self> {
         Some(match ty {
-            "event" | "transaction" | "feedback" | "security" | "raw_security" | "nel"
-            | "replay_event" | "form_data" => Self::Event,
+            "event" | "transaction" | "feedback" | "security" | "raw_security" | "nel" | "replay_event"
+            | "form_data" => Self::Event,
             "attachment" | "unreal_report" | "user_report" => Self::Attachment,
             "replay_recording" => Self::ReplayRecording,
             "replay_video" => Self::ReplayVideo,
@@ -300,22 +300,16 @@ impl Budget {
                 limit,
             });
         }
-        self.count = self
-            .count
-            .checked_sub(1)
-            .ok_or_else(|| LimitError::TooManyOfType {
-                item_type: item_type(),
-                limit_name: rule.count.0,
-                limit: rule.count.1,
-            })?;
-        self.size = self
-            .size
-            .checked_sub(len)
-            .ok_or_else(|| LimitError::TotalTooLarge {
-                item_type: item_type(),
-                limit_name: rule.total_size.0,
-                limit: rule.total_size.1,
-            })?;
+        self.count = self.count.checked_sub(1).ok_or_else(|| LimitError::TooManyOfType {
+            item_type: item_type(),
+            limit_name: rule.count.0,
+            limit: rule.count.1,
+        })?;
+        self.size = self.size.checked_sub(len).ok_or_else(|| LimitError::TotalTooLarge {
+            item_type: item_type(),
+            limit_name: rule.total_size.0,
+            limit: rule.total_size.1,
+        })?;
         Ok(())
     }
 }
@@ -388,31 +382,15 @@ mod tests {
             ("event at limit", vec![item("event", 100)]),
             (
                 "event and attachments",
-                vec![
-                    item("event", 50),
-                    item("attachment", 300),
-                    item("attachment", 200),
-                ],
+                vec![item("event", 50), item("attachment", 300), item("attachment", 200)],
             ),
             ("three attachments", repeat("attachment", 10, 3)),
-            (
-                "two sessions",
-                vec![item("session", 50), item("sessions", 50)],
-            ),
+            ("two sessions", vec![item("session", 50), item("sessions", 50)]),
             ("client reports", repeat("client_report", 25, 2)),
-            (
-                "unknown types are not limited per type",
-                repeat("mystery", 1000, 5),
-            ),
-            (
-                "log container averaged per record",
-                vec![item_n("log", 100, Some(10))],
-            ),
+            ("unknown types are not limited per type", repeat("mystery", 1000, 5)),
+            ("log container averaged per record", vec![item_n("log", 100, Some(10))]),
             ("many standalone spans", repeat("span", 10, 20)),
-            (
-                "event and session",
-                vec![item("event", 100), item("session", 100)],
-            ),
+            ("event and session", vec![item("event", 100), item("session", 100)]),
         ];
         for (name, items) in cases {
             assert_eq!(check_envelope(&envelope(items), &l), Ok(()), "{name}");
@@ -433,11 +411,7 @@ mod tests {
                 vec![item("transaction", 101)],
                 "max_event_size",
             ),
-            (
-                "feedback too large",
-                vec![item("feedback", 101)],
-                "max_event_size",
-            ),
+            ("feedback too large", vec![item("feedback", 101)], "max_event_size"),
             (
                 "two events",
                 vec![item("event", 1), item("transaction", 1)],
@@ -458,11 +432,7 @@ mod tests {
                 repeat("attachment", 1, 4),
                 "max_attachment_count allows (3)",
             ),
-            (
-                "three sessions",
-                repeat("session", 1, 3),
-                "max_session_count",
-            ),
+            ("three sessions", repeat("session", 1, 3), "max_session_count"),
             (
                 "sessions bytes",
                 vec![item("session", 60), item("sessions", 60)],
@@ -480,11 +450,7 @@ mod tests {
             ),
             ("check-in", vec![item("check_in", 11)], "max_check_in_size"),
             ("profile", vec![item("profile", 101)], "max_profile_size"),
-            (
-                "profile chunk",
-                vec![item("profile_chunk", 101)],
-                "max_profile_size",
-            ),
+            ("profile chunk", vec![item("profile_chunk", 101)], "max_profile_size"),
             (
                 "replay recording",
                 vec![item("replay_recording", 101)],
@@ -500,27 +466,15 @@ mod tests {
                 vec![item("replay_event", 101)],
                 "max_event_size",
             ),
-            (
-                "log record average",
-                vec![item_n("log", 111, Some(10))],
-                "max_log_size",
-            ),
-            (
-                "log without item count",
-                vec![item("log", 11)],
-                "max_log_size",
-            ),
+            ("log record average", vec![item_n("log", 111, Some(10))], "max_log_size"),
+            ("log without item count", vec![item("log", 11)], "max_log_size"),
             ("span", vec![item("span", 11)], "max_span_size"),
             (
                 "span container total",
                 vec![item_n("span", 1001, Some(1000))],
                 "max_container_size",
             ),
-            (
-                "trace metric",
-                vec![item("trace_metric", 11)],
-                "max_trace_metric_size",
-            ),
+            ("trace metric", vec![item("trace_metric", 11)], "max_trace_metric_size"),
             ("statsd", vec![item("statsd", 11)], "max_statsd_size"),
             (
                 "metric buckets",
@@ -554,10 +508,7 @@ mod tests {
     #[test]
     fn default_limits_refuse_checklist_cases() {
         let l = Limits::default();
-        assert_eq!(
-            check_envelope(&envelope(vec![item("event", MIB)]), &l),
-            Ok(())
-        );
+        assert_eq!(check_envelope(&envelope(vec![item("event", MIB)]), &l), Ok(()));
         let cases = [
             (vec![item("event", MIB + 1)], "max_event_size"),
             (repeat("attachment", 1, 31), "max_attachment_count"),
@@ -579,11 +530,7 @@ mod tests {
         assert_eq!(l.max_event_size, MIB);
         assert_eq!(l.max_store_body_size, MIB);
         assert_eq!(
-            (
-                l.max_attachment_size,
-                l.max_attachments_size,
-                l.max_attachment_count
-            ),
+            (l.max_attachment_size, l.max_attachments_size, l.max_attachment_count),
             (200 * MIB, 200 * MIB, 30)
         );
         assert_eq!((l.max_session_count, l.max_sessions_size), (100, 10 * MIB));
@@ -591,10 +538,7 @@ mod tests {
             (l.max_client_reports_size, l.max_client_reports_count),
             (100 * KIB, 100)
         );
-        assert_eq!(
-            (l.max_check_in_size, l.max_profile_size),
-            (100 * KIB, 50 * MIB)
-        );
+        assert_eq!((l.max_check_in_size, l.max_profile_size), (100 * KIB, 50 * MIB));
         assert_eq!(
             (l.max_replay_compressed_size, l.max_replay_uncompressed_size),
             (10 * MIB, 100 * MIB)
@@ -612,8 +556,7 @@ mod tests {
 
     #[test]
     fn limits_deserialize_with_defaults_for_missing_keys() {
-        let l: Limits =
-            serde_json::from_str(r#"{"max_event_size": 2048, "max_attachment_count": 5}"#).unwrap();
+        let l: Limits = serde_json::from_str(r#"{"max_event_size": 2048, "max_attachment_count": 5}"#).unwrap();
         assert_eq!(l.max_event_size, 2048);
         assert_eq!(l.max_attachment_count, 5);
         assert_eq!(l.max_envelope_size, 200 * MIB);
@@ -626,48 +569,23 @@ mod tests {
         let cases: &[(&str, bool, Option<&str>, &[&str])] = &[
             ("event", true, Some("error"), &["error"]),
             ("event", false, Some("default"), &["default"]),
-            (
-                "transaction",
-                false,
-                Some("transaction"),
-                &["transaction", "span"],
-            ),
+            ("transaction", false, Some("transaction"), &["transaction", "span"]),
             ("attachment", false, Some("attachment"), &["attachment"]),
-            (
-                "user_report",
-                false,
-                Some("user_report_v2"),
-                &["user_report_v2"],
-            ),
+            ("user_report", false, Some("user_report_v2"), &["user_report_v2"]),
             ("feedback", false, Some("feedback"), &["feedback"]),
             ("session", false, Some("session"), &["session"]),
             ("sessions", false, Some("session"), &["session"]),
             ("client_report", false, Some("internal"), &["internal"]),
             ("check_in", false, Some("monitor"), &["monitor"]),
             ("profile", false, Some("profile"), &["profile"]),
-            (
-                "profile_chunk",
-                false,
-                Some("profile_chunk"),
-                &["profile_chunk"],
-            ),
-            (
-                "profile_chunk_ui",
-                false,
-                Some("profile_chunk"),
-                &["profile_chunk"],
-            ),
+            ("profile_chunk", false, Some("profile_chunk"), &["profile_chunk"]),
+            ("profile_chunk_ui", false, Some("profile_chunk"), &["profile_chunk"]),
             ("replay_event", false, Some("replay"), &["replay"]),
             ("replay_recording", false, Some("replay"), &["replay"]),
             ("replay_video", false, Some("replay"), &["replay"]),
             ("log", false, Some("log_item"), &["log_item", "log_byte"]),
             ("span", false, Some("span"), &["span"]),
-            (
-                "trace_metric",
-                false,
-                Some("trace_metric"),
-                &["trace_metric"],
-            ),
+            ("trace_metric", false, Some("trace_metric"), &["trace_metric"]),
             ("statsd", false, None, &[]),
             ("otel_log", false, None, &[]),
             ("nel", false, None, &[]),
