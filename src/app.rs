@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
@@ -108,6 +107,8 @@ impl Server {
         let _ = self.shutdown.send(true);
         // In-flight requests finish; a stuck client cannot hold shutdown forever.
         let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+        // Outcomes and rate-limited counts still in memory go to disk before the writer stops.
+        let _ = self.state.cache.flush(&self.state.store).await;
         let writer = self.state.store.writer.clone();
         tokio::task::spawn_blocking(move || writer.shutdown()).await?;
         Ok(())
@@ -160,11 +161,11 @@ async fn fallback(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
     if let Some((project, endpoint)) = crate::ingest::routes::match_prefixed(uri.path()) {
         let mut response =
-            crate::ingest::routes::prefixed(&state, &project, endpoint, peer, &method, uri.query(), &headers, &body)
+            crate::ingest::routes::prefixed(&state, &project, endpoint, peer, &method, uri.query(), &headers, body)
                 .await;
         add_cors_headers(response.headers_mut());
         return response;

@@ -27,14 +27,18 @@ pub struct Config {
     pub sync_full: bool,
     /// Log as JSON lines instead of human-readable text.
     pub log_json: bool,
-    /// Default rate limit per DSN key, events per minute; 0 = none.
+    /// Default rate limit per DSN key, events per minute (a key's own `rateLimit` wins); 0 = none.
+    /// High enough that one busy service never hits it by accident, low enough that a runaway
+    /// loop cannot take the whole server.
     pub default_rate_limit: u32,
     /// Delete events older than this many days; 0 = keep forever.
     pub retention_days: u32,
     /// Size limits of the ingest edge.
     pub limits: Limits,
-    /// Seconds a client may take to send a request body.
+    /// Seconds a client may take to send a request body (408 after).
     pub body_timeout_secs: u64,
+    /// Largest attachment kept with its event, bytes; larger ones are counted and dropped.
+    pub max_stored_attachment_size: usize,
 }
 
 impl Default for Config {
@@ -48,10 +52,11 @@ impl Default for Config {
             read_pool_size: 4,
             sync_full: false,
             log_json: false,
-            default_rate_limit: 0,
+            default_rate_limit: 100_000,
             retention_days: 90,
             limits: Limits::default(),
             body_timeout_secs: 30,
+            max_stored_attachment_size: 1024 * 1024,
         }
     }
 }

@@ -39,6 +39,12 @@ pub enum IngestError {
     Limit(#[from] LimitError),
     #[error("empty request body")]
     EmptyBody,
+    #[error("request body not received within {0} seconds")]
+    BodyTimeout(u64),
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("could not read the request body: {0}")]
+    BodyRead(String),
     #[error("invalid event id: {0:?}")]
     InvalidEventId(String),
     #[error("invalid event: {0}")]
@@ -64,7 +70,11 @@ impl IngestError {
             IngestError::Auth(_) => StatusCode::UNAUTHORIZED,
             IngestError::Rejected(_) => StatusCode::FORBIDDEN,
             IngestError::Decode(DecodeError::Unsupported(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::Decode(DecodeError::TooLarge { .. }) | IngestError::Limit(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::Decode(DecodeError::TooLarge { .. })
+            | IngestError::Limit(_)
+            | IngestError::BodyTooLarge { .. }
+            | IngestError::Envelope(EnvelopeError::TooManyItems { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IngestError::UnsupportedEndpoint => StatusCode::NOT_FOUND,
             IngestError::RateLimited { .. } | IngestError::QueueFull => StatusCode::TOO_MANY_REQUESTS,

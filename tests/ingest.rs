@@ -592,3 +592,508 @@ fn non_numeric_project_path_is_400_and_unsupported_endpoints_404() {
         );
     }
 }
+
+/// Polls until `check` holds (outcomes and rate-limited counts are written in the background).
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("never happened: {what}");
+}
+
+fn key_path(server: &TestServer) -> String {
+    format!("/api/0/projects/errata/default/keys/{}/", server.public_key)
+}
+
+fn envelope_with_items(header: &str, items: &[(&str, &str)]) -> String {
+    let mut out = format!("{header}\n");
+    for (item_header, payload) in items {
+        out.push_str(item_header);
+        out.push('\n');
+        out.push_str(payload);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn too_many_attachments_or_sessions_are_413_with_cors_headers() {
+    let server = spawn_server();
+    let attachments: Vec<(&str, &str)> = vec![("{\"type\":\"attachment\",\"length\":1}", "a"); 31];
+    let sessions: Vec<(&str, &str)> = vec![("{\"type\":\"session\"}", "{\"sid\":\"x\"}"); 101];
+    for (what, body) in [
+        ("31 attachments", envelope_with_items("{}", &attachments)),
+        ("101 sessions", envelope_with_items("{}", &sessions)),
+    ] {
+        let response = server.post_envelope(body);
+        assert_eq!(response.status(), 413, "{what}");
+        assert_eq!(response.headers()["access-control-allow-origin"], "*", "{what}");
+        assert!(
+            response.headers()["access-control-expose-headers"]
+                .to_str()
+                .unwrap()
+                .contains("retry-after")
+        );
+        let detail = response.json::<Value>().unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            detail.contains("max_attachment_count") || detail.contains("max_session_count"),
+            "{detail}"
+        );
+    }
+    // 30 attachments and 100 sessions are within the limits.
+    assert_eq!(
+        server
+            .post_envelope(envelope_with_items("{}", &attachments[..30]))
+            .status(),
+        200
+    );
+    assert_eq!(
+        server
+            .post_envelope(envelope_with_items("{}", &sessions[..100]))
+            .status(),
+        200
+    );
+}
+
+#[test]
+fn rate_limited_key_gets_429_with_sentry_headers_and_known_issues_still_count() {
+    let server = spawn_server();
+    let (status, key) = server.put_json(&key_path(&server), &json!({"rateLimit": {"count": 3, "window": 3600}}));
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(key["rateLimit"], json!({"count": 3, "window": 3600}));
+    let event = exception_event("ValueError", "storm", "app.storm", "flood");
+    for _ in 0..3 {
+        let response = server.post_envelope(envelope_for(&event));
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("x-sentry-rate-limits").is_none());
+    }
+    for _ in 0..4 {
+        let response = server
+            .client
+            .post(server.envelope_url())
+            .header("X-Sentry-Auth", server.auth_header())
+            .header("Origin", "https://app.example")
+            .body(envelope_for(&event))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 429);
+        let h = response.headers();
+        let retry_after: u64 = h["retry-after"].to_str().unwrap().parse().expect("integer Retry-After");
+        assert!((1..=300).contains(&retry_after), "{retry_after}");
+        let limits = h["x-sentry-rate-limits"].to_str().unwrap();
+        let parts: Vec<&str> = limits.split(':').collect();
+        assert_eq!(parts.len(), 4, "{limits}");
+        assert_eq!(parts[0].parse::<u64>().unwrap(), retry_after);
+        assert_eq!(
+            parts[1].split(';').collect::<Vec<_>>(),
+            ["error", "default", "security"]
+        );
+        assert_eq!(parts[2], "key");
+        assert_eq!(h["access-control-allow-origin"], "*", "429 carries CORS headers");
+        assert!(
+            h["access-control-expose-headers"]
+                .to_str()
+                .unwrap()
+                .contains("x-sentry-rate-limits")
+        );
+    }
+    // A rate-limited event of an unknown issue opens nothing.
+    let other = exception_event("KeyError", "never seen", "app.other", "elsewhere");
+    assert_eq!(server.post_envelope(envelope_for(&other)).status(), 429);
+    assert_eq!(
+        server.post_store(&event).status(),
+        429,
+        "the store endpoint shares the bucket"
+    );
+
+    // 3 stored + 5 rate limited: the issue counts all 8, only 3 payloads are kept.
+    eventually("rate-limited events counted on their issue", || {
+        let issues = server.issues("");
+        issues.len() == 1 && issues[0]["count"] == "8"
+    });
+    assert_eq!(event_count(&server), 3);
+    let rejected = server.get_ok("/api/0/projects/errata/default/stats/?stat=rejected");
+    let total: i64 = rejected
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 6, "{rejected}");
+
+    // Lifting the limit lets events through again.
+    let (status, _) = server.put_json(&key_path(&server), &json!({"rateLimit": null}));
+    assert_eq!(status, 200);
+    assert_eq!(server.post_envelope(envelope_for(&other)).status(), 200);
+}
+
+#[test]
+fn default_rate_limit_applies_and_zero_sends_no_rate_limit_headers() {
+    let limited = spawn_server_with(|c| c.default_rate_limit = 2);
+    let statuses: Vec<u16> = (0..3)
+        .map(|i| {
+            limited
+                .post_envelope(envelope_for(&json!({"message": format!("m{i}")})))
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+
+    let unlimited = spawn_server_with(|c| c.default_rate_limit = 0);
+    for i in 0..20 {
+        let response = unlimited.post_envelope(envelope_for(&json!({"message": format!("m{i}")})));
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("x-sentry-rate-limits").is_none());
+        assert!(response.headers().get("retry-after").is_none());
+    }
+}
+
+#[test]
+fn key_allowed_origins_refuse_other_browsers_with_403_cors() {
+    let server = spawn_server();
+    let (status, key) = server.put_json(
+        &key_path(&server),
+        &json!({"allowedOrigins": ["https://app.example", "*.shop.example"]}),
+    );
+    assert_eq!(status, 200, "{key}");
+    assert_eq!(key["allowedOrigins"], "https://app.example,*.shop.example");
+    let send = |origin: Option<&str>| {
+        let mut request = server
+            .client
+            .post(format!(
+                "{}?sentry_key={}&sentry_version=7",
+                server.envelope_url(),
+                server.public_key
+            ))
+            .header("Content-Type", "text/plain;charset=UTF-8");
+        if let Some(origin) = origin {
+            request = request.header("Origin", origin);
+        }
+        request
+            .body(envelope_for(&json!({"message": "browser"})))
+            .send()
+            .unwrap()
+    };
+    let response = send(Some("https://evil.example"));
+    assert_eq!(response.status(), 403);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        response.json::<Value>().unwrap()["detail"],
+        "event submission rejected with_reason: Cors"
+    );
+    assert_eq!(send(Some("https://app.example")).status(), 200);
+    assert_eq!(send(Some("https://eu.shop.example")).status(), 200);
+    assert_eq!(send(None).status(), 200, "servers send no Origin");
+    let (status, _) = server.put_json(&key_path(&server), &json!({"allowedOrigins": "*"}));
+    assert_eq!(status, 200);
+    assert_eq!(send(Some("https://evil.example")).status(), 200);
+}
+
+#[test]
+fn auto_ip_becomes_the_client_ip_and_unknown_keys_and_meta_are_kept() {
+    let server = spawn_server();
+    let id = server.send_event(&json!({
+        "message": "who",
+        "user": {"id": "u1", "ip_address": "{{auto}}"},
+        "my_custom_key": {"kept": true},
+        "_meta": {"extra": {"password": {"": {"rem": [["@password", "s"]]}}}},
+    }));
+    let event = server.get_ok(&format!("/api/0/projects/errata/default/events/{id}/json/"));
+    assert_eq!(event["user"]["ip_address"], "127.0.0.1", "{event}");
+    assert_eq!(event["my_custom_key"], json!({"kept": true}));
+    assert!(event["_meta"]["extra"]["password"].is_object(), "{}", event["_meta"]);
+}
+
+#[test]
+fn user_reports_and_feedback_attach_to_their_event() {
+    let server = spawn_server();
+    let id = server.send_event(&json!({"message": "broken checkout"}));
+    let report = json!({"event_id": id, "name": "Ada", "email": "ada@example.com", "comments": "it broke"});
+    let response = server.post_envelope(envelope_with_items(
+        "{}",
+        &[("{\"type\":\"user_report\"}", &report.to_string())],
+    ));
+    assert_eq!(response.status(), 200);
+    let event = server.get_ok(&format!("/api/0/projects/errata/default/events/{id}/"));
+    assert_eq!(event["userReport"]["comments"], "it broke", "{}", event["userReport"]);
+    assert_eq!(event["userReport"]["email"], "ada@example.com");
+    assert_eq!(event["userReport"]["eventID"], id.as_str());
+
+    let other = server.send_event(&json!({"message": "other"}));
+    let feedback = json!({"event_id": "ffffffffffffffffffffffffffffffff", "contexts": {"feedback": {
+        "message": "the button does nothing", "contact_email": "bob@example.com", "name": "Bob",
+        "associated_event_id": other}}});
+    let response = server.post_envelope(envelope_with_items(
+        "{\"event_id\":\"ffffffffffffffffffffffffffffffff\"}",
+        &[("{\"type\":\"feedback\"}", &feedback.to_string())],
+    ));
+    assert_eq!(response.status(), 200);
+    let event = server.get_ok(&format!("/api/0/projects/errata/default/events/{other}/"));
+    assert_eq!(event["userReport"]["comments"], "the button does nothing");
+    assert_eq!(event["userReport"]["name"], "Bob");
+}
+
+#[test]
+fn attachments_are_kept_with_their_event_capped_and_listed() {
+    let server = spawn_server_with(|c| c.max_stored_attachment_size = 1000);
+    let big = "y".repeat(1001);
+    let body = envelope_with_items(
+        "{\"event_id\":\"abababababababababababababababab\"}",
+        &[
+            ("{\"type\":\"event\"}", "{\"message\":\"with files\"}"),
+            (
+                "{\"type\":\"attachment\",\"length\":18,\"filename\":\"app.log\",\"content_type\":\"text/plain\"}",
+                "line one\r\nline two",
+            ),
+            (
+                &format!("{{\"type\":\"attachment\",\"length\":1001,\"filename\":\"big.bin\"}}"),
+                &big,
+            ),
+        ],
+    );
+    assert_eq!(server.post_envelope(body).status(), 200);
+    let base = "/api/0/projects/errata/default/events/abababababababababababababababab/attachments/";
+    let list = server.get_ok(base);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "the attachment over the cap is dropped: {list:?}");
+    assert_eq!(list[0]["name"], "app.log");
+    assert_eq!(list[0]["size"], 18);
+    assert_eq!(list[0]["mimetype"], "text/plain");
+    let id = list[0]["id"].as_str().unwrap();
+    let bytes = server
+        .api(reqwest::Method::GET, &format!("{base}{id}/?download=1"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert_eq!(&bytes[..], b"line one\r\nline two");
+    let outcomes = server.get_ok("/api/0/projects/errata/default/outcomes/");
+    let attachment_rows: Vec<(String, i64)> = outcomes["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["category"] == "attachment")
+        .map(|r| {
+            (
+                r["outcome"].as_str().unwrap().to_string(),
+                r["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(attachment_rows.contains(&("accepted".into(), 1)), "{attachment_rows:?}");
+    assert!(
+        attachment_rows.contains(&("too_large".into(), 1)),
+        "{attachment_rows:?}"
+    );
+}
+
+#[test]
+fn outcomes_count_accepted_duplicate_invalid_and_client_discards() {
+    let server = spawn_server();
+    let event = json!({"event_id": "12121212121212121212121212121212", "message": "counted"});
+    server.send_event(&event);
+    server.send_event(&event);
+    assert_eq!(
+        server
+            .post_envelope(envelope_for(&json!({"exception": 5, "level": []})))
+            .status(),
+        200
+    );
+    let response = server.post_envelope("{}\n{\"type\":\"event\"}\n{not json}\n");
+    assert_eq!(response.status(), 400);
+    let client_report = json!({"timestamp": 1741083420.0, "discarded_events": [
+        {"reason": "queue_overflow", "category": "error", "quantity": 4},
+        {"reason": "sample_rate", "category": "transaction", "quantity": 7}]});
+    let body = envelope_with_items(
+        "{}",
+        &[
+            ("{\"type\":\"client_report\"}", &client_report.to_string()),
+            ("{\"type\":\"session\"}", "{\"sid\":\"s\"}"),
+            ("{\"type\":\"transaction\"}", "{}"),
+            ("{\"type\":\"log\",\"item_count\":3}", "{\"items\":[]}"),
+        ],
+    );
+    assert_eq!(server.post_envelope(body).status(), 200);
+
+    let outcomes = server.get_ok("/api/0/projects/errata/default/outcomes/");
+    let rows = outcomes["rows"].as_array().unwrap();
+    let quantity = |category: &str, outcome: &str, reason: &str| -> i64 {
+        rows.iter()
+            .filter(|r| r["category"] == category && r["outcome"] == outcome && r["reason"] == reason)
+            .map(|r| r["quantity"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(quantity("default", "accepted", ""), 2, "{rows:#?}");
+    assert_eq!(quantity("default", "duplicate", ""), 1);
+    assert_eq!(quantity("error", "invalid", "event"), 1);
+    assert_eq!(quantity("error", "client_discard", "queue_overflow"), 4);
+    assert_eq!(quantity("transaction", "client_discard", "sample_rate"), 7);
+    assert_eq!(quantity("session", "accepted", ""), 1);
+    assert_eq!(quantity("transaction", "accepted", ""), 1);
+    assert_eq!(quantity("log_item", "accepted", ""), 3);
+    assert_eq!(outcomes["totals"]["client_discard"], 11);
+
+    let accepted = server.get_ok("/api/0/projects/errata/default/stats/?stat=accepted");
+    let series = accepted.as_array().unwrap();
+    assert_eq!(series.len(), 30, "one point per day of the last 30");
+    assert_eq!(series.last().unwrap()[1], 2, "today's accepted events");
+    let received = server.get_ok("/api/0/projects/errata/default/stats/");
+    assert_eq!(
+        received.as_array().unwrap().last().unwrap()[1],
+        4,
+        "accepted + duplicate + invalid"
+    );
+    let (status, _, body) = server.get("/api/0/projects/errata/default/stats/?stat=bogus");
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn a_bad_item_beside_an_event_does_not_lose_the_event() {
+    let server = spawn_server();
+    let body = envelope_with_items(
+        "{\"event_id\":\"34343434343434343434343434343434\"}",
+        &[
+            ("{\"type\":\"client_report\"}", "{broken"),
+            ("{\"type\":\"user_report\"}", "[1,2"),
+            ("{\"type\":\"check_in\"}", "\"no\""),
+            ("{\"type\":\"session\"}", "\u{0}\u{1}binary"),
+            ("{\"type\":\"event\"}", "{\"message\":\"survivor\"}"),
+            ("{\"type\":\"attachment\",\"length\":5}", "\u{ff}\u{fe}x"),
+        ],
+    );
+    let response = server.post_envelope(body);
+    let status = response.status();
+    let answer: Value = response.json().unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["id"], "34343434343434343434343434343434");
+    server.get_ok("/api/0/projects/errata/default/events/34343434343434343434343434343434/");
+}
+
+#[test]
+fn malformed_bodies_are_4xx_with_a_clear_detail() {
+    let server = spawn_server();
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep_event = format!("{{\"extra\":{deep}}}");
+    let mut invalid_utf8 = b"{}\n{\"type\":\"event\"}\n{\"message\":\"".to_vec();
+    invalid_utf8.extend_from_slice(&[0xff, 0xfe, 0xc3, 0x28]);
+    invalid_utf8.extend_from_slice(b"\"}\n");
+    let mut tiny_items = String::from("{}\n");
+    for _ in 0..100_000 {
+        tiny_items.push_str("{\"type\":\"x\",\"length\":0}\n\n");
+    }
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "truncated envelope",
+            b"{}\n{\"type\":\"event\",\"length\":100}\n{\"mess".to_vec(),
+            400,
+        ),
+        (
+            "length that lies",
+            b"{}\n{\"type\":\"event\",\"length\":3}\n{\"message\":1}\n".to_vec(),
+            400,
+        ),
+        ("truncated header", b"{\"event_id\":\"ab".to_vec(), 400),
+        ("invalid UTF-8 in an event", invalid_utf8, 400),
+        ("invalid UTF-8 in a header", b"{\"sdk\":\"\xff\xfe\"}\n".to_vec(), 400),
+        (
+            "JSON nested 10,000 deep in an event",
+            format!("{{}}\n{{\"type\":\"event\"}}\n{deep_event}\n").into_bytes(),
+            400,
+        ),
+        (
+            "JSON nested 10,000 deep in a header",
+            format!("{{\"x\":{deep}}}\n").into_bytes(),
+            400,
+        ),
+        ("100,000 tiny items", tiny_items.into_bytes(), 413),
+    ];
+    for (what, body, expected) in cases {
+        let response = server.post_envelope(body);
+        assert_eq!(response.status().as_u16(), expected, "{what}");
+        let body: Value = response.json().unwrap_or(Value::Null);
+        assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {body}");
+    }
+    let response = server
+        .client
+        .post(format!("{}/api/{}/store/", server.base, server.project_id))
+        .header("X-Sentry-Auth", server.auth_header())
+        .body(deep_event)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400, "deep JSON on the store endpoint");
+    assert_eq!(event_count(&server), 0);
+}
+
+/// Sends raw HTTP: the head, then `body_chunks` until the server stops reading; returns
+/// the response head and how many body bytes were written.
+fn raw_request(
+    server: &TestServer,
+    head: &str,
+    mut body_chunks: impl FnMut(usize) -> Option<Vec<u8>>,
+) -> (String, usize) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut written = 0;
+    while let Some(chunk) = body_chunks(written) {
+        if stream.write_all(&chunk).is_err() {
+            break;
+        }
+        written += chunk.len();
+    }
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        if response.windows(4).any(|w| w == b"\r\n\r\n") && response.ends_with(b"}") {
+            break;
+        }
+    }
+    (String::from_utf8_lossy(&response).into_owned(), written)
+}
+
+#[test]
+fn a_hundred_megabytes_of_whitespace_is_refused_without_reading_it() {
+    let server = spawn_server();
+    const TOTAL: usize = 100 * 1024 * 1024;
+    let head = format!(
+        "POST /api/{}/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: {}\r\nContent-Length: {TOTAL}\r\n\r\n",
+        server.project_id,
+        server.auth_header()
+    );
+    let chunk = vec![b' '; 256 * 1024];
+    let (response, written) = raw_request(&server, &head, |written| (written < TOTAL).then(|| chunk.clone()));
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert!(response.contains("empty request body"), "{response}");
+    assert!(
+        written < TOTAL / 2,
+        "the server stopped reading early ({written} bytes sent)"
+    );
+}
+
+#[test]
+fn a_trickling_body_times_out_with_408() {
+    let server = spawn_server_with(|c| c.body_timeout_secs = 1);
+    let head = format!(
+        "POST /api/{}/envelope/ HTTP/1.1\r\nHost: x\r\nX-Sentry-Auth: {}\r\nContent-Length: 1000\r\n\r\n",
+        server.project_id,
+        server.auth_header()
+    );
+    let (response, _) = raw_request(&server, &head, |written| (written == 0).then(|| b"{}\n".to_vec()));
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("not received within 1 seconds"), "{response}");
+    assert!(response.to_ascii_lowercase().contains("access-control-allow-origin: *"));
+}

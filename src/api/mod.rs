@@ -8,6 +8,7 @@ pub mod organizations;
 pub mod pagination;
 pub mod query;
 pub mod serialize;
+pub mod stats;
 
 use axum::Router;
 use axum::routing::get;
@@ -119,6 +120,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/0/projects/{org}/{project}/events/{event}/json/",
             get(events::project_event_json),
+        )
+        .route("/api/0/projects/{org}/{project}/stats/", get(stats::project_stats))
+        .route(
+            "/api/0/projects/{org}/{project}/outcomes/",
+            get(stats::project_outcomes),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/events/{event}/attachments/",
+            get(stats::event_attachments),
+        )
+        .route(
+            "/api/0/projects/{org}/{project}/events/{event}/attachments/{id}/",
+            get(stats::event_attachment),
         )
         .route("/api/0/{*rest}", axum::routing::any(not_found))
 }

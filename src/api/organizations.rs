@@ -395,6 +395,28 @@ pub struct KeyBody {
     pub is_active: Option<bool>,
     #[serde(rename = "rateLimit", default, deserialize_with = "double_option")]
     pub rate_limit: Option<Option<RateLimitBody>>,
+    /// Origins browser events may come from: `"*"`, a comma-separated string or a list.
+    #[serde(rename = "allowedOrigins")]
+    pub allowed_origins: Option<AllowedOrigins>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AllowedOrigins {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl AllowedOrigins {
+    /// The stored form: comma-separated, trimmed; empty means any (`*`).
+    fn stored(&self) -> String {
+        let parts: Vec<String> = match self {
+            AllowedOrigins::Text(t) => t.split([',', '\n']).map(|p| p.trim().to_string()).collect(),
+            AllowedOrigins::List(l) => l.iter().map(|p| p.trim().to_string()).collect(),
+        };
+        let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        if parts.is_empty() { "*".into() } else { parts.join(",") }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -466,10 +488,20 @@ pub async fn key_update(
         }
     }
     let rate_limit = body.rate_limit.map(|l| l.map(|l| (l.count, l.window)));
+    let origins = body.allowed_origins.as_ref().map(AllowedOrigins::stored);
     let key = state
         .store
         .writer
-        .exec(move |tx| admin::update_key(tx, id, &key, body.name.as_deref(), body.is_active, rate_limit))
+        .exec(move |tx| {
+            let updated = admin::update_key(tx, id, &key, body.name.as_deref(), body.is_active, rate_limit)?;
+            match origins {
+                Some(origins) => {
+                    crate::store::ingest::set_allowed_origins(tx, updated.id, &origins)?;
+                    admin::key_by_public(tx, &key)?.ok_or(crate::store::StoreError::NotFound("key"))
+                }
+                None => Ok(updated),
+            }
+        })
         .await?;
     Ok(Json(serialize::key(&key, &state.base_url())))
 }

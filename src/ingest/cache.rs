@@ -1,34 +1,138 @@
-//! In-memory caches of DSN keys and project processing contexts, so ingest does
-//! not read the database per event. Entries are stamped with the store's config
-//! generation; any administrative write bumps it and entries refetch.
+//! The ingest edge's in-memory state: caches of DSN keys and project processing
+//! contexts (so ingest does not read the database per event), the per-key rate
+//! limiters, and the outcome and rate-limited-event counts waiting to be written.
+//!
+//! Cache entries are stamped with the store's config generation; any administrative
+//! write bumps it and entries refetch. Counts are written by a background flush every
+//! few seconds, all in one transaction, and once more at shutdown.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use super::process::{ProjectContext, SharedProject};
+use super::ratelimit::RateLimiters;
 use crate::event::group::GroupingRules;
 use crate::event::scrub::{ScrubSettings, Scrubber};
-use crate::store::{ProjectKey, Store, StoreError, admin};
+use crate::store::ingest::LimitedCount;
+use crate::store::outcomes::OutcomeTally;
+use crate::store::{ProjectKey, Store, StoreError, admin, ingest, outcomes};
 
 /// Bound on cached keys, so a flood of random keys cannot grow memory.
 const MAX_KEYS: usize = 10_000;
 
+/// Bound on distinct (issue hashes, hour) pairs of rate-limited events waiting for a flush.
+const MAX_LIMITED_GROUPS: usize = 10_000;
+
+/// How often pending counts are written.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Keys by public id, each stamped with the config generation it was read at.
+type KeyMap = HashMap<String, (u64, Option<Arc<ProjectKey>>)>;
+/// Rate-limited events per (project, grouping hashes, hour): (count, latest timestamp µs).
+type LimitedMap = HashMap<(i64, Vec<String>, i64), (i64, i64)>;
+
 #[derive(Default)]
 pub struct IngestCache {
-    keys: RwLock<HashMap<String, (u64, Option<Arc<ProjectKey>>)>>,
+    keys: RwLock<KeyMap>,
     projects: RwLock<HashMap<i64, (u64, SharedProject)>>,
+    pub limiters: RateLimiters,
+    pub outcomes: OutcomeTally,
+    limited: Mutex<LimitedMap>,
+    flusher_started: AtomicBool,
 }
 
 impl IngestCache {
+    /// Remembers a rate-limited event so its issue, if known, still counts it.
+    pub fn count_limited(&self, project_id: i64, hashes: Vec<String>, timestamp_us: i64) {
+        let hour = timestamp_us.div_euclid(3_600_000_000);
+        let Ok(mut limited) = self.limited.lock() else {
+            return;
+        };
+        let key = (project_id, hashes, hour);
+        if limited.len() >= MAX_LIMITED_GROUPS && !limited.contains_key(&key) {
+            tracing::warn!("too many distinct rate-limited groups pending; not counting this one");
+            return;
+        }
+        let entry = limited.entry(key).or_insert((0, timestamp_us));
+        entry.0 += 1;
+        entry.1 = entry.1.max(timestamp_us);
+    }
+
+    /// Starts the background flush once (on the first request that records anything).
+    pub fn ensure_flusher(self: &Arc<Self>, store: &Store) {
+        if self.flusher_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak: Weak<Self> = Arc::downgrade(self);
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(FLUSH_INTERVAL).await;
+                let Some(cache) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(StoreError::Closed) = cache.flush(&store).await {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Writes pending outcomes and rate-limited counts in one transaction; on failure they
+    /// stay pending for the next flush.
+    pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
+        let rows = self.outcomes.take();
+        let limited: Vec<LimitedCount> = match self.limited.lock() {
+            Ok(mut pending) => pending
+                .drain()
+                .map(|((project_id, hashes, hour), (count, last_seen))| LimitedCount {
+                    project_id,
+                    hashes,
+                    hour,
+                    count,
+                    last_seen,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if rows.is_empty() && limited.is_empty() {
+            return Ok(());
+        }
+        let (rows_again, limited_again) = (rows.clone(), limited.clone());
+        let result = store
+            .writer
+            .exec(move |tx| {
+                outcomes::write(tx, &rows)?;
+                ingest::count_on_known_issues(tx, &limited)
+            })
+            .await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "writing outcomes failed; keeping them for the next flush");
+            self.outcomes.restore(rows_again);
+            if let Ok(mut pending) = self.limited.lock() {
+                for c in limited_again {
+                    let entry = pending
+                        .entry((c.project_id, c.hashes, c.hour))
+                        .or_insert((0, c.last_seen));
+                    entry.0 += c.count;
+                    entry.1 = entry.1.max(c.last_seen);
+                }
+            }
+        }
+        result.map(|_| ())
+    }
+
     /// The key with this public id, if it exists.
     pub async fn key(&self, store: &Store, public_key: &str) -> Result<Option<Arc<ProjectKey>>, StoreError> {
         let generation = store.generation();
-        if let Some((g, key)) = self.keys.read().ok().and_then(|m| m.get(public_key).cloned()) {
-            if g == generation {
-                return Ok(key);
-            }
+        if let Some((g, key)) = self.keys.read().ok().and_then(|m| m.get(public_key).cloned())
+            && g == generation
+        {
+            return Ok(key);
         }
         let lookup = public_key.to_string();
         let key = store
@@ -47,10 +151,10 @@ impl IngestCache {
     /// The processing context (scrubber, grouping rules) of a project.
     pub async fn project(&self, store: &Store, project_id: i64) -> Result<SharedProject, StoreError> {
         let generation = store.generation();
-        if let Some((g, project)) = self.projects.read().ok().and_then(|m| m.get(&project_id).cloned()) {
-            if g == generation {
-                return Ok(project);
-            }
+        if let Some((g, project)) = self.projects.read().ok().and_then(|m| m.get(&project_id).cloned())
+            && g == generation
+        {
+            return Ok(project);
         }
         let project = store.read(move |c| admin::project_by_id(c, project_id)).await?;
         let context = Arc::new(project_context(project.id, &project.settings));

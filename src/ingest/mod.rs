@@ -6,4 +6,5 @@ pub mod decode;
 pub mod envelope;
 pub mod limits;
 pub mod process;
+pub mod ratelimit;
 pub mod routes;

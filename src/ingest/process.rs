@@ -143,6 +143,28 @@ pub fn process_event(
     Ok(Processed { record, scrubbed })
 }
 
+/// Grouping hashes and timestamp (µs) of an event that will not be stored (rate limited):
+/// the same normalize, scrub and group steps as `process_event`, without summary or compression.
+pub fn group_only(
+    payload: &[u8],
+    project: &ProjectContext,
+    received_at: f64,
+    client_ip: Option<&str>,
+) -> Result<(Vec<String>, i64), ProcessError> {
+    let raw = normalize::parse_payload(payload)?;
+    let ctx = NormalizeContext {
+        project_id: project.project_id as u64,
+        received_at,
+        client_ip: client_ip.map(String::from),
+        infer_ip: !project.scrub_ip,
+    };
+    let mut event = normalize::normalize(raw, &ctx)?;
+    project.scrubber.scrub(&mut event);
+    let grouping = group::group(&event, &project.rules);
+    let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
+    Ok((grouping.hashes, (timestamp * 1_000_000.0) as i64))
+}
+
 /// The distinct-user key: the first of id, email, username, ip address.
 pub fn user_key(user: Option<&Value>) -> Option<String> {
     let user = user?.as_object()?;

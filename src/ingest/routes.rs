@@ -3,24 +3,29 @@
 //! metadata and hand the body on; the work happens in `process` and `store`.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
-use serde_json::json;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
 
 use super::auth::{self, SentryAuth};
 use super::decode::{self, ContentEncoding};
-use super::envelope::{self, Envelope};
+use super::envelope::{self, Envelope, Item};
 use super::limits;
 use super::process::{self, parse_event_id};
+use super::ratelimit::KeyLimit;
 use crate::app::AppState;
 use crate::errors::IngestError;
-use crate::store::StoreError;
+use crate::store::ingest::{self as store_ingest, NewAttachment, UserReport};
+use crate::store::outcomes::{self, Outcome, OutcomeTally};
+use crate::store::{ProjectKey, StoreError};
 
 /// Which ingest endpoint a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,20 +51,16 @@ async fn envelope_route(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    respond(
-        ingest(
-            &state,
-            Endpoint::Envelope,
-            Some(&project),
-            peer,
-            query.as_deref(),
-            &headers,
-            &body,
-        )
-        .await,
-    )
+    let request = Request {
+        endpoint: Endpoint::Envelope,
+        project_path: Some(&project),
+        peer,
+        query: query.as_deref(),
+        headers: &headers,
+    };
+    respond(ingest(&state, request, body).await)
 }
 
 async fn store_route(
@@ -68,20 +69,16 @@ async fn store_route(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    respond(
-        ingest(
-            &state,
-            Endpoint::Store,
-            Some(&project),
-            peer,
-            query.as_deref(),
-            &headers,
-            &body,
-        )
-        .await,
-    )
+    let request = Request {
+        endpoint: Endpoint::Store,
+        project_path: Some(&project),
+        peer,
+        query: query.as_deref(),
+        headers: &headers,
+    };
+    respond(ingest(&state, request, body).await)
 }
 
 /// A dedicated route for the JS SDK's `tunnel` option: the project comes from the envelope's DSN.
@@ -90,20 +87,16 @@ async fn tunnel_route(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    respond(
-        ingest(
-            &state,
-            Endpoint::Envelope,
-            None,
-            peer,
-            query.as_deref(),
-            &headers,
-            &body,
-        )
-        .await,
-    )
+    let request = Request {
+        endpoint: Endpoint::Envelope,
+        project_path: None,
+        peer,
+        query: query.as_deref(),
+        headers: &headers,
+    };
+    respond(ingest(&state, request, body).await)
 }
 
 /// Ingest paths under a prefix (`/sentry/api/42/envelope/`), matched by the app's fallback.
@@ -119,6 +112,7 @@ pub fn match_prefixed(path: &str) -> Option<(String, Endpoint)> {
     (parts.next()? == "api").then_some((project, endpoint))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn prefixed(
     state: &AppState,
     project: &str,
@@ -127,7 +121,7 @@ pub async fn prefixed(
     method: &Method,
     query: Option<&str>,
     headers: &HeaderMap,
-    body: &Bytes,
+    body: Body,
 ) -> Response {
     if method == Method::OPTIONS {
         return preflight().await;
@@ -135,7 +129,14 @@ pub async fn prefixed(
     if method != Method::POST {
         return respond(Err(IngestError::MethodNotAllowed));
     }
-    respond(ingest(state, endpoint, Some(project), peer, query, headers, body).await)
+    let request = Request {
+        endpoint,
+        project_path: Some(project),
+        peer,
+        query,
+        headers,
+    };
+    respond(ingest(state, request, body).await)
 }
 
 /// Minidump, security reports, unreal, cron…: answered with a clear 404 (preflights with 200).
@@ -179,20 +180,63 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// What a handler knows about a request before reading its body.
+pub struct Request<'a> {
+    pub endpoint: Endpoint,
+    /// The project id from the path; `None` on the tunnel route.
+    pub project_path: Option<&'a str>,
+    pub peer: SocketAddr,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+}
+
+/// A body that is only whitespace this far in is refused without reading the rest.
+const MAX_LEADING_WHITESPACE: usize = 64 * 1024;
+
+/// Reads the body within the configured time and size: a client trickling bytes gets 408,
+/// one sending too much gets 413 as soon as it crosses the limit, never after buffering it.
+async fn read_body(body: Body, limit: usize, timeout_secs: u64, headers: &HeaderMap) -> Result<Vec<u8>, IngestError> {
+    let declared = header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(IngestError::BodyTooLarge { limit });
+    }
+    let collect = async {
+        let mut body = body;
+        let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(8 * 1024, |len| len as usize));
+        let mut only_whitespace = true;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| IngestError::BodyRead(e.to_string()))?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            if buf.len() + data.len() > limit {
+                return Err(IngestError::BodyTooLarge { limit });
+            }
+            if only_whitespace {
+                only_whitespace = data.iter().all(u8::is_ascii_whitespace);
+                if only_whitespace && buf.len() + data.len() > MAX_LEADING_WHITESPACE {
+                    return Err(IngestError::EmptyBody);
+                }
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok(buf)
+    };
+    if timeout_secs == 0 {
+        return collect.await;
+    }
+    tokio::time::timeout(Duration::from_secs(timeout_secs), collect)
+        .await
+        .map_err(|_| IngestError::BodyTimeout(timeout_secs))?
+}
+
 /// The whole ingest path of one request.
-async fn ingest(
-    state: &AppState,
-    endpoint: Endpoint,
-    project_path: Option<&str>,
-    peer: SocketAddr,
-    query: Option<&str>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Response, IngestError> {
+async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Response, IngestError> {
     if state.is_shutting_down() {
         return Err(IngestError::ShuttingDown);
     }
-    let path_project = match project_path {
+    let headers = request.headers;
+    let path_project = match request.project_path {
         Some(p) => Some(
             p.parse::<i64>()
                 .ok()
@@ -204,35 +248,65 @@ async fn ingest(
     let request_auth = auth::from_request(
         header_str(headers, &header::HeaderName::from_static("x-sentry-auth")),
         header_str(headers, &header::AUTHORIZATION),
-        query,
+        request.query,
     )?;
 
     let limits = &state.config.limits;
     let encoding = ContentEncoding::parse(header_str(headers, &header::CONTENT_ENCODING))?;
-    let is_envelope = endpoint == Endpoint::Envelope
+    let is_envelope = request.endpoint == Endpoint::Envelope
         || header_str(headers, &header::CONTENT_TYPE).is_some_and(|ct| ct.starts_with("application/x-sentry-envelope"));
     let limit = if is_envelope {
         limits.max_envelope_size
     } else {
         limits.max_store_body_size
     };
-    let decoded = decode::decode(encoding, body, limit)?;
+    // A legacy store body may be base64: allow its overhead before decoding.
+    let raw_limit = if is_envelope { limit } else { limit.saturating_mul(2) };
+    let body = read_body(body, raw_limit, state.config.body_timeout_secs, headers).await?;
+    let decoded = decode::decode(encoding, &body, limit)?;
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::EmptyBody);
     }
 
     let received_at = now_secs();
-    let client_ip = peer.ip().to_string();
+    let client_ip = request.peer.ip().to_string();
+    let ctx = |project_id, key| Ctx {
+        state,
+        project_id,
+        key,
+        received_at,
+        client_ip: client_ip.clone(),
+    };
     if is_envelope {
-        let envelope = envelope::parse(&decoded, limits.max_envelope_items)?;
-        let (project_id, key) = authenticate(state, path_project, request_auth, Some(&envelope), headers).await?;
-        limits::check_envelope(&envelope, limits)?;
-        ingest_envelope(state, project_id, &key, envelope, received_at, &client_ip).await
+        let envelope = envelope::parse(&decoded, limits.max_envelope_items).inspect_err(|_| {
+            OutcomeTally::record_unattributed("default", &Outcome::Invalid("envelope"), 1);
+        })?;
+        let key = authenticate(state, path_project, request_auth, Some(&envelope)).await?;
+        let ctx = ctx(key.project_id, key);
+        ctx.check_origin(headers, &envelope.items)?;
+        if let Err(e) = limits::check_envelope(&envelope, limits) {
+            for item in &envelope.items {
+                ctx.record(item_category_of(item), &Outcome::TooLarge, 1);
+            }
+            return Err(e.into());
+        }
+        ingest_envelope(&ctx, envelope).await
     } else {
         let json = decode::decode_legacy_store(&decoded, limits.max_store_body_size)?;
-        let (project_id, _key) = authenticate(state, path_project, request_auth, None, headers).await?;
-        let id = ingest_event(state, project_id, &json, None, received_at, &client_ip).await?;
-        Ok(ok_response(Some(&id)))
+        let key = authenticate(state, path_project, request_auth, None).await?;
+        let ctx = ctx(key.project_id, key);
+        ctx.check_origin(headers, &[])?;
+        let limited = ctx.rate_limit();
+        match limited {
+            Some(limited) => {
+                ctx.count_limited_event(&json).await;
+                Err(limited)
+            }
+            None => {
+                let id = ctx.ingest_event(&json, None).await?;
+                Ok(ok_response(Some(&id)))
+            }
+        }
     }
 }
 
@@ -242,8 +316,7 @@ async fn authenticate(
     path_project: Option<i64>,
     request_auth: Option<SentryAuth>,
     envelope: Option<&Envelope<'_>>,
-    headers: &HeaderMap,
-) -> Result<(i64, String), IngestError> {
+) -> Result<Arc<ProjectKey>, IngestError> {
     let dsn = match envelope.and_then(|e| e.header.dsn.as_deref()) {
         Some(dsn) => Some(auth::parse_dsn(dsn)?),
         None => None,
@@ -272,17 +345,13 @@ async fn authenticate(
         .key(&state.store, &public_key)
         .await
         .map_err(IngestError::Store)?;
-    let key = key
-        .filter(|k| k.is_active && k.project_id == project_id)
-        .ok_or(IngestError::Rejected("ProjectId"))?;
-    if !origin_allowed(&key.allowed_origins, headers) {
-        return Err(IngestError::Rejected("Cors"));
-    }
-    Ok((project_id, key.public_key.clone()))
+    key.filter(|k| k.is_active && k.project_id == project_id)
+        .ok_or(IngestError::Rejected("ProjectId"))
 }
 
 /// `*` allows any origin; otherwise a comma-separated list of origins or hosts.
-fn origin_allowed(allowed: &str, headers: &HeaderMap) -> bool {
+/// Requests without `Origin` or `Referer` (servers, not browsers) are always allowed.
+pub fn origin_allowed(allowed: &str, headers: &HeaderMap) -> bool {
     let allowed = allowed.trim();
     if allowed.is_empty() || allowed == "*" {
         return true;
@@ -297,42 +366,305 @@ fn origin_allowed(allowed: &str, headers: &HeaderMap) -> bool {
         .split(['/', ':'])
         .next()
         .unwrap_or("");
+    let origin = origin.trim_end_matches('/');
     allowed.split(',').map(str::trim).any(|a| {
         a == "*"
-            || a == origin.trim_end_matches('/')
+            || a == origin
+            || origin.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
             || a == host
-            || a.strip_prefix("*.").is_some_and(|d| host.ends_with(d))
+            || a.strip_prefix("*.")
+                .is_some_and(|d| host.ends_with(&format!(".{d}")) || host == d)
     })
 }
 
-async fn ingest_envelope(
-    state: &AppState,
+/// One authenticated request's context: the project, its key, when and from where.
+struct Ctx<'a> {
+    state: &'a AppState,
     project_id: i64,
-    _key: &str,
-    envelope: Envelope<'_>,
+    key: Arc<ProjectKey>,
     received_at: f64,
-    client_ip: &str,
-) -> Result<Response, IngestError> {
+    client_ip: String,
+}
+
+impl Ctx<'_> {
+    fn record(&self, category: &str, outcome: &Outcome, quantity: u64) {
+        self.state
+            .cache
+            .outcomes
+            .record(self.project_id, category, outcome, quantity);
+        self.state.cache.ensure_flusher(&self.state.store);
+    }
+
+    /// A browser origin the key does not allow: 403, counted as filtered.
+    fn check_origin(&self, headers: &HeaderMap, items: &[Item<'_>]) -> Result<(), IngestError> {
+        if origin_allowed(&self.key.allowed_origins, headers) {
+            return Ok(());
+        }
+        if items.is_empty() {
+            self.record("error", &Outcome::Filtered("cors"), 1);
+        }
+        for item in items {
+            self.record(item_category_of(item), &Outcome::Filtered("cors"), 1);
+        }
+        Err(IngestError::Rejected("Cors"))
+    }
+
+    /// Takes one event from the key's bucket; the error to answer when it is empty.
+    fn rate_limit(&self) -> Option<IngestError> {
+        let limit = KeyLimit::for_key(&self.key, self.state.config.default_rate_limit)?;
+        let limited = self.state.cache.limiters.check(&self.key.public_key, limit).err()?;
+        Some(IngestError::RateLimited {
+            retry_after: limited.retry_after_secs,
+            header: limited.header(),
+        })
+    }
+
+    /// A rate-limited event is not stored, but still counted on its issue when the issue is known.
+    async fn count_limited_event(&self, payload: &[u8]) {
+        let project = self.state.cache.project(&self.state.store, self.project_id).await.ok();
+        let counted =
+            project.and_then(|p| process::group_only(payload, &p, self.received_at, Some(&self.client_ip)).ok());
+        if let Some((hashes, timestamp)) = counted {
+            self.state.cache.count_limited(self.project_id, hashes, timestamp);
+        }
+        self.record("error", &Outcome::RateLimited, 1);
+    }
+
+    /// Processes and stores one event; returns its id once committed.
+    async fn ingest_event(&self, payload: &[u8], event_id: Option<&str>) -> Result<String, IngestError> {
+        let state = self.state;
+        let project = state
+            .cache
+            .project(&state.store, self.project_id)
+            .await
+            .map_err(IngestError::Store)?;
+        let processed = process::process_event(payload, event_id, &project, self.received_at, Some(&self.client_ip))
+            .map_err(|e| {
+                self.record("error", &Outcome::Invalid("event"), 1);
+                IngestError::InvalidEvent(e.to_string())
+            })?;
+        let id = processed.record.event_id.clone();
+        let category = if processed.record.kind == "error" {
+            "error"
+        } else {
+            "default"
+        };
+        match state.store.writer.store_event(processed.record).await {
+            Ok(stored) => {
+                let outcome = if stored.duplicate {
+                    Outcome::Duplicate
+                } else {
+                    Outcome::Accepted
+                };
+                self.record(category, &outcome, 1);
+                Ok(id)
+            }
+            Err(StoreError::QueueFull) => {
+                metrics::counter!("errata_items_total", "type" => "event", "outcome" => "queue_full").increment(1);
+                Err(IngestError::QueueFull)
+            }
+            Err(e) => Err(IngestError::Store(e)),
+        }
+    }
+}
+
+/// The outcome category of an item (events by whether they carry an exception).
+fn item_category_of(item: &Item<'_>) -> &'static str {
+    let ty = item.header.ty.as_str();
+    let has_exception = ty == "event" && memchr_exception(item.payload);
+    limits::item_category(ty, has_exception).unwrap_or("unknown")
+}
+
+/// A cheap guess whether an event payload carries an exception, for counting only.
+fn memchr_exception(payload: &[u8]) -> bool {
+    payload.windows(9).any(|w| w == b"exception")
+}
+
+/// How many things an item carries: containers (logs, spans) say so in `item_count`.
+fn item_quantity(item: &Item<'_>) -> u64 {
+    item.header.item_count.unwrap_or(1).max(1)
+}
+
+async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Response, IngestError> {
     let header_id = match envelope.header.event_id.as_deref() {
         Some(raw) => Some(parse_event_id(raw).ok_or_else(|| IngestError::InvalidEventId(raw.to_string()))?),
         None => None,
     };
+    let has_event = envelope.items.iter().any(|i| i.header.ty == "event");
+    let limited = if has_event { ctx.rate_limit() } else { None };
+
+    // Events first: attachments and user reports belong to a stored event.
     let mut response_id = header_id.clone();
-    for item in &envelope.items {
+    for item in envelope.items.iter().filter(|i| i.header.ty == "event") {
+        if limited.is_some() {
+            ctx.count_limited_event(item.payload).await;
+            continue;
+        }
+        let id = header_id.clone().unwrap_or_else(process::new_event_id);
+        response_id = Some(ctx.ingest_event(item.payload, Some(&id)).await?);
+    }
+
+    let max_attachment = ctx.state.config.max_stored_attachment_size;
+    let mut attachments = Vec::new();
+    let mut reports = Vec::new();
+    for item in envelope.items.iter().filter(|i| i.header.ty != "event") {
         let ty = item.header.ty.as_str();
         match ty {
-            "event" => {
-                let id = header_id.clone().unwrap_or_else(process::new_event_id);
-                let stored = ingest_event(state, project_id, item.payload, Some(&id), received_at, client_ip).await?;
-                response_id = Some(stored);
+            "attachment" => {
+                if limited.is_some() {
+                    ctx.record("attachment", &Outcome::RateLimited, 1);
+                } else if item.payload.len() > max_attachment {
+                    ctx.record("attachment", &Outcome::TooLarge, 1);
+                } else {
+                    attachments.push(NewAttachment {
+                        name: item.header.filename.clone().unwrap_or_else(|| "attachment".into()),
+                        content_type: item.header.content_type.clone(),
+                        attachment_type: item
+                            .header
+                            .attachment_type
+                            .clone()
+                            .unwrap_or_else(|| "event.attachment".into()),
+                        data: item.payload.to_vec(),
+                    });
+                }
             }
-            other => {
-                metrics::counter!("errata_items_total", "type" => item_type_label(other), "outcome" => "accepted")
-                    .increment(1);
+            "user_report" => match user_report(item.payload) {
+                Some(report) => reports.push(("user_report_v2", report)),
+                None => ctx.record("user_report_v2", &Outcome::Invalid("user_report"), 1),
+            },
+            "feedback" => match feedback_report(item.payload) {
+                Ok(Some(report)) => reports.push(("feedback", report)),
+                Ok(None) => ctx.record("feedback", &Outcome::Accepted, 1),
+                Err(()) => ctx.record("feedback", &Outcome::Invalid("feedback"), 1),
+            },
+            "client_report" => match client_report(item.payload) {
+                Some(discards) => {
+                    for (category, reason, quantity) in discards {
+                        ctx.record(&category, &Outcome::ClientDiscard(reason), quantity);
+                    }
+                }
+                None => ctx.record("internal", &Outcome::Invalid("client_report"), 1),
+            },
+            _ => ctx.record(item_category_of(item), &Outcome::Accepted, item_quantity(item)),
+        }
+        metrics::counter!("errata_items_total", "type" => item_type_label(ty), "outcome" => "received").increment(1);
+    }
+
+    let attachment_event = response_id.clone().filter(|_| !attachments.is_empty());
+    if attachment_event.is_some() || !reports.is_empty() {
+        let project_id = ctx.project_id;
+        let count = attachments.len();
+        let report_list: Vec<UserReport> = reports.iter().map(|(_, r)| r.clone()).collect();
+        let written = ctx
+            .state
+            .store
+            .writer
+            .exec(move |tx| {
+                let kept = match &attachment_event {
+                    Some(event_id) => store_ingest::insert_attachments(tx, project_id, event_id, &attachments)?,
+                    None => 0,
+                };
+                for report in &report_list {
+                    store_ingest::save_user_report(tx, project_id, report)?;
+                }
+                Ok(kept)
+            })
+            .await;
+        match written {
+            Ok(kept) => {
+                ctx.record("attachment", &Outcome::Accepted, kept as u64);
+                ctx.record("attachment", &Outcome::Invalid("no_event"), (count - kept) as u64);
+                for (category, _) in &reports {
+                    ctx.record(category, &Outcome::Accepted, 1);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "keeping attachments or user reports failed");
+                ctx.record("attachment", &Outcome::Invalid("store"), count as u64);
             }
         }
+    } else {
+        ctx.record("attachment", &Outcome::Invalid("no_event"), attachments.len() as u64);
     }
-    Ok(ok_response(response_id.as_deref()))
+
+    match limited {
+        Some(limited) => Err(limited),
+        None => Ok(ok_response(response_id.as_deref())),
+    }
+}
+
+fn text_field(v: &Value, key: &str, max: usize) -> String {
+    let s = v.get(key).and_then(Value::as_str).unwrap_or("");
+    s.chars().take(max).collect()
+}
+
+/// A legacy `user_report` item: `{event_id, name, email, comments}`.
+fn user_report(payload: &[u8]) -> Option<UserReport> {
+    let v: Value = serde_json::from_slice(payload).ok()?;
+    let event_id = parse_event_id(v.get("event_id")?.as_str()?)?;
+    Some(UserReport {
+        event_id,
+        name: text_field(&v, "name", 128),
+        email: text_field(&v, "email", 128),
+        comments: text_field(&v, "comments", 4096),
+    })
+}
+
+/// A `feedback` item: a report on an event when it names one (`contexts.feedback.associated_event_id`).
+fn feedback_report(payload: &[u8]) -> Result<Option<UserReport>, ()> {
+    let v: Value = serde_json::from_slice(payload).map_err(|_| ())?;
+    let feedback = v.pointer("/contexts/feedback").ok_or(())?;
+    let Some(event_id) = feedback
+        .get("associated_event_id")
+        .and_then(Value::as_str)
+        .and_then(parse_event_id)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(UserReport {
+        event_id,
+        name: text_field(feedback, "name", 128),
+        email: text_field(feedback, "contact_email", 128),
+        comments: text_field(feedback, "message", 4096),
+    }))
+}
+
+/// Bound on discard entries taken from one client report.
+const MAX_CLIENT_REPORT_ENTRIES: usize = 100;
+
+/// The discards a client report lists: (category, reason, quantity).
+fn client_report(payload: &[u8]) -> Option<Vec<(String, String, u64)>> {
+    let v: Value = serde_json::from_slice(payload).ok()?;
+    let obj = v.as_object()?;
+    let mut out = Vec::new();
+    for (field, default_reason) in [
+        ("discarded_events", None),
+        ("rate_limited_events", Some("ratelimit")),
+        ("filtered_events", Some("filtered")),
+        ("filtered_sampling_events", Some("sample_rate")),
+    ] {
+        let Some(entries) = obj.get(field).and_then(Value::as_array) else {
+            continue;
+        };
+        for entry in entries
+            .iter()
+            .take(MAX_CLIENT_REPORT_ENTRIES - out.len().min(MAX_CLIENT_REPORT_ENTRIES))
+        {
+            let category = entry.get("category").and_then(Value::as_str).unwrap_or("default");
+            let reason = entry
+                .get("reason")
+                .and_then(Value::as_str)
+                .or(default_reason)
+                .unwrap_or("unknown");
+            let quantity = entry
+                .get("quantity")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                .min(u64::from(u32::MAX));
+            out.push((category.to_string(), outcomes::client_reason(reason), quantity));
+        }
+    }
+    Some(out)
 }
 
 /// Bounded label set for metrics: known types by name, everything else as `other`.
@@ -361,43 +693,72 @@ fn item_type_label(ty: &str) -> &'static str {
     KNOWN.iter().find(|k| **k == ty).copied().unwrap_or("other")
 }
 
-/// Processes and stores one event; returns its id once committed.
-async fn ingest_event(
-    state: &AppState,
-    project_id: i64,
-    payload: &[u8],
-    event_id: Option<&str>,
-    received_at: f64,
-    client_ip: &str,
-) -> Result<String, IngestError> {
-    let project = state
-        .cache
-        .project(&state.store, project_id)
-        .await
-        .map_err(IngestError::Store)?;
-    let processed = process::process_event(payload, event_id, &project, received_at, Some(client_ip)).map_err(|e| {
-        metrics::counter!("errata_items_total", "type" => "event", "outcome" => "invalid").increment(1);
-        IngestError::InvalidEvent(e.to_string())
-    })?;
-    let id = processed.record.event_id.clone();
-    match state.store.writer.store_event(processed.record).await {
-        Ok(stored) => {
-            let outcome = if stored.duplicate { "duplicate" } else { "accepted" };
-            metrics::counter!("errata_items_total", "type" => "event", "outcome" => outcome).increment(1);
-            Ok(id)
-        }
-        Err(StoreError::QueueFull) => {
-            metrics::counter!("errata_items_total", "type" => "event", "outcome" => "queue_full").increment(1);
-            Err(IngestError::QueueFull)
-        }
-        Err(e) => Err(IngestError::Store(e)),
-    }
-}
-
 fn ok_response(id: Option<&str>) -> Response {
     let body = match id {
         Some(id) => json!({ "id": id }),
         None => json!({}),
     };
     (StatusCode::OK, Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        h
+    }
+
+    #[test]
+    fn origins_match_by_origin_host_or_wildcard() {
+        let allowed = "https://app.example, other.example, *.shop.example";
+        assert!(origin_allowed(allowed, &headers("https://app.example")));
+        assert!(origin_allowed(allowed, &headers("http://other.example:8080")));
+        assert!(origin_allowed(allowed, &headers("https://eu.shop.example")));
+        assert!(!origin_allowed(allowed, &headers("https://evil.example")));
+        assert!(!origin_allowed(allowed, &headers("https://notshop.example")));
+        assert!(!origin_allowed(allowed, &headers("https://app.example.evil.test")));
+        assert!(origin_allowed("*", &headers("https://any.example")));
+        assert!(origin_allowed(allowed, &HeaderMap::new()), "no Origin: not a browser");
+    }
+
+    #[test]
+    fn client_reports_yield_bounded_discards() {
+        let report =
+            br#"{"timestamp":1,"discarded_events":[{"reason":"queue_overflow","category":"error","quantity":3}],
+            "rate_limited_events":[{"category":"transaction","quantity":2}]}"#;
+        assert_eq!(
+            client_report(report).unwrap(),
+            vec![
+                ("error".into(), "queue_overflow".into(), 3),
+                ("transaction".into(), "ratelimit".into(), 2)
+            ]
+        );
+        assert_eq!(client_report(b"not json"), None);
+        let many = format!(
+            r#"{{"discarded_events":[{}]}}"#,
+            vec![r#"{"reason":"r","category":"error","quantity":1}"#; 500].join(",")
+        );
+        assert_eq!(client_report(many.as_bytes()).unwrap().len(), MAX_CLIENT_REPORT_ENTRIES);
+    }
+
+    #[test]
+    fn user_reports_and_feedback_name_their_event() {
+        let report = user_report(
+            br#"{"event_id":"9F6C2E4B-8A1D-4C3B-9E2F-1A0B9C8D7E6F","name":"A","email":"a@x","comments":"broke"}"#,
+        )
+        .unwrap();
+        assert_eq!(report.event_id, "9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f");
+        assert_eq!(report.comments, "broke");
+        assert_eq!(user_report(br#"{"event_id":"nope"}"#), None);
+        let feedback = br#"{"contexts":{"feedback":{"message":"m","contact_email":"e","associated_event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}}"#;
+        assert_eq!(feedback_report(feedback).unwrap().unwrap().comments, "m");
+        assert_eq!(
+            feedback_report(br#"{"contexts":{"feedback":{"message":"m"}}}"#),
+            Ok(None)
+        );
+        assert_eq!(feedback_report(b"[]"), Err(()));
+    }
 }

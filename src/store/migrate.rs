@@ -6,7 +6,10 @@ use rusqlite_migration::{M, Migrations};
 
 use super::StoreError;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../schema/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema/0001_init.sql"),
+    include_str!("../../schema/0002_attachments_user_reports.sql"),
+];
 
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -7,8 +7,10 @@
 //! server is up and directly by the CLI otherwise.
 
 pub mod admin;
+pub mod ingest;
 pub mod migrate;
 pub mod model;
+pub mod outcomes;
 pub mod read;
 pub mod writer;
 
