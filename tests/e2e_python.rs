@@ -38,3 +38,38 @@ fn python_sdk_errors_become_two_issues_with_exact_counts() {
     assert_eq!(events.as_array().unwrap().len(), 5);
     assert_eq!(server.stop().code(), Some(0), "errata exits 0 on SIGTERM");
 }
+
+#[test]
+fn python_sdk_transaction_and_session_are_sent_without_failures() {
+    let deps = e2e_deps("python");
+    let server = BinaryServer::start();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/e2e/python_traffic.py");
+    let (ok, output) = run_output(std::process::Command::new(deps.join("venv/bin/python")).arg(script).arg(&server.dsn));
+    assert!(ok, "python sender failed:\n{output}");
+    for bad in ["Unexpected status code", "Failed to send", "error from sentry", "event was dropped", "Discarded"] {
+        assert!(!output.contains(bad), "SDK reported a send failure ({bad}):\n{output}");
+    }
+    let issues = server.get("/api/0/projects/errata/default/issues/?query=");
+    let counts: Vec<(String, String)> = issues
+        .as_array()
+        .expect("issue list")
+        .iter()
+        .map(|i| (i["metadata"]["type"].as_str().unwrap_or("").to_string(), i["count"].as_str().unwrap_or("").to_string()))
+        .collect();
+    assert!(counts.contains(&("ZeroDivisionError".into(), "3".into())), "{counts:?}");
+    assert!(counts.contains(&("KeyError".into(), "1".into())), "{counts:?}");
+    let outcomes = server.get("/api/0/projects/errata/default/outcomes/");
+    let accepted = |category: &str| -> i64 {
+        outcomes["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter(|r| r["category"] == category && r["outcome"] == "accepted")
+            .map(|r| r["quantity"].as_i64().expect("quantity"))
+            .sum()
+    };
+    assert_eq!(accepted("error"), 4, "{outcomes:#}");
+    assert!(accepted("transaction") >= 1, "{outcomes:#}");
+    assert!(accepted("session") >= 1, "{outcomes:#}");
+    assert_eq!(server.stop().code(), Some(0));
+}
