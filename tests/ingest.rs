@@ -1097,3 +1097,92 @@ fn a_trickling_body_times_out_with_408() {
     assert!(response.contains("not received within 1 seconds"), "{response}");
     assert!(response.to_ascii_lowercase().contains("access-control-allow-origin: *"));
 }
+
+#[test]
+fn non_json_item_header_is_400_with_detail_and_causes() {
+    let server = spawn_server();
+    let response = server.post_envelope("{}\n{type: event}\n{}\n");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().unwrap();
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(body["causes"].as_array().is_some_and(|c| !c.is_empty()), "{body}");
+}
+
+/// Checklist 22–26 through the real server: every legacy shape is stored in the canonical one.
+#[test]
+fn legacy_shapes_are_stored_normalized() {
+    let server = spawn_server();
+    let stored = |event: Value| -> Value {
+        let id = server.send_event(&event);
+        server.get_ok(&format!("/api/0/projects/errata/default/events/{id}/json/"))
+    };
+    // 22: timestamps.
+    for (raw, expected) in [
+        (json!(1741083330), 1741083330.0),
+        (json!(1741083330.5), 1741083330.5),
+        (json!("2025-03-04T10:15:30Z"), 1741083330.0),
+        (json!("2025-03-04T10:15:30.123+02:00"), 1741076130.123),
+        (json!("2025-03-04T10:15:30"), 1741083330.0),
+    ] {
+        let event = stored(json!({"message": "t", "timestamp": raw}));
+        let ts = event["timestamp"].as_f64().unwrap();
+        assert!((ts - expected).abs() < 0.001, "{raw} → {ts}");
+    }
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let ts = stored(json!({"message": "no time"}))["timestamp"].as_f64().unwrap();
+    assert!(ts >= before - 1.0 && ts < before + 60.0, "missing timestamp ⇒ receive time, got {ts}");
+    // 23: levels.
+    for (raw, expected) in [
+        (json!("critical"), "fatal"),
+        (json!("log"), "info"),
+        (json!(40), "error"),
+        (json!("bogus"), "error"),
+    ] {
+        assert_eq!(stored(json!({"message": "l", "level": raw}))["level"], expected, "{raw}");
+    }
+    // 24: exception and breadcrumb forms give one canonical shape.
+    let exception = json!({"type": "IOError", "value": "No space left"});
+    let forms = [
+        json!({"exception": [exception.clone()], "breadcrumbs": [{"timestamp": 1741083300, "message": "rotate"}]}),
+        json!({"exception": {"values": [exception.clone()]}, "breadcrumbs": {"values": [{"timestamp": 1741083300, "message": "rotate"}]}}),
+        json!({"exception": exception.clone(), "breadcrumbs": [{"timestamp": 1741083300, "message": "rotate"}]}),
+        json!({"sentry.interfaces.Exception": exception.clone(), "sentry.interfaces.Breadcrumbs": [{"timestamp": 1741083300, "message": "rotate"}]}),
+    ];
+    let canonical: Vec<(Value, Value)> = forms
+        .into_iter()
+        .map(|f| {
+            let e = stored(f);
+            (e["exception"].clone(), e["breadcrumbs"].clone())
+        })
+        .collect();
+    assert_eq!(canonical[0].0["values"][0]["type"], "IOError", "{:?}", canonical[0]);
+    assert_eq!(canonical[0].1["values"][0]["message"], "rotate", "{:?}", canonical[0]);
+    assert!(canonical.iter().all(|c| *c == canonical[0]), "{canonical:#?}");
+    // 25: tags as object or pairs.
+    let object = stored(json!({"message": "tags", "tags": {"a b": true, "n": 3, "x": null}}));
+    let pairs = stored(json!({"message": "tags", "tags": [["a b", true], ["n", 3], ["x", null]]}));
+    assert_eq!(object["tags"], pairs["tags"]);
+    let tags = object["tags"].as_array().unwrap();
+    assert!(tags.contains(&json!(["a-b", "True"])), "{tags:?}");
+    assert!(tags.contains(&json!(["n", "3"])), "{tags:?}");
+    // The raw event keeps `["x", null]` as Relay does; no `x` tag ever reaches the event or issue.
+    assert!(!tags.iter().any(|t| t[0] == "x" && !t[1].is_null()), "{tags:?}");
+    let id = object["event_id"].as_str().unwrap();
+    let shown = server.get_ok(&format!("/api/0/projects/errata/default/events/{id}/"));
+    let shown_tags = shown["tags"].as_array().unwrap();
+    assert!(shown_tags.iter().any(|t| t["key"] == "a-b" && t["value"] == "True"), "{shown_tags:?}");
+    assert!(!shown_tags.iter().any(|t| t["key"] == "x"), "{shown_tags:?}");
+    // 26: message string, top-level stacktrace attached to the sole exception, array vars.
+    let event = stored(json!({
+        "message": "Disk full",
+        "exception": {"values": [{"type": "IOError", "value": "full"}]},
+        "stacktrace": {"frames": [{"function": "write_log", "filename": "log.py", "lineno": 88, "vars": [1, "two"]}]},
+    }));
+    assert_eq!(event["logentry"]["formatted"], "Disk full", "{event}");
+    let frame = &event["exception"]["values"][0]["stacktrace"]["frames"][0];
+    assert_eq!(frame["function"], "write_log", "{event}");
+    assert_eq!(frame["vars"], json!({"0": 1, "1": "two"}));
+}
