@@ -75,6 +75,8 @@ enum ProjectCommand {
     },
     /// List projects: id, slug, DSN.
     List,
+    /// Delete a project with its issues, events and keys.
+    Delete { slug: String },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +87,9 @@ enum TokenCommand {
         /// read, write or admin.
         #[arg(long, default_value = "admin")]
         scope: String,
+        /// Mint an organization token (`sntrys_…`, carries the URL and organization) for this org.
+        #[arg(long)]
+        org: Option<String>,
     },
     /// List tokens (never their values).
     List,
@@ -237,6 +242,15 @@ fn project(config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
                 println!("{}\t{}\t{}", p.id, p.slug, dsn);
             }
         }
+        ProjectCommand::Delete { slug } => {
+            let org = admin::organizations(&conn)?
+                .into_iter()
+                .next()
+                .context("no organization")?;
+            let project = admin::project(&conn, org.id, &slug)?;
+            admin::delete_project(&conn, project.id)?;
+            println!("deleted project {}", project.slug);
+        }
     }
     Ok(())
 }
@@ -244,11 +258,19 @@ fn project(config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
 fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     let conn = open(config)?;
     match cmd {
-        TokenCommand::Create { name, scope } => {
+        TokenCommand::Create { name, scope, org } => {
             if !errata::api::auth::valid_level(&scope) {
                 bail!("invalid scope {scope:?}: use read, write or admin");
             }
-            println!("{}", admin::create_token(&conn, &name, &[scope.as_str()])?);
+            match org {
+                Some(org) => {
+                    let org = admin::organization(&conn, &org)?;
+                    let token =
+                        admin::create_org_token(&conn, &name, &[scope.as_str()], &config.base_url(), &org.slug)?;
+                    println!("{token}");
+                }
+                None => println!("{}", admin::create_token(&conn, &name, &[scope.as_str()])?),
+            }
         }
         TokenCommand::List => {
             for t in admin::tokens(&conn)? {

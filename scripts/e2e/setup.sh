@@ -29,9 +29,21 @@ node_part() {
   echo "$NODE_PKGS" > "$marker"
 }
 
+SCHEMATHESIS="schemathesis==4.32.5"
+
+# schemathesis goes into the same virtualenv, with its own marker, so the python part stays as it is.
+schemathesis_part() {
+  python_part
+  local marker="$dir/venv/.schemathesis"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$SCHEMATHESIS" ]; then return; fi
+  "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "$SCHEMATHESIS"
+  echo "$SCHEMATHESIS" > "$marker"
+}
+
 case "${1:-all}" in
   python) python_part ;;
   node) node_part ;;
-  all) python_part; node_part ;;
-  *) echo "usage: $0 [python|node|all]" >&2; exit 2 ;;
+  schemathesis) schemathesis_part ;;
+  all) python_part; node_part; schemathesis_part ;;
+  *) echo "usage: $0 [python|node|schemathesis|all]" >&2; exit 2 ;;
 esac

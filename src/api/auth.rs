@@ -6,6 +6,8 @@ use axum::http::request::Parts;
 
 use crate::app::AppState;
 use crate::errors::ApiError;
+use subtle::ConstantTimeEq;
+
 use crate::store::{ApiToken, admin, now_us};
 
 /// Errata's token levels and the Sentry scopes each grants.
@@ -37,6 +39,11 @@ impl Caller {
         sentry_scopes(&self.token.scopes)
     }
 
+    /// Organization tokens (`sntrys_`) act for the organization, not a user.
+    pub fn is_org_token(&self) -> bool {
+        self.token.scopes.iter().any(|s| s == admin::ORG_TOKEN_MARKER)
+    }
+
     /// Fails with 403 unless the token grants `scope`.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
         if self.scopes().contains(&scope) {
@@ -60,17 +67,21 @@ pub async fn caller_from_parts(parts: &Parts, state: &AppState) -> Result<Option
     if token.is_empty() {
         return Err(ApiError::InvalidToken);
     }
-    // Only the hash is looked up: an index equality on a digest leaks nothing about the token.
+    // Only the SHA-256 of the token is looked up, so the index walk's timing says nothing
+    // usable about the token; the stored hash is then compared in constant time.
     let hash = admin::token_hash(token);
-    let found = state.store.read(move |c| admin::token_by_hash(c, &hash)).await?;
-    let token = found.ok_or(ApiError::InvalidToken)?;
-    // Record use at most once a minute, off the request path.
+    let lookup = hash.clone();
+    let found = state.store.read(move |c| admin::token_and_hash(c, &lookup)).await?;
+    let (token, stored) = found.ok_or(ApiError::InvalidToken)?;
+    if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
+        return Err(ApiError::InvalidToken);
+    }
+    // Record use at most once a minute; the write is awaited so `token list` is exact.
     if token.last_used.is_none_or(|t| now_us() - t > 60_000_000) {
         let id = token.id;
-        let writer = state.store.writer.clone();
-        tokio::spawn(async move {
-            let _ = writer.exec(move |tx| admin::touch_token(tx, id)).await;
-        });
+        if let Err(e) = state.store.writer.exec(move |tx| admin::touch_token(tx, id)).await {
+            tracing::warn!(error = %e, "could not record token use");
+        }
     }
     Ok(Some(Caller { token }))
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
-use super::pagination::{Cursor, link_header, page_size};
+use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
 use super::{query, resolve_org, resolve_project};
 use crate::app::AppState;
@@ -163,24 +163,24 @@ async fn direct_hit(
             .await?;
         return Ok(hit);
     }
-    if param(params, "shortIdLookup") == Some("1") {
-        if let Some((slug, number)) = serialize::parse_short_id(&q) {
-            let hit = state
-                .store
-                .read(move |c| {
-                    for p in projects {
-                        let project = admin::project_by_id(c, p)?;
-                        if project.slug == slug {
-                            if let Ok(issue) = read::issue_by_short_id(c, p, number) {
-                                return Ok(Some((issue, None)));
-                            }
-                        }
+    if param(params, "shortIdLookup") == Some("1")
+        && let Some((slug, number)) = serialize::parse_short_id(&q)
+    {
+        let hit = state
+            .store
+            .read(move |c| {
+                for p in projects {
+                    let project = admin::project_by_id(c, p)?;
+                    if project.slug == slug
+                        && let Ok(issue) = read::issue_by_short_id(c, p, number)
+                    {
+                        return Ok(Some((issue, None)));
                     }
-                    Ok(None)
-                })
-                .await?;
-            return Ok(hit);
-        }
+                }
+                Ok(None)
+            })
+            .await?;
+        return Ok(hit);
     }
     Ok(None)
 }
@@ -228,25 +228,92 @@ async fn list(
                 .map_err(|_| ApiError::BadRequest(format!("Invalid group id {g:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let sort = sort(param(&params, "sort"))?;
     let filter = IssueFilter {
         project_ids,
         issue_ids,
         conditions,
-        sort: sort(param(&params, "sort"))?,
-        // One extra row tells whether a next page exists.
+        sort,
+        // One extra row tells whether a further page exists.
         limit: limit + 1,
         offset: cursor.offset,
     };
-    let mut issues = state.store.read(move |c| read::issues(c, &filter)).await?;
-    let has_next = issues.len() > limit;
-    issues.truncate(limit);
+    let (issues, link) = if value_paged(sort) && !(cursor.value == 0 && cursor.offset > 0) {
+        value_page(state, uri, filter, cursor, limit).await?
+    } else {
+        let mut issues = state.store.read(move |c| read::issues(c, &filter)).await?;
+        let has_next = issues.len() > limit;
+        issues.truncate(limit);
+        let link = link_header(&state.base_url(), uri, cursor.offset, limit, has_next);
+        (issues, link)
+    };
     let values = issue_values(state, issues, stats).await?;
     let mut response = Json(values).into_response();
-    response.headers_mut().insert(
-        header::LINK,
-        link_header(&state.base_url(), uri, cursor.offset, limit, has_next),
-    );
+    response.headers_mut().insert(header::LINK, link);
     Ok(response)
+}
+
+/// Orders whose values only grow as events arrive page by value (Sentry's value cursors), so
+/// that paging stays correct while new events come in. Counts page by offset.
+fn value_paged(sort: IssueSort) -> bool {
+    matches!(sort, IssueSort::Date | IssueSort::New)
+}
+
+/// One page by value cursor, and its `Link` header.
+async fn value_page(
+    state: &AppState,
+    uri: &Uri,
+    filter: IssueFilter,
+    cursor: Cursor,
+    limit: usize,
+) -> Result<(Vec<Issue>, HeaderValue), ApiError> {
+    let sort = filter.sort;
+    let start = (cursor.value > 0).then_some(cursor.value);
+    let is_prev = cursor.is_prev && start.is_some();
+    let mut issues = match start {
+        Some(value) => {
+            state
+                .store
+                .read(move |c| read::issues_by_value(c, &filter, value, is_prev))
+                .await?
+        }
+        None => {
+            let filter = IssueFilter { offset: 0, ..filter };
+            state.store.read(move |c| read::issues(c, &filter)).await?
+        }
+    };
+    let more = issues.len() > limit;
+    if more {
+        if is_prev {
+            issues.remove(0);
+        } else {
+            issues.truncate(limit);
+        }
+    }
+    // Going forward, `more` says whether a next page exists and any cursor means one before;
+    // going back, `more` says whether an earlier page exists and the page we came from follows.
+    let (has_prev, has_next) = if is_prev { (more, true) } else { (start.is_some(), more) };
+    let ties = |value: i64| issues.iter().filter(|i| sort.value_of(i) == value).count();
+    let next = match issues.last() {
+        Some(last) => {
+            let value = sort.value_of(last);
+            let mut offset = ties(value);
+            if !is_prev && start == Some(value) {
+                offset += cursor.offset;
+            }
+            format!("{value}:{offset}:0")
+        }
+        None => format!("{}:{}:0", cursor.value, cursor.offset),
+    };
+    let prev = match issues.first() {
+        Some(first) => {
+            let value = sort.value_of(first);
+            format!("{value}:{}:1", ties(value))
+        }
+        None => format!("{}:{}:1", cursor.value, cursor.offset),
+    };
+    let link = link_header_with(&state.base_url(), uri, (&prev, has_prev), (&next, has_next));
+    Ok((issues, link))
 }
 
 /// Org lists: `statsPeriod` is a search window over last seen, or `start`/`end`.
@@ -420,9 +487,23 @@ pub fn parse_update(body: &[u8]) -> Result<Update, ApiError> {
             .as_i64()
             .filter(|m| *m > 0)
             .ok_or_else(|| field_error("ignoreDuration", "must be a positive integer".into()))?;
-        let until = now_us() + m * 60_000_000;
+        let until = m
+            .checked_mul(60_000_000)
+            .and_then(|d| now_us().checked_add(d))
+            .filter(|u| chrono::DateTime::from_timestamp_micros(*u).is_some())
+            .ok_or_else(|| field_error("ignoreDuration", "is too large".into()))?;
         details["ignoreUntil"] = json!(iso(until));
         details["ignoreUntilUs"] = json!(until);
+    }
+    if let Some(until) = details.get("ignoreUntil").filter(|v| !v.is_null())
+        && details.get("ignoreUntilUs").is_none()
+    {
+        let at = until
+            .as_str()
+            .and_then(query::parse_datetime)
+            .ok_or_else(|| field_error("ignoreUntil", "must be an ISO 8601 date and time".into()))?;
+        details["ignoreUntil"] = json!(iso(at));
+        details["ignoreUntilUs"] = json!(at);
     }
     if let Some(count) = details.get("ignoreCount").filter(|v| !v.is_null()) {
         count
@@ -453,7 +534,7 @@ pub fn parse_update(body: &[u8]) -> Result<Update, ApiError> {
             .unwrap_or_default();
         update.delta.insert("statusDetails".into(), Value::Object(public));
         let substatus = update.substatus.clone().or_else(|| match status.as_str() {
-            "ignored" if details.get("ignoreDuration").is_some() || details.get("ignoreCount").is_some() => {
+            "ignored" if details.get("ignoreUntilUs").is_some() || details.get("ignoreCount").is_some() => {
                 Some("archived_until_condition_met".into())
             }
             "ignored" => Some("archived_forever".into()),
@@ -539,8 +620,14 @@ async fn bulk_targets(state: &AppState, params: &Params, project_ids: Vec<i64>) 
                 .map_err(|_| ApiError::BadRequest(format!("Invalid issue id {g:?}")))
         })
         .collect::<Result<_, _>>()?;
-    let mut conditions = if ids.is_empty() { conditions(params)? } else { vec![] };
-    if let Some(status) = param(params, "status").filter(|s| !s.is_empty()) {
+    let status = param(params, "status").filter(|s| !s.is_empty());
+    // `?status=` replaces the list's default `is:unresolved` (sentry-cli sends it alone).
+    let mut conditions = match (ids.is_empty(), status, param(params, "query")) {
+        (false, _, _) | (true, Some(_), None) => vec![],
+        (true, _, _) => conditions(params)?,
+    };
+    if let Some(status) = status {
+        let status = if status == "muted" { "ignored" } else { status };
         conditions.push(Condition::Status {
             values: vec![status.to_string()],
             negate: false,
@@ -701,11 +788,11 @@ async fn detail_value(state: &AppState, issue: Issue, project: &Project, params:
     if !collapse.contains(&"tags") {
         v["tags"] = tag_keys(&tags, 0);
     }
-    if collapse.contains(&"release") {
-        if let Some(obj) = v.as_object_mut() {
-            obj.remove("firstRelease");
-            obj.remove("lastRelease");
-        }
+    if collapse.contains(&"release")
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.remove("firstRelease");
+        obj.remove("lastRelease");
     }
     v["userReportCount"] = json!(0);
     v["activity"] = json!([]);
@@ -925,8 +1012,8 @@ async fn tag_values_response(
         return Err(ApiError::NotFound);
     }
     match param(params, "sort").unwrap_or("-count") {
-        "-last_seen" => values.sort_by(|a, b| b.last_seen.cmp(&a.last_seen)),
-        "-first_seen" => values.sort_by(|a, b| b.first_seen.cmp(&a.first_seen)),
+        "-last_seen" => values.sort_by_key(|v| std::cmp::Reverse(v.last_seen)),
+        "-first_seen" => values.sort_by_key(|v| std::cmp::Reverse(v.first_seen)),
         _ => values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value))),
     }
     let items = values.iter().map(tag_value).collect();

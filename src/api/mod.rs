@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod events;
 pub mod issues;
+pub mod openapi;
 pub mod organizations;
 pub mod pagination;
 pub mod query;
@@ -11,130 +12,225 @@ pub mod serialize;
 pub mod stats;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{MethodRouter, any, get};
 
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::store::{Organization, Project, admin};
 
+/// One registered API route: its path (as routed, with the trailing slash) and methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+}
+
+/// Registers routes and records each with its methods, so the OpenAPI description can be
+/// checked against exactly what is served.
+struct Registry {
+    router: Router<AppState>,
+    table: Vec<RouteInfo>,
+}
+
+impl Registry {
+    fn add(mut self, path: &'static str, methods: &'static [&'static str], route: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, route);
+        self.table.push(RouteInfo { path, methods });
+        self
+    }
+}
+
+fn registry() -> Registry {
+    Registry {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .add("/api/0/", &["GET"], get(organizations::index))
+    .add("/api/0/auth/", &["GET"], get(organizations::current_user))
+    .add("/api/0/users/me/regions/", &["GET"], get(organizations::regions))
+    .add("/api/0/organizations/", &["GET"], get(organizations::list))
+    .add("/api/0/organizations/{org}/", &["GET"], get(organizations::detail))
+    .add(
+        "/api/0/organizations/{org}/projects/",
+        &["GET"],
+        get(organizations::projects),
+    )
+    .add("/api/0/organizations/{org}/teams/", &["GET"], get(organizations::teams))
+    .add("/api/0/projects/", &["GET"], get(organizations::all_projects))
+    .add(
+        "/api/0/projects/{org}/{project}/",
+        &["GET", "PUT", "DELETE"],
+        get(organizations::project_detail)
+            .put(organizations::project_update)
+            .delete(organizations::project_delete),
+    )
+    .add(
+        "/api/0/organizations/{org}/projects/new/",
+        &["POST"],
+        axum::routing::post(organizations::project_create),
+    )
+    .add(
+        "/api/0/teams/{org}/{team}/projects/",
+        &["POST"],
+        axum::routing::post(organizations::project_create_for_team),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/keys/",
+        &["GET", "POST"],
+        get(organizations::keys).post(organizations::key_create),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/keys/{key}/",
+        &["GET", "PUT", "DELETE"],
+        get(organizations::key_detail)
+            .put(organizations::key_update)
+            .delete(organizations::key_delete),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/issues/",
+        &["GET", "PUT", "DELETE"],
+        get(issues::project_list)
+            .put(issues::project_bulk_update)
+            .delete(issues::project_bulk_delete),
+    )
+    .add(
+        "/api/0/organizations/{org}/issues/",
+        &["GET", "PUT", "DELETE"],
+        get(issues::org_list)
+            .put(issues::org_bulk_update)
+            .delete(issues::org_bulk_delete),
+    )
+    .add(
+        "/api/0/issues/{id}/",
+        &["GET", "PUT", "DELETE"],
+        get(issues::detail).put(issues::update).delete(issues::delete),
+    )
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/",
+        &["GET", "PUT", "DELETE"],
+        get(issues::org_detail)
+            .put(issues::org_update)
+            .delete(issues::org_delete),
+    )
+    .add(
+        "/api/0/groups/{id}/",
+        &["GET", "PUT", "DELETE"],
+        get(issues::detail).put(issues::update).delete(issues::delete),
+    )
+    .add("/api/0/groups/{id}/events/", &["GET"], get(events::issue_events))
+    .add("/api/0/groups/{id}/events/{event}/", &["GET"], get(events::issue_event))
+    .add("/api/0/groups/{id}/tags/", &["GET"], get(issues::tags))
+    .add("/api/0/groups/{id}/tags/{key}/", &["GET"], get(issues::tag))
+    .add(
+        "/api/0/groups/{id}/tags/{key}/values/",
+        &["GET"],
+        get(issues::tag_values),
+    )
+    .add("/api/0/groups/{id}/hashes/", &["GET"], get(issues::hashes))
+    .add("/api/0/issues/{id}/events/", &["GET"], get(events::issue_events))
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/events/",
+        &["GET"],
+        get(events::org_issue_events),
+    )
+    .add("/api/0/issues/{id}/events/{event}/", &["GET"], get(events::issue_event))
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/events/{event}/",
+        &["GET"],
+        get(events::org_issue_event),
+    )
+    .add("/api/0/issues/{id}/tags/", &["GET"], get(issues::tags))
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/tags/",
+        &["GET"],
+        get(issues::org_tags),
+    )
+    .add("/api/0/issues/{id}/tags/{key}/", &["GET"], get(issues::tag))
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/tags/{key}/",
+        &["GET"],
+        get(issues::org_tag),
+    )
+    .add(
+        "/api/0/issues/{id}/tags/{key}/values/",
+        &["GET"],
+        get(issues::tag_values),
+    )
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/",
+        &["GET"],
+        get(issues::org_tag_values),
+    )
+    .add("/api/0/issues/{id}/hashes/", &["GET"], get(issues::hashes))
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/hashes/",
+        &["GET"],
+        get(issues::org_hashes),
+    )
+    .add(
+        "/api/0/organizations/{org}/shortids/{short}/",
+        &["GET"],
+        get(issues::short_id_lookup),
+    )
+    .add(
+        "/api/0/organizations/{org}/eventids/{event}/",
+        &["GET"],
+        get(events::event_id_lookup),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/events/",
+        &["GET"],
+        get(events::project_events),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/events/{event}/",
+        &["GET"],
+        get(events::project_event),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/events/{event}/json/",
+        &["GET"],
+        get(events::project_event_json),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/stats/",
+        &["GET"],
+        get(stats::project_stats),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/outcomes/",
+        &["GET"],
+        get(stats::project_outcomes),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/events/{event}/attachments/",
+        &["GET"],
+        get(stats::event_attachments),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/events/{event}/attachments/{id}/",
+        &["GET"],
+        get(stats::event_attachment),
+    )
+    .add("/api/0/openapi.json/", &["GET"], get(openapi::serve))
+}
+
+/// The web API's router. A known path with a method it does not serve answers 405 with a
+/// `{"detail"}` body; an unknown `/api/0/` path answers a JSON 404.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/0/", get(organizations::index))
-        .route("/api/0/auth/", get(organizations::current_user))
-        .route("/api/0/users/me/regions/", get(organizations::regions))
-        .route("/api/0/organizations/", get(organizations::list))
-        .route("/api/0/organizations/{org}/", get(organizations::detail))
-        .route("/api/0/organizations/{org}/projects/", get(organizations::projects))
-        .route("/api/0/organizations/{org}/teams/", get(organizations::teams))
-        .route("/api/0/projects/", get(organizations::all_projects))
-        .route(
-            "/api/0/projects/{org}/{project}/",
-            get(organizations::project_detail)
-                .put(organizations::project_update)
-                .delete(organizations::project_delete),
-        )
-        .route(
-            "/api/0/organizations/{org}/projects/new/",
-            axum::routing::post(organizations::project_create),
-        )
-        .route(
-            "/api/0/teams/{org}/{team}/projects/",
-            axum::routing::post(organizations::project_create_for_team),
-        )
-        .route(
-            "/api/0/projects/{org}/{project}/keys/",
-            get(organizations::keys).post(organizations::key_create),
-        )
-        .route(
-            "/api/0/projects/{org}/{project}/keys/{key}/",
-            get(organizations::key_detail)
-                .put(organizations::key_update)
-                .delete(organizations::key_delete),
-        )
-        .route(
-            "/api/0/projects/{org}/{project}/issues/",
-            get(issues::project_list)
-                .put(issues::project_bulk_update)
-                .delete(issues::project_bulk_delete),
-        )
-        .route(
-            "/api/0/organizations/{org}/issues/",
-            get(issues::org_list)
-                .put(issues::org_bulk_update)
-                .delete(issues::org_bulk_delete),
-        )
-        .route(
-            "/api/0/issues/{id}/",
-            get(issues::detail).put(issues::update).delete(issues::delete),
-        )
-        .route(
-            "/api/0/organizations/{org}/issues/{id}/",
-            get(issues::org_detail)
-                .put(issues::org_update)
-                .delete(issues::org_delete),
-        )
-        .route(
-            "/api/0/groups/{id}/",
-            get(issues::detail).put(issues::update).delete(issues::delete),
-        )
-        .route("/api/0/issues/{id}/events/", get(events::issue_events))
-        .route(
-            "/api/0/organizations/{org}/issues/{id}/events/",
-            get(events::org_issue_events),
-        )
-        .route("/api/0/issues/{id}/events/{event}/", get(events::issue_event))
-        .route(
-            "/api/0/organizations/{org}/issues/{id}/events/{event}/",
-            get(events::org_issue_event),
-        )
-        .route("/api/0/issues/{id}/tags/", get(issues::tags))
-        .route("/api/0/organizations/{org}/issues/{id}/tags/", get(issues::org_tags))
-        .route("/api/0/issues/{id}/tags/{key}/", get(issues::tag))
-        .route(
-            "/api/0/organizations/{org}/issues/{id}/tags/{key}/",
-            get(issues::org_tag),
-        )
-        .route("/api/0/issues/{id}/tags/{key}/values/", get(issues::tag_values))
-        .route(
-            "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/",
-            get(issues::org_tag_values),
-        )
-        .route("/api/0/issues/{id}/hashes/", get(issues::hashes))
-        .route(
-            "/api/0/organizations/{org}/issues/{id}/hashes/",
-            get(issues::org_hashes),
-        )
-        .route(
-            "/api/0/organizations/{org}/shortids/{short}/",
-            get(issues::short_id_lookup),
-        )
-        .route(
-            "/api/0/organizations/{org}/eventids/{event}/",
-            get(events::event_id_lookup),
-        )
-        .route("/api/0/projects/{org}/{project}/events/", get(events::project_events))
-        .route(
-            "/api/0/projects/{org}/{project}/events/{event}/",
-            get(events::project_event),
-        )
-        .route(
-            "/api/0/projects/{org}/{project}/events/{event}/json/",
-            get(events::project_event_json),
-        )
-        .route("/api/0/projects/{org}/{project}/stats/", get(stats::project_stats))
-        .route(
-            "/api/0/projects/{org}/{project}/outcomes/",
-            get(stats::project_outcomes),
-        )
-        .route(
-            "/api/0/projects/{org}/{project}/events/{event}/attachments/",
-            get(stats::event_attachments),
-        )
-        .route(
-            "/api/0/projects/{org}/{project}/events/{event}/attachments/{id}/",
-            get(stats::event_attachment),
-        )
-        .route("/api/0/{*rest}", axum::routing::any(not_found))
+    registry()
+        .router
+        .method_not_allowed_fallback(method_not_allowed)
+        .route("/api/0/{*rest}", any(not_found))
+}
+
+/// Every route `router()` serves except the JSON 404 catch-all.
+pub fn routes() -> Vec<RouteInfo> {
+    registry().table
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 async fn not_found() -> ApiError {

@@ -37,6 +37,7 @@ fn user_json(token: &ApiToken) -> Value {
 /// `GET /api/0/`: who is calling, with which scopes (sentry-cli `info`).
 pub async fn index(MaybeCaller(caller): MaybeCaller) -> Json<Value> {
     Json(match caller {
+        Some(c) if c.is_org_token() => json!({"version": "0", "auth": {"scopes": c.scopes()}, "user": null}),
         Some(c) => json!({"version": "0", "auth": {"scopes": c.scopes()}, "user": user_json(&c.token)}),
         None => json!({"version": "0", "auth": null, "user": null}),
     })
@@ -314,13 +315,13 @@ pub async fn project_update(
     let (org, project) = resolve_project(&state, &org, &project).await?;
     let settings = merged_settings(&project.settings, &body)?;
     let (id, name, slug, platform) = (project.id, body.name.clone(), body.slug.clone(), body.platform.clone());
-    if let Some(slug) = &slug {
-        if !admin::valid_slug(slug) {
-            return Err(ApiError::Validation {
-                field: "slug".into(),
-                message: "Enter a valid slug.".into(),
-            });
-        }
+    if let Some(slug) = &slug
+        && !admin::valid_slug(slug)
+    {
+        return Err(ApiError::Validation {
+            field: "slug".into(),
+            message: "Enter a valid slug.".into(),
+        });
     }
     let updated = state
         .store
@@ -479,13 +480,13 @@ pub async fn key_update(
     let body: KeyBody = body_json(&body)?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let id = project.id;
-    if let Some(Some(limit)) = &body.rate_limit {
-        if limit.count < 0 || limit.window <= 0 {
-            return Err(ApiError::Validation {
-                field: "rateLimit".into(),
-                message: "count must be ≥ 0 and window > 0".into(),
-            });
-        }
+    if let Some(Some(limit)) = &body.rate_limit
+        && (limit.count < 0 || limit.window <= 0)
+    {
+        return Err(ApiError::Validation {
+            field: "rateLimit".into(),
+            message: "count must be ≥ 0 and window > 0".into(),
+        });
     }
     let rate_limit = body.rate_limit.map(|l| l.map(|l| (l.count, l.window)));
     let origins = body.allowed_origins.as_ref().map(AllowedOrigins::stored);

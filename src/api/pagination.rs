@@ -5,10 +5,13 @@ use axum::http::{HeaderValue, Uri};
 
 use crate::errors::ApiError;
 
-/// A parsed cursor; this server pages by offset (`0:<offset>:<is_prev>`).
+/// A parsed cursor. `value` 0 pages by plain offset (`0:<offset>:<is_prev>`); otherwise it is
+/// the sort value of the row the page starts from and `offset` skips rows sharing that value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cursor {
+    pub value: i64,
     pub offset: usize,
+    pub is_prev: bool,
 }
 
 impl Cursor {
@@ -19,13 +22,24 @@ impl Cursor {
         };
         let invalid = || ApiError::BadRequest("Invalid cursor parameter.".into());
         let mut parts = raw.split(':');
-        let _value: f64 = parts.next().and_then(|v| v.parse().ok()).ok_or_else(invalid)?;
+        let value: i64 = parts
+            .next()
+            .and_then(|v| {
+                v.parse::<i64>()
+                    .ok()
+                    .or_else(|| v.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+            })
+            .ok_or_else(invalid)?;
         let offset: usize = parts.next().and_then(|v| v.parse().ok()).ok_or_else(invalid)?;
         let is_prev: u8 = parts.next().and_then(|v| v.parse().ok()).ok_or_else(invalid)?;
-        if parts.next().is_some() || is_prev > 1 || offset > 1_000_000 {
+        if parts.next().is_some() || is_prev > 1 || offset > 1_000_000 || value < 0 {
             return Err(invalid());
         }
-        Ok(Cursor { offset })
+        Ok(Cursor {
+            value,
+            offset,
+            is_prev: is_prev == 1,
+        })
     }
 }
 
@@ -42,6 +56,13 @@ pub fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
 
 /// The `Link` header for a page at `offset` of `limit` items, `has_next` if more follow.
 pub fn link_header(base_url: &str, uri: &Uri, offset: usize, limit: usize, has_next: bool) -> HeaderValue {
+    let prev = format!("0:{}:1", offset.saturating_sub(limit));
+    let next = format!("0:{}:0", offset + limit);
+    link_header_with(base_url, uri, (&prev, offset > 0), (&next, has_next))
+}
+
+/// The `Link` header from explicit cursors: (cursor, whether that page has results).
+pub fn link_header_with(base_url: &str, uri: &Uri, prev: (&str, bool), next: (&str, bool)) -> HeaderValue {
     let mut path = uri.path().to_string();
     if !path.ends_with('/') {
         path.push('/');
@@ -53,13 +74,13 @@ pub fn link_header(base_url: &str, uri: &Uri, offset: usize, limit: usize, has_n
         .filter(|p| !p.is_empty() && !p.starts_with("cursor="))
         .collect();
     let url = format!("{base_url}{path}?{}", query.join("&"));
-    let prev_offset = offset.saturating_sub(limit);
-    let prev = format!("0:{prev_offset}:1");
-    let next = format!("0:{}:0", offset + limit);
     let link = format!(
-        "<{url}&cursor={prev}>; rel=\"previous\"; results=\"{}\"; cursor=\"{prev}\", \
-         <{url}&cursor={next}>; rel=\"next\"; results=\"{has_next}\"; cursor=\"{next}\"",
-        offset > 0
+        "<{url}&cursor={p}>; rel=\"previous\"; results=\"{}\"; cursor=\"{p}\", \
+         <{url}&cursor={n}>; rel=\"next\"; results=\"{}\"; cursor=\"{n}\"",
+        prev.1,
+        next.1,
+        p = prev.0,
+        n = next.0,
     );
     HeaderValue::from_str(&link).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -75,6 +96,9 @@ mod tests {
         assert_eq!(Cursor::parse(Some("")).unwrap().offset, 0);
         assert!(Cursor::parse(Some("garbage")).is_err());
         assert!(Cursor::parse(Some("0:1:2")).is_err());
+        let c = Cursor::parse(Some("1741082400000000:2:1")).unwrap();
+        assert_eq!((c.value, c.offset, c.is_prev), (1_741_082_400_000_000, 2, true));
+        assert!(Cursor::parse(Some("-5:0:0")).is_err());
     }
 
     #[test]

@@ -221,10 +221,10 @@ fn tags(data: &Value) -> Vec<Value> {
         ("release", "/release"),
         ("environment", "/environment"),
     ] {
-        if let Some(v) = str_at(data, path) {
-            if !tags.iter().any(|(k, _)| k == key) {
-                tags.push((key.into(), v.into()));
-            }
+        if let Some(v) = str_at(data, path)
+            && !tags.iter().any(|(k, _)| k == key)
+        {
+            tags.push((key.into(), v.into()));
         }
     }
     tags.sort();

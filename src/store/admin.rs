@@ -312,6 +312,47 @@ pub fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<ApiToken>, 
         .optional()?)
 }
 
+/// A token and its stored hash, looked up by that hash, so the caller can compare the two
+/// in constant time.
+pub fn token_and_hash(conn: &Connection, hash: &str) -> Result<Option<(ApiToken, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, name, scopes, date_created, last_used, token_hash FROM api_tokens WHERE token_hash = ?1",
+        )?
+        .query_row(params![hash], |r| Ok((token_from_row(r)?, r.get::<_, String>(5)?)))
+        .optional()?)
+}
+
+/// Mints an organization token (`sntrys_<base64 JSON>_<base64 secret>`, the format sentry-cli
+/// reads its URL and organization from) and stores its hash. Its scopes carry the marker
+/// `org-token` so the API answers `user: null` for it, as Sentry does.
+pub fn create_org_token(
+    conn: &Connection,
+    name: &str,
+    scopes: &[&str],
+    base_url: &str,
+    org_slug: &str,
+) -> Result<String, StoreError> {
+    use base64::Engine;
+    let claims = json!({"iat": now_us() / 1_000_000, "url": base_url, "region_url": base_url, "org": org_slug});
+    let secret: Vec<u8> = hex::decode(format!("{}{}", random_hex32(), random_hex32())).unwrap_or_default();
+    let token = format!(
+        "sntrys_{}_{}",
+        base64::engine::general_purpose::STANDARD.encode(claims.to_string()),
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(secret)
+    );
+    let mut all: Vec<&str> = scopes.to_vec();
+    all.push(ORG_TOKEN_MARKER);
+    conn.execute(
+        "INSERT INTO api_tokens (name, token_hash, scopes, date_created) VALUES (?1, ?2, ?3, ?4)",
+        params![name, token_hash(&token), all.join(" "), now_us()],
+    )?;
+    Ok(token)
+}
+
+/// Stored among a token's scopes when it is an organization token.
+pub const ORG_TOKEN_MARKER: &str = "org-token";
+
 pub fn touch_token(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1",
@@ -342,7 +383,10 @@ pub fn reopens(
     match status {
         "resolved" => {
             if let (Some(resolved_in), Some(release)) = (details.get("inRelease").and_then(Value::as_str), release) {
-                if crate::store::read::compare_releases(release, resolved_in) == std::cmp::Ordering::Less {
+                // Resolved "in the next release": the release it was seen in still has the bug.
+                let next_only = details.get("inNextRelease") == Some(&Value::Bool(true));
+                let order = crate::store::read::compare_releases(release, resolved_in);
+                if order == std::cmp::Ordering::Less || (next_only && order == std::cmp::Ordering::Equal) {
                     return None;
                 }
             }

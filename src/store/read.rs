@@ -244,6 +244,58 @@ pub fn issues(conn: &Connection, filter: &IssueFilter) -> Result<Vec<Issue>, Sto
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+impl IssueSort {
+    /// The issue column this order sorts by (descending; ties by id, descending).
+    pub fn column(self) -> &'static str {
+        match self {
+            IssueSort::Date => "i.last_seen",
+            IssueSort::New => "i.first_seen",
+            IssueSort::Freq => "i.times_seen",
+            IssueSort::User => "i.user_count",
+        }
+    }
+
+    /// The value of this order's column for one issue (what a value cursor carries).
+    pub fn value_of(self, issue: &Issue) -> i64 {
+        match self {
+            IssueSort::Date => issue.last_seen,
+            IssueSort::New => issue.first_seen,
+            IssueSort::Freq => issue.times_seen,
+            IssueSort::User => issue.user_count,
+        }
+    }
+}
+
+/// One page of issues positioned by the sort column's value rather than by a row count,
+/// as Sentry's value cursors are: going forward, the rows whose value is at most `value`
+/// (skipping `filter.offset` rows, the ones with exactly `value` already shown); going back
+/// (`is_prev`), the rows whose value is at least `value`, nearest first. Rows that arrive or
+/// move up between two requests therefore neither repeat nor push others off a page.
+/// The result is always in list order (descending).
+pub fn issues_by_value(
+    conn: &Connection,
+    filter: &IssueFilter,
+    value: i64,
+    is_prev: bool,
+) -> Result<Vec<Issue>, StoreError> {
+    let mut args = Vec::new();
+    let clause = where_clause(filter, &mut args);
+    let column = filter.sort.column();
+    let (bound, dir) = if is_prev { (">=", "ASC") } else { ("<=", "DESC") };
+    let sql = format!(
+        "SELECT {ISSUE_COLUMNS} FROM issues i WHERE {clause} AND {column} {bound} {value} \
+         ORDER BY {column} {dir}, i.id {dir} LIMIT {} OFFSET {}",
+        filter.limit, filter.offset
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), issue_from_row)?;
+    let mut issues: Vec<Issue> = rows.collect::<Result<_, _>>()?;
+    if is_prev {
+        issues.reverse();
+    }
+    Ok(issues)
+}
+
 /// How many issues match `filter` (ignoring its page).
 pub fn count_issues(conn: &Connection, filter: &IssueFilter) -> Result<i64, StoreError> {
     let mut args = Vec::new();
