@@ -29,6 +29,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub cache: Arc<IngestCache>,
     pub metrics: Option<PrometheusHandle>,
+    pub ops: Arc<crate::ops::OpsState>,
     shutting_down: Arc<AtomicBool>,
 }
 
@@ -48,6 +49,7 @@ pub struct Server {
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -78,17 +80,22 @@ impl Server {
             config: Arc::new(config),
             cache: Arc::new(IngestCache::default()),
             metrics,
+            ops: Arc::default(),
             shutting_down: Arc::new(AtomicBool::new(false)),
         };
+        let housekeeping = tokio::spawn(crate::ops::retention::run(state.clone()));
         // Sentry's paths end in `/`; clients that omit it get the same route.
         let app = NormalizePathLayer::append_trailing_slash().layer(router(state.clone()));
         let (shutdown, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
-            axum::serve(listener, axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app))
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
+            axum::serve(
+                listener,
+                axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
         });
         Ok((
             Server {
@@ -96,29 +103,42 @@ impl Server {
                 state,
                 shutdown,
                 task,
+                housekeeping,
             },
             bootstrap,
         ))
     }
 
-    /// Stops accepting events (503), finishes in-flight requests, drains the write queue.
+    /// Stops accepting events (503 with `Retry-After`), keeps answering so for the grace
+    /// period, closes the listener, lets in-flight requests get their commit, then drains the
+    /// write queue. Every event answered 200 is committed before this returns.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.state.shutting_down.store(true, Ordering::Release);
+        self.housekeeping.abort();
+        let _ = self.housekeeping.await;
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        if !grace.is_zero() {
+            tokio::time::sleep(grace).await;
+        }
         let _ = self.shutdown.send(true);
         // In-flight requests finish; a stuck client cannot hold shutdown forever.
-        let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+        let timeout = Duration::from_secs(self.state.config.shutdown_timeout_secs);
+        if tokio::time::timeout(timeout, self.task).await.is_err() {
+            tracing::warn!("in-flight requests did not finish in time; closing them");
+        }
         // Outcomes and rate-limited counts still in memory go to disk before the writer stops.
         let _ = self.state.cache.flush(&self.state.store).await;
         let writer = self.state.store.writer.clone();
+        let depth = writer.queue_depth();
         tokio::task::spawn_blocking(move || writer.shutdown()).await?;
+        tracing::info!(drained = depth, "write queue drained; stopped");
         Ok(())
     }
 
     /// Runs until `signal` completes, then stops gracefully.
     pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         signal.await;
-        tracing::info!("shutting down: draining the write queue");
-        self.state.shutting_down.store(true, Ordering::Release);
+        tracing::info!("shutting down: refusing new events, draining the write queue");
         self.stop().await
     }
 }
@@ -135,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ops::router())
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(crate::ops::request::observe))
         .with_state(state)
 }
 

@@ -1,5 +1,6 @@
 //! One typed configuration: embedded defaults, then an optional TOML file, then
-//! `ERRATA_*` environment variables, then command-line flags (the last two via clap).
+//! `ERRATA_*` environment variables (one per setting, `ERRATA_LIMITS_*` for the
+//! `[limits]` table), then command-line flags. Validated once at start-up.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +8,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::limits::Limits;
+
+/// Prefix of every environment variable that sets a configuration value.
+pub const ENV_PREFIX: &str = "ERRATA_";
+/// Environment variables that are not settings (they select the file or are read by clap only).
+const ENV_NOT_SETTINGS: &[&str] = &["ERRATA_CONFIG"];
+/// Settings whose values are secrets: masked by `errata config`.
+const SECRET_SETTINGS: &[&str] = &["metrics_token"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +41,21 @@ pub struct Config {
     pub default_rate_limit: u32,
     /// Delete events older than this many days; 0 = keep forever.
     pub retention_days: u32,
+    /// Keep at most this many events per issue (the first, the latest and a sample); 0 = no cap.
+    pub max_events_per_issue: u32,
+    /// Delete the oldest events while the database holds more than this many MiB; 0 = no cap.
+    pub max_database_mb: u64,
+    /// Seconds between retention passes.
+    pub retention_interval_secs: u64,
+    /// Events deleted per retention transaction: small, so ingestion never waits long.
+    pub retention_batch: usize,
+    /// Bearer token required by `/metrics`; none = open.
+    pub metrics_token: Option<String>,
+    /// Seconds ingest keeps answering 503 (and `/ready` failing) after SIGTERM before the
+    /// listener closes, so a load balancer can move traffic away.
+    pub shutdown_grace_secs: u64,
+    /// Seconds in-flight requests may take to finish at shutdown.
+    pub shutdown_timeout_secs: u64,
     /// Size limits of the ingest edge.
     pub limits: Limits,
     /// Seconds a client may take to send a request body (408 after).
@@ -54,6 +77,13 @@ impl Default for Config {
             log_json: false,
             default_rate_limit: 100_000,
             retention_days: 90,
+            max_events_per_issue: 0,
+            max_database_mb: 0,
+            retention_interval_secs: 600,
+            retention_batch: 500,
+            metrics_token: None,
+            shutdown_grace_secs: 0,
+            shutdown_timeout_secs: 30,
             limits: Limits::default(),
             body_timeout_secs: 30,
             max_stored_attachment_size: 1024 * 1024,
@@ -67,6 +97,8 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("invalid environment variable {name}: {message}")]
+    Env { name: String, message: String },
     #[error("invalid setting: {0}")]
     Invalid(String),
 }
@@ -84,6 +116,53 @@ impl Config {
         })
     }
 
+    /// This configuration overlaid with `ERRATA_*` variables from `vars`: `ERRATA_QUEUE_CAPACITY`
+    /// sets `queue_capacity`, `ERRATA_LIMITS_MAX_EVENT_SIZE` sets `limits.max_event_size`.
+    /// An `ERRATA_*` variable that names no setting is an error, so a typo cannot go unnoticed.
+    pub fn with_env(self, vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::try_from(&self).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut known = setting_names(&table);
+        known.sort();
+        for (name, raw) in vars {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if ENV_NOT_SETTINGS.contains(&name.as_str()) {
+                continue;
+            }
+            let key = rest.to_ascii_lowercase();
+            let env_error = |message: String| ConfigError::Env {
+                name: name.clone(),
+                message,
+            };
+            let (parent, leaf) = match key.strip_prefix("limits_") {
+                Some(leaf) if table.get("limits").is_some_and(|l| l.get(leaf).is_some()) => (Some("limits"), leaf),
+                _ => (None, key.as_str()),
+            };
+            if !known
+                .iter()
+                .any(|k| *k == format!("{}{leaf}", parent.map(|p| format!("{p}.")).unwrap_or_default()))
+            {
+                return Err(env_error(format!("no such setting (known: {})", known.join(", "))));
+            }
+            let value = parse_env_value(&raw, leaf).map_err(env_error)?;
+            let target = match parent {
+                Some(p) => table
+                    .get_mut(p)
+                    .and_then(toml::Value::as_table_mut)
+                    .expect("limits is a table: checked above"),
+                None => &mut table,
+            };
+            target.insert(leaf.to_string(), value);
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Env {
+                name: "ERRATA_*".into(),
+                message: e.message().to_string(),
+            })
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("errata.sqlite3")
     }
@@ -96,23 +175,167 @@ impl Config {
         }
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.queue_capacity == 0 {
-            return Err(ConfigError::Invalid("queue_capacity must be at least 1".into()));
-        }
-        if self.batch_max == 0 {
-            return Err(ConfigError::Invalid("batch_max must be at least 1".into()));
-        }
-        if self.read_pool_size == 0 {
-            return Err(ConfigError::Invalid("read_pool_size must be at least 1".into()));
-        }
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::Invalid(format!(
-                    "public_url must start with http:// or https://, got {url:?}"
-                )));
+    /// The effective configuration as TOML, with secret values masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut table = toml::Table::try_from(self).expect("the configuration serializes: plain values only");
+        for name in SECRET_SETTINGS {
+            if table.contains_key(*name) {
+                table.insert(name.to_string(), toml::Value::String("********".into()));
             }
         }
+        toml::to_string_pretty(&table).expect("a TOML table serializes")
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("queue_capacity", self.queue_capacity as u64),
+            ("batch_max", self.batch_max as u64),
+            ("read_pool_size", u64::from(self.read_pool_size)),
+            ("retention_interval_secs", self.retention_interval_secs),
+            ("retention_batch", self.retention_batch as u64),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
+            }
+        }
+        if self.max_events_per_issue == 1 || self.max_events_per_issue == 2 {
+            return Err(ConfigError::Invalid(
+                "max_events_per_issue must be 0 (no cap) or at least 3 (first, latest and a sample)".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url must start with http:// or https://, got {url:?}"
+            )));
+        }
+        if self.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(ConfigError::Invalid("metrics_token must not be empty when set".into()));
+        }
         Ok(())
+    }
+}
+
+/// Dotted names of every setting (`limits.max_event_size` for the nested table).
+fn setting_names(table: &toml::Table) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (key, value) in table {
+        match value.as_table() {
+            Some(inner) => names.extend(inner.keys().map(|k| format!("{key}.{k}"))),
+            None => names.push(key.clone()),
+        }
+    }
+    // Optional settings are absent from the serialized defaults.
+    for optional in ["public_url", "metrics_token"] {
+        if !names.iter().any(|n| n == optional) {
+            names.push(optional.into());
+        }
+    }
+    names
+}
+
+/// An environment value as the TOML value its setting expects: integers and booleans by
+/// their spelling, everything else a string (paths, addresses, URLs, tokens).
+fn parse_env_value(raw: &str, key: &str) -> Result<toml::Value, String> {
+    const STRINGS: &[&str] = &["data_dir", "bind", "public_url", "metrics_token"];
+    if STRINGS.contains(&key) {
+        return Ok(toml::Value::String(raw.to_string()));
+    }
+    if is_bool(key) {
+        return match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" | "no" | "off" | "" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("expected true or false, got {raw:?}")),
+        };
+    }
+    raw.trim()
+        .parse::<i64>()
+        .map(toml::Value::Integer)
+        .map_err(|_| format!("expected a whole number, got {raw:?}"))
+}
+
+fn is_bool(key: &str) -> bool {
+    matches!(key, "sync_full" | "log_json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_sets_top_level_and_limits_settings() {
+        let config = Config::default()
+            .with_env(env(&[
+                ("ERRATA_QUEUE_CAPACITY", "12"),
+                ("ERRATA_SYNC_FULL", "true"),
+                ("ERRATA_METRICS_TOKEN", "s3cret"),
+                ("ERRATA_LIMITS_MAX_EVENT_SIZE", "2048"),
+                ("ERRATA_DATA_DIR", "/var/lib/errata"),
+                ("PATH", "/usr/bin"),
+            ]))
+            .expect("valid environment");
+        assert_eq!(config.queue_capacity, 12);
+        assert!(config.sync_full);
+        assert_eq!(config.metrics_token.as_deref(), Some("s3cret"));
+        assert_eq!(config.limits.max_event_size, 2048);
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/errata"));
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_refused_by_name() {
+        let err = Config::default()
+            .with_env(env(&[("ERRATA_QUEUE_CAPACITI", "12")]))
+            .expect_err("unknown setting");
+        assert!(err.to_string().contains("ERRATA_QUEUE_CAPACITI"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_number_is_refused_with_the_expected_type() {
+        let err = Config::default()
+            .with_env(env(&[("ERRATA_RETENTION_DAYS", "ninety")]))
+            .expect_err("not a number");
+        assert!(err.to_string().contains("whole number"), "{err}");
+        let err = Config::default()
+            .with_env(env(&[("ERRATA_LOG_JSON", "maybe")]))
+            .expect_err("not a boolean");
+        assert!(err.to_string().contains("true or false"), "{err}");
+    }
+
+    #[test]
+    fn masked_output_hides_the_metrics_token_only() {
+        let config = Config {
+            metrics_token: Some("s3cret".into()),
+            ..Config::default()
+        };
+        let text = config.to_masked_toml();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("metrics_token = \"********\""), "{text}");
+        assert!(text.contains("queue_capacity = 4096"), "{text}");
+    }
+
+    #[test]
+    fn validation_names_the_bad_setting() {
+        let config = Config {
+            queue_capacity: 0,
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .expect_err("zero queue")
+                .to_string()
+                .contains("queue_capacity")
+        );
+        let config = Config {
+            max_events_per_issue: 2,
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
     }
 }

@@ -20,6 +20,11 @@ use crate::store::StoreError;
 
 /// Seconds an SDK should wait after a 429 or 503.
 const RETRY_AFTER_SECS: u64 = 60;
+/// Seconds an SDK should wait when the write queue is full: the queue drains in moments.
+const QUEUE_FULL_RETRY_AFTER_SECS: u64 = 1;
+/// `X-Sentry-Rate-Limits` for a full queue (`retry_after:categories:scope:reason`): every
+/// category, for the whole server, since the queue is shared.
+const QUEUE_FULL_RATE_LIMITS: &str = "1::organization:queue_full";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -125,6 +130,13 @@ impl IntoResponse for IngestError {
             if let Ok(v) = HeaderValue::from_str(header) {
                 h.insert("x-sentry-rate-limits", v);
             }
+            return response;
+        }
+        if let IngestError::QueueFull = &self {
+            let mut response = (status, Json(json!({ "detail": self.to_string() }))).into_response();
+            let h = response.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(QUEUE_FULL_RETRY_AFTER_SECS));
+            h.insert("x-sentry-rate-limits", HeaderValue::from_static(QUEUE_FULL_RATE_LIMITS));
             return response;
         }
         let mut body = json!({ "detail": public_detail(status, self.to_string()) });

@@ -46,8 +46,13 @@ enum Command {
     Token(TokenCommand),
     /// Apply database migrations and exit.
     Migrate,
-    /// Print the effective configuration.
+    /// Print the effective configuration (secrets masked).
     Config,
+    /// Copy the database to FILE while the server runs (SQLite's online backup), then check the copy.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -98,10 +103,11 @@ enum TokenCommand {
 }
 
 fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
-    let mut config = match &global.config {
+    let config = match &global.config {
         Some(path) => Config::from_file(path)?,
         None => Config::default(),
     };
+    let mut config = config.with_env(std::env::vars())?;
     if let Some(dir) = &global.data_dir {
         config.data_dir = dir.clone();
     }
@@ -115,7 +121,17 @@ fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("errata: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = load_config(&cli.global)?;
     match cli.command {
@@ -125,6 +141,7 @@ fn main() -> anyhow::Result<()> {
             if let Some(q) = args.queue_capacity {
                 config.queue_capacity = q;
             }
+            config.validate()?;
             serve(config)
         }
         Command::Project(cmd) => project(&config, cmd),
@@ -139,7 +156,18 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config => {
-            println!("{}", toml::to_string_pretty(&config)?);
+            print!("{}", config.to_masked_toml());
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let report = store::backup::backup(&config.database_path(), &file)
+                .with_context(|| format!("backing up {} to {}", config.database_path().display(), file.display()))?;
+            eprintln!(
+                "backup written: {} ({} bytes, {} events, integrity ok)",
+                file.display(),
+                report.bytes,
+                report.events
+            );
             Ok(())
         }
     }
@@ -148,7 +176,13 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr; stdout carries only what commands print (DSNs, tokens, values).
+    // Colours only for a terminal, so files and log collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if json {
         builder.json().init();
     } else {
@@ -158,14 +192,13 @@ fn init_logging(json: bool) {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     init_logging(config.log_json);
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+    let metrics = errata::ops::metrics::install().context("installing the metrics recorder")?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let (server, bootstrap) = Server::start(config, Some(metrics)).await?;
         let base = server.state.base_url();
         tracing::info!(address = %server.addr, data = %server.state.config.data_dir.display(), "errata is listening");
+        println!("Errata is listening on http://{}", server.addr);
         if let Some(b) = bootstrap {
             println!();
             println!(

@@ -1,13 +1,38 @@
-//! Operations: liveness, readiness and Prometheus metrics.
+//! Operations: liveness, readiness, Prometheus metrics and background housekeeping
+//! (retention), plus the per-request id and log span every request runs in.
+
+pub mod metrics;
+pub mod request;
+pub mod retention;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
 use crate::app::AppState;
+
+/// How long a readiness probe's write check is reused, so probes cannot flood the writer.
+const WRITE_PROBE_TTL: Duration = Duration::from_secs(1);
+/// How long the write check may wait for the writer before the server counts as not ready.
+const WRITE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Ready while the write queue is below this share of its capacity (per cent).
+const QUEUE_HIGH_WATER_PERCENT: usize = 90;
+/// Ready only while the data directory's file system has this much room: a batch of events
+/// needs pages, and a one-page probe can still succeed on a disk too full for them.
+const READY_MIN_FREE_BYTES: u64 = 1 << 20;
+
+/// State of the operational endpoints, shared by all requests.
+#[derive(Default)]
+pub struct OpsState {
+    write_probe: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    stats: Mutex<Option<(Instant, metrics::StoreStats)>>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -15,8 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/health/", get(health))
         .route("/ready", get(ready))
         .route("/ready/", get(ready))
-        .route("/metrics", get(metrics))
-        .route("/metrics/", get(metrics))
+        .route("/metrics", get(metrics_endpoint))
+        .route("/metrics/", get(metrics_endpoint))
 }
 
 /// Live: the process answers.
@@ -24,17 +49,22 @@ async fn health() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
-/// Ready: the database answers and the write queue is below its high-water mark.
+/// Ready: not shutting down, the write queue below its high-water mark, and the database
+/// takes a write (a full disk makes the server unready until space returns).
 async fn ready(State(state): State<AppState>) -> Response {
     let depth = state.store.writer.queue_depth();
     let capacity = state.store.writer.queue_capacity();
-    let db_ok = state
-        .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await
-        .is_ok();
-    let queue_ok = depth * 10 < capacity * 9;
-    let ok = db_ok && queue_ok && !state.is_shutting_down();
+    let shutting_down = state.is_shutting_down();
+    let queue_ok = depth * 100 < capacity * QUEUE_HIGH_WATER_PERCENT;
+    // Only probe when the answer can still be "ready": a probe waits behind the queue.
+    let writable = if queue_ok && !shutting_down {
+        Some(database_writable(&state).await)
+    } else {
+        None
+    };
+    let free = disk_free_bytes(&state.config.data_dir);
+    let disk_ok = free.is_none_or(|f| f >= READY_MIN_FREE_BYTES);
+    let ok = queue_ok && !shutting_down && disk_ok && writable == Some(true);
     let status = if ok {
         StatusCode::OK
     } else {
@@ -42,22 +72,72 @@ async fn ready(State(state): State<AppState>) -> Response {
     };
     let body = json!({
         "status": if ok { "ok" } else { "unavailable" },
-        "database": db_ok,
+        "database_writable": writable,
+        "disk_free_bytes": free,
         "queue_depth": depth,
         "queue_capacity": capacity,
-        "shutting_down": state.is_shutting_down(),
+        "shutting_down": shutting_down,
     });
-    (status, axum::Json(body)).into_response()
+    let mut response = (status, axum::Json(body)).into_response();
+    if !ok {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(1));
+    }
+    response
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    metrics::gauge!("errata_queue_depth").set(state.store.writer.queue_depth() as f64);
-    match &state.metrics {
-        Some(handle) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response(),
-        None => (
+/// Bytes an unprivileged writer may still use on the data directory's file system.
+pub fn disk_free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let stats = rustix::fs::statvfs(dir).ok()?;
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+}
+
+/// Commits a one-row rewrite through the writer: only a real write notices a full disk.
+async fn database_writable(state: &AppState) -> bool {
+    let mut probe = state.ops.write_probe.lock().await;
+    if let Some((at, ok)) = *probe
+        && at.elapsed() < WRITE_PROBE_TTL
+    {
+        return ok;
+    }
+    let write = state.store.writer.maintain(|tx| {
+        tx.execute(
+            "UPDATE organizations SET name = name WHERE id = (SELECT min(id) FROM organizations)",
+            [],
+        )?;
+        Ok(())
+    });
+    let ok = matches!(tokio::time::timeout(WRITE_PROBE_TIMEOUT, write).await, Ok(Ok(())));
+    *probe = Some((Instant::now(), ok));
+    ok
+}
+
+async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(handle) = &state.metrics else {
+        return (
             StatusCode::NOT_FOUND,
             axum::Json(json!({"detail": "metrics are disabled"})),
         )
-            .into_response(),
+            .into_response();
+    };
+    if let Some(token) = &state.config.metrics_token
+        && !metrics::token_matches(token, &headers)
+    {
+        let mut response = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"detail": "Authentication credentials were not provided."})),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        return response;
     }
+    metrics::record_gauges(&state).await;
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        handle.render(),
+    )
+        .into_response()
 }

@@ -22,6 +22,14 @@ pub fn latest_version() -> usize {
 
 /// Brings the database to the latest schema; refuses one written by a newer Errata.
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
+    refuse_newer(conn)?;
+    migrations()
+        .to_latest(conn)
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// Refuses a database written by a newer Errata, before anything writes to it.
+pub fn refuse_newer(conn: &Connection) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if current > latest_version() as i64 {
         return Err(StoreError::Migration(format!(
@@ -30,7 +38,5 @@ pub fn run(conn: &mut Connection) -> Result<(), StoreError> {
             latest_version()
         )));
     }
-    migrations()
-        .to_latest(conn)
-        .map_err(|e| StoreError::Migration(e.to_string()))
+    Ok(())
 }

@@ -7,11 +7,13 @@
 //! server is up and directly by the CLI otherwise.
 
 pub mod admin;
+pub mod backup;
 pub mod ingest;
 pub mod migrate;
 pub mod model;
 pub mod outcomes;
 pub mod read;
+pub mod retention;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -122,6 +124,8 @@ pub fn open_write_connection(path: &Path, synchronous_full: bool) -> Result<Conn
     }
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Before any pragma below rewrites the header: a newer Errata's file stays untouched.
+    migrate::refuse_newer(&conn)?;
     // auto_vacuum only takes effect before the first table exists.
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

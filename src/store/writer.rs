@@ -41,6 +41,8 @@ type ExecFn = Box<dyn FnOnce(&mut Connection) + Send>;
 enum Job {
     Event(EventRecord, oneshot::Sender<Result<Stored, StoreError>>),
     Exec(ExecFn),
+    /// Housekeeping (retention) that changes no project, key or hash: caches stay valid.
+    Maintain(ExecFn),
 }
 
 /// Handle to the writer thread.
@@ -118,6 +120,24 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
     {
+        self.queue_exec(f, Job::Exec).await
+    }
+
+    /// Like `exec`, for housekeeping that leaves projects, keys and issue hashes alone
+    /// (retention): the writer keeps its caches and ingest keeps its project cache.
+    pub async fn maintain<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.queue_exec(f, Job::Maintain).await
+    }
+
+    async fn queue_exec<T, F>(&self, f: F, kind: fn(ExecFn) -> Job) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
         let job: ExecFn = Box::new(move |conn| {
             let result = (|| {
@@ -131,7 +151,7 @@ impl Writer {
         // Administrative writes wait for room rather than failing under load.
         let tx = self.sender()?;
         self.inner.depth.fetch_add(1, Ordering::Relaxed);
-        let sent = tokio::task::spawn_blocking(move || tx.send(Job::Exec(job)))
+        let sent = tokio::task::spawn_blocking(move || tx.send(kind(job)))
             .await
             .map_err(|_| StoreError::Closed)?;
         if sent.is_err() {
@@ -166,9 +186,11 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<Ato
                 f(&mut conn);
                 generation.fetch_add(1, Ordering::AcqRel);
             }
+            Job::Maintain(f) => f(&mut conn),
             Job::Event(record, reply) => {
                 let mut batch = vec![(record, reply)];
                 let mut deferred = None;
+                let mut deferred_maintenance = None;
                 while batch.len() < batch_max {
                     match rx.try_recv() {
                         Ok(Job::Event(r, s)) => {
@@ -180,6 +202,11 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<Ato
                             deferred = Some(f);
                             break;
                         }
+                        Ok(Job::Maintain(f)) => {
+                            depth.fetch_sub(1, Ordering::Relaxed);
+                            deferred_maintenance = Some(f);
+                            break;
+                        }
                         Err(_) => break,
                     }
                 }
@@ -188,6 +215,9 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<Ato
                     cache.clear();
                     f(&mut conn);
                     generation.fetch_add(1, Ordering::AcqRel);
+                }
+                if let Some(f) = deferred_maintenance {
+                    f(&mut conn);
                 }
             }
         }

@@ -1,0 +1,134 @@
+//! The Prometheus recorder (one per process) and the gauges computed at scrape time.
+//!
+//! Metric names: `errata_requests_total{endpoint,status}`, `errata_items_total{type,outcome}`,
+//! `errata_queue_depth`, `errata_queue_capacity`, `errata_batch_size` and
+//! `errata_commit_seconds` (histograms), `errata_database_bytes`, `errata_events_stored`,
+//! `errata_issues`, `errata_disk_free_bytes`, `errata_retention_deleted_total{reason}`.
+
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, header};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use subtle::ConstantTimeEq;
+
+use crate::app::AppState;
+
+/// Table counts are reused this long: counting a large table is not free.
+const STATS_TTL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreStats {
+    pub events: i64,
+    pub issues: i64,
+}
+
+/// Installs the process-wide recorder with Errata's histogram buckets and help texts.
+pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("errata_commit_seconds".into()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("errata_batch_size".into()),
+            &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0],
+        )?
+        .install_recorder()?;
+    describe();
+    // Present from the first scrape, so dashboards and alerts see zero rather than nothing.
+    for reason in ["age", "issue_cap", "size_cap"] {
+        metrics::counter!("errata_retention_deleted_total", "reason" => reason).absolute(0);
+    }
+    Ok(handle)
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("errata_requests_total", "HTTP requests by endpoint and status code");
+    describe_counter!("errata_items_total", "Envelope items by type and outcome");
+    describe_gauge!("errata_queue_depth", "Jobs waiting for the database writer");
+    describe_gauge!(
+        "errata_queue_capacity",
+        "Jobs the write queue holds before ingest answers 429"
+    );
+    describe_histogram!("errata_batch_size", "Events committed per transaction");
+    describe_histogram!("errata_commit_seconds", "Time to write and commit one batch");
+    describe_gauge!(
+        "errata_database_bytes",
+        "Size of the database files (main file and WAL)"
+    );
+    describe_gauge!(
+        "errata_disk_free_bytes",
+        "Free space on the data directory's file system"
+    );
+    describe_gauge!("errata_events_stored", "Events in the database");
+    describe_gauge!("errata_issues", "Issues in the database");
+    describe_counter!(
+        "errata_retention_deleted_total",
+        "Events deleted by retention, by reason"
+    );
+}
+
+/// `Authorization: Bearer <token>`, compared in constant time.
+pub fn token_matches(expected: &str, headers: &HeaderMap) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    given.trim().as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// Sets the gauges that are read rather than counted.
+pub async fn record_gauges(state: &AppState) {
+    metrics::gauge!("errata_queue_depth").set(state.store.writer.queue_depth() as f64);
+    metrics::gauge!("errata_queue_capacity").set(state.store.writer.queue_capacity() as f64);
+    metrics::gauge!("errata_database_bytes").set(database_bytes(&state.store.path) as f64);
+    if let Some(free) = super::disk_free_bytes(&state.config.data_dir) {
+        metrics::gauge!("errata_disk_free_bytes").set(free as f64);
+    }
+    if let Some(stats) = store_stats(state).await {
+        metrics::gauge!("errata_events_stored").set(stats.events as f64);
+        metrics::gauge!("errata_issues").set(stats.issues as f64);
+    }
+}
+
+/// The main file plus its WAL: what the database occupies on disk.
+pub fn database_bytes(path: &std::path::Path) -> u64 {
+    let wal = {
+        let mut name = path.as_os_str().to_owned();
+        name.push("-wal");
+        std::path::PathBuf::from(name)
+    };
+    [path.to_path_buf(), wal]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+async fn store_stats(state: &AppState) -> Option<StoreStats> {
+    if let Some((at, stats)) = state.ops.stats.lock().ok().and_then(|s| *s)
+        && at.elapsed() < STATS_TTL
+    {
+        return Some(stats);
+    }
+    let stats = state
+        .store
+        .read(|c| {
+            Ok(StoreStats {
+                events: c.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?,
+                issues: c.query_row("SELECT count(*) FROM issues", [], |r| r.get(0))?,
+            })
+        })
+        .await
+        .ok()?;
+    if let Ok(mut slot) = state.ops.stats.lock() {
+        *slot = Some((Instant::now(), stats));
+    }
+    Some(stats)
+}

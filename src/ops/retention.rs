@@ -1,0 +1,126 @@
+//! The retention loop: every `retention_interval_secs`, delete events past their age, trim
+//! issues past their per-issue cap, keep the database under its size cap, and give freed
+//! pages back to the file system. Each step is a small writer job, so events keep flowing.
+
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::store::{StoreError, now_us, retention};
+
+const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
+/// Issues examined per step when looking for ones over the per-issue cap.
+const ISSUE_SCAN: usize = 200;
+/// The size cap deletes down to this share of the cap, so it does not run on every pass.
+const SIZE_CAP_LOW_WATER_PERCENT: i64 = 90;
+
+/// What one pass deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassReport {
+    pub expired: usize,
+    pub over_issue_cap: usize,
+    pub over_size_cap: usize,
+}
+
+/// Runs passes until the task is aborted (at shutdown).
+pub async fn run(state: AppState) {
+    let interval = Duration::from_secs(state.config.retention_interval_secs);
+    loop {
+        if state.is_shutting_down() {
+            return;
+        }
+        match pass(&state).await {
+            Ok(report) if report != PassReport::default() => {
+                tracing::info!(
+                    expired = report.expired,
+                    over_issue_cap = report.over_issue_cap,
+                    over_size_cap = report.over_size_cap,
+                    "retention pass deleted events"
+                );
+            }
+            Ok(_) => {}
+            Err(StoreError::Closed) => return,
+            Err(e) => tracing::warn!(error = %e, "retention pass failed; retrying next interval"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// One pass of every enabled rule.
+pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
+    let config = &state.config;
+    let writer = &state.store.writer;
+    let batch = config.retention_batch;
+    let mut report = PassReport::default();
+
+    if config.retention_days > 0 {
+        let cutoff = now_us() - i64::from(config.retention_days) * MICROS_PER_DAY;
+        loop {
+            let deleted = writer
+                .maintain(move |tx| retention::delete_expired(tx, cutoff, batch))
+                .await?;
+            count(&mut report.expired, deleted, "age");
+            if deleted < batch || state.is_shutting_down() {
+                break;
+            }
+        }
+    }
+
+    if config.max_events_per_issue > 0 {
+        let cap = config.max_events_per_issue;
+        let mut after = 0;
+        loop {
+            let issues = writer
+                .maintain(move |tx| retention::issues_over_cap(tx, cap, after, ISSUE_SCAN))
+                .await?;
+            for &issue in &issues {
+                let doomed = writer
+                    .maintain(move |tx| retention::events_beyond_cap(tx, issue, cap, retention::TRIM_SCAN_MAX))
+                    .await?;
+                for chunk in doomed.chunks(batch) {
+                    let chunk = chunk.to_vec();
+                    let deleted = writer.maintain(move |tx| retention::delete_ids(tx, &chunk)).await?;
+                    count(&mut report.over_issue_cap, deleted, "issue_cap");
+                    if state.is_shutting_down() {
+                        return Ok(report);
+                    }
+                }
+            }
+            match issues.last() {
+                Some(&last) if issues.len() == ISSUE_SCAN => after = last,
+                _ => break,
+            }
+        }
+    }
+
+    if config.max_database_mb > 0 {
+        let cap = i64::try_from(config.max_database_mb)
+            .unwrap_or(i64::MAX / 2)
+            .saturating_mul(1 << 20);
+        let low_water = cap / 100 * SIZE_CAP_LOW_WATER_PERCENT;
+        if writer.maintain(|tx| retention::used_bytes(tx)).await? > cap {
+            loop {
+                let deleted = writer.maintain(move |tx| retention::delete_oldest(tx, batch)).await?;
+                count(&mut report.over_size_cap, deleted, "size_cap");
+                if deleted == 0 || state.is_shutting_down() {
+                    break;
+                }
+                if writer.maintain(|tx| retention::used_bytes(tx)).await? <= low_water {
+                    break;
+                }
+            }
+        }
+    }
+
+    while writer.maintain(|tx| retention::reclaim_step(tx)).await? > 0 {
+        if state.is_shutting_down() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(report)
+}
+
+fn count(total: &mut usize, deleted: usize, reason: &'static str) {
+    *total += deleted;
+    metrics::counter!("errata_retention_deleted_total", "reason" => reason).increment(deleted as u64);
+}
