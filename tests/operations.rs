@@ -83,7 +83,7 @@ fn metrics_need_the_token_and_their_counters_move() {
     Load::start(&server.base, &key, 10, 1, 5, 0).finish_when_done();
     let first = scrape(&server, "metrics-token-1234");
     let envelope_ok = r#"errata_requests_total{endpoint="envelope",status="200"}"#;
-    let accepted = r#"errata_items_total{type="event",outcome="accepted"}"#;
+    let accepted = r#"errata_outcomes_total{category="error",outcome="accepted"}"#;
     assert_eq!(sample(&first, envelope_ok), 5.0);
     assert_eq!(sample(&first, accepted), 5.0);
     assert_eq!(sample(&first, "errata_events_stored"), 5.0);

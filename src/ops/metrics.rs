@@ -1,7 +1,8 @@
 //! The Prometheus recorder (one per process) and the gauges computed at scrape time.
 //!
-//! Metric names: `errata_requests_total{endpoint,status}`, `errata_items_total{type,outcome}`,
-//! `errata_queue_depth`, `errata_queue_capacity`, `errata_batch_size` and
+//! Metric names: `errata_requests_total{endpoint,status}`, `errata_items_total{type,outcome}`
+//! (items received), `errata_outcomes_total{category,outcome}` (accepted, filtered, rate
+//! limited, invalid), `errata_queue_depth`, `errata_queue_capacity`, `errata_batch_size` and
 //! `errata_commit_seconds` (histograms), `errata_database_bytes`, `errata_events_stored`,
 //! `errata_issues`, `errata_disk_free_bytes`, `errata_retention_deleted_total{reason}`.
 
