@@ -185,6 +185,8 @@ pub enum ApiError {
     Scrub(#[from] ScrubError),
     #[error(transparent)]
     Store(StoreError),
+    #[error("internal server error")]
+    Internal,
 }
 
 impl From<StoreError> for ApiError {
@@ -207,6 +209,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Store(e) => store_status(e),
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
