@@ -16,6 +16,7 @@ use crate::ingest::auth::AuthError;
 use crate::ingest::decode::DecodeError;
 use crate::ingest::envelope::EnvelopeError;
 use crate::ingest::limits::LimitError;
+use crate::settings::SettingsError;
 use crate::store::StoreError;
 
 /// Seconds an SDK should wait after a 429 or 503.
@@ -195,6 +196,18 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(_) => ApiError::NotFound,
             StoreError::Conflict(m) => ApiError::Conflict(m),
             e => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<SettingsError> for ApiError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Invalid { field, message } => ApiError::Validation {
+                field: field.into(),
+                message,
+            },
+            SettingsError::Store(e) => e.into(),
         }
     }
 }

@@ -11,4 +11,5 @@ pub mod errors;
 pub mod event;
 pub mod ingest;
 pub mod ops;
+pub mod settings;
 pub mod store;

@@ -82,6 +82,10 @@ enum ProjectCommand {
     List,
     /// Delete a project with its issues, events and keys.
     Delete { slug: String },
+    /// Set a project's grouping rules (fingerprint and stack-trace rules) and print the settings in effect.
+    Rules(errata::settings::RulesArgs),
+    /// Change a project's scrubbing settings and print the settings in effect.
+    Scrub(errata::settings::ScrubArgs),
 }
 
 #[derive(Subcommand)]
@@ -283,6 +287,14 @@ fn project(config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
             let project = admin::project(&conn, org.id, &slug)?;
             admin::delete_project(&conn, project.id)?;
             println!("deleted project {}", project.slug);
+        }
+        ProjectCommand::Rules(args) => {
+            let effective = errata::settings::run_rules(&conn, &args)?;
+            println!("{}", serde_json::to_string_pretty(&effective.to_json())?);
+        }
+        ProjectCommand::Scrub(args) => {
+            let effective = errata::settings::run_scrub(&conn, &args)?;
+            println!("{}", serde_json::to_string_pretty(&effective.to_json())?);
         }
     }
     Ok(())

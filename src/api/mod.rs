@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod grouping;
 pub mod issues;
 pub mod openapi;
 pub mod organizations;
@@ -161,11 +162,20 @@ fn registry() -> Registry {
         &["GET"],
         get(issues::org_tag_values),
     )
-    .add("/api/0/issues/{id}/hashes/", &["GET"], get(issues::hashes))
+    .add(
+        "/api/0/issues/{id}/hashes/",
+        &["GET", "PUT"],
+        get(issues::hashes).put(grouping::unmerge),
+    )
     .add(
         "/api/0/organizations/{org}/issues/{id}/hashes/",
+        &["GET", "PUT"],
+        get(issues::org_hashes).put(grouping::org_unmerge),
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/events/{event}/grouping-info/",
         &["GET"],
-        get(issues::org_hashes),
+        get(grouping::event_grouping_info),
     )
     .add(
         "/api/0/organizations/{org}/shortids/{short}/",

@@ -146,6 +146,9 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
     if tail.ends_with("/issues") {
         return issue_list_params(method, path.starts_with("/api/0/organizations/"));
     }
+    if method == "PUT" && tail.ends_with("/hashes") {
+        return vec![repeated_param("id", "the hashes to move to a new issue", json!({"type": "string"}))];
+    }
     if method != "GET" {
         return vec![];
     }
@@ -183,6 +186,7 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
 
 fn request_body(path: &str, method: &str) -> Option<Value> {
     let schema = match method {
+        "PUT" if path.trim_end_matches('/').ends_with("/hashes") => return None,
         "PUT" if path.contains("/issues/") || path.starts_with("/api/0/groups/") => "IssueUpdate",
         "PUT" | "POST" if path.contains("/keys/") => "KeyBody",
         "PUT" | "POST" if path.contains("/projects/") => "ProjectBody",
@@ -214,6 +218,10 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
     .iter()
     .any(|s| tail.ends_with(s));
     match method {
+        "PUT" if tail.ends_with("/hashes") => (
+            "202",
+            json!({"description": "unmerged into a new issue", "content": {"application/json": {"schema": {"type": "object"}}}}),
+        ),
         "DELETE" if tail.ends_with("/issues") => ("204", json!({"description": "deleted (or nothing matched)"})),
         "DELETE" if tail.contains("/issues/") || tail.starts_with("/api/0/groups/") => {
             ("202", json!({"description": "scheduled for deletion"}))

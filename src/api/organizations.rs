@@ -13,7 +13,6 @@ use super::serialize::{self, iso};
 use super::{resolve_org, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
-use crate::event::scrub::{ScrubSettings, Scrubber};
 use crate::store::{ApiToken, admin};
 
 fn user_json(token: &ApiToken) -> Value {
@@ -263,45 +262,12 @@ pub fn slugify(name: &str) -> String {
 
 /// Validates and merges settings changes into a project's stored settings.
 pub fn merged_settings(current: &Value, body: &ProjectBody) -> Result<Value, ApiError> {
-    let mut settings = if current.is_object() {
-        current.clone()
-    } else {
-        json!({})
+    let change = crate::settings::SettingsChange {
+        scrubbing: body.scrubbing.clone(),
+        fingerprint_rules: body.fingerprinting_rules.clone(),
+        stacktrace_rules: body.grouping_enhancements.clone(),
     };
-    if let Some(scrubbing) = &body.scrubbing {
-        let parsed: ScrubSettings = serde_json::from_value(scrubbing.clone()).map_err(|e| ApiError::Validation {
-            field: "scrubbing".into(),
-            message: e.to_string(),
-        })?;
-        Scrubber::new(&parsed)?;
-        settings["scrubbing"] = serde_json::to_value(&parsed).unwrap_or(Value::Null);
-    }
-    let fingerprint = body.fingerprinting_rules.clone().or_else(|| {
-        settings
-            .pointer("/grouping/fingerprint_rules")
-            .and_then(Value::as_str)
-            .map(String::from)
-    });
-    let stacktrace = body.grouping_enhancements.clone().or_else(|| {
-        settings
-            .pointer("/grouping/stacktrace_rules")
-            .and_then(Value::as_str)
-            .map(String::from)
-    });
-    if body.fingerprinting_rules.is_some() || body.grouping_enhancements.is_some() {
-        let (fp, st) = (fingerprint.unwrap_or_default(), stacktrace.unwrap_or_default());
-        crate::ingest::cache::parse_rules(&fp, &st).map_err(|message| ApiError::Validation {
-            field: if body.fingerprinting_rules.is_some() {
-                "fingerprintingRules"
-            } else {
-                "groupingEnhancements"
-            }
-            .into(),
-            message,
-        })?;
-        settings["grouping"] = json!({"fingerprint_rules": fp, "stacktrace_rules": st});
-    }
-    Ok(settings)
+    Ok(crate::settings::merged(current, &change)?)
 }
 
 pub async fn project_update(

@@ -3,13 +3,15 @@
 //! limiters, and the outcome and rate-limited-event counts waiting to be written.
 //!
 //! Cache entries are stamped with the store's config generation; any administrative
-//! write bumps it and entries refetch. Counts are written by a background flush every
+//! write bumps it and entries refetch. Entries also expire after `MAX_AGE`, so a
+//! change the CLI writes straight to the database (bypassing the server's writer)
+//! takes effect within seconds. Counts are written by a background flush every
 //! few seconds, all in one transaction, and once more at shutdown.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -30,15 +32,25 @@ const MAX_LIMITED_GROUPS: usize = 10_000;
 /// How often pending counts are written.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How long a cached key or project is trusted without a generation change.
+const MAX_AGE: Duration = Duration::from_secs(2);
+
+/// The config generation an entry was read at, and when.
+type Stamp = (u64, Instant);
+
+fn fresh(stamp: &Stamp, generation: u64) -> bool {
+    stamp.0 == generation && stamp.1.elapsed() < MAX_AGE
+}
+
 /// Keys by public id, each stamped with the config generation it was read at.
-type KeyMap = HashMap<String, (u64, Option<Arc<ProjectKey>>)>;
+type KeyMap = HashMap<String, (Stamp, Option<Arc<ProjectKey>>)>;
 /// Rate-limited events per (project, grouping hashes, hour): (count, latest timestamp µs).
 type LimitedMap = HashMap<(i64, Vec<String>, i64), (i64, i64)>;
 
 #[derive(Default)]
 pub struct IngestCache {
     keys: RwLock<KeyMap>,
-    projects: RwLock<HashMap<i64, (u64, SharedProject)>>,
+    projects: RwLock<HashMap<i64, (Stamp, SharedProject)>>,
     pub limiters: RateLimiters,
     pub outcomes: OutcomeTally,
     limited: Mutex<LimitedMap>,
@@ -129,8 +141,8 @@ impl IngestCache {
     /// The key with this public id, if it exists.
     pub async fn key(&self, store: &Store, public_key: &str) -> Result<Option<Arc<ProjectKey>>, StoreError> {
         let generation = store.generation();
-        if let Some((g, key)) = self.keys.read().ok().and_then(|m| m.get(public_key).cloned())
-            && g == generation
+        if let Some((stamp, key)) = self.keys.read().ok().and_then(|m| m.get(public_key).cloned())
+            && fresh(&stamp, generation)
         {
             return Ok(key);
         }
@@ -143,7 +155,7 @@ impl IngestCache {
             if map.len() >= MAX_KEYS {
                 map.clear();
             }
-            map.insert(public_key.to_string(), (generation, key.clone()));
+            map.insert(public_key.to_string(), ((generation, Instant::now()), key.clone()));
         }
         Ok(key)
     }
@@ -151,15 +163,15 @@ impl IngestCache {
     /// The processing context (scrubber, grouping rules) of a project.
     pub async fn project(&self, store: &Store, project_id: i64) -> Result<SharedProject, StoreError> {
         let generation = store.generation();
-        if let Some((g, project)) = self.projects.read().ok().and_then(|m| m.get(&project_id).cloned())
-            && g == generation
+        if let Some((stamp, project)) = self.projects.read().ok().and_then(|m| m.get(&project_id).cloned())
+            && fresh(&stamp, generation)
         {
             return Ok(project);
         }
         let project = store.read(move |c| admin::project_by_id(c, project_id)).await?;
         let context = Arc::new(project_context(project.id, &project.settings));
         if let Ok(mut map) = self.projects.write() {
-            map.insert(project_id, (generation, context.clone()));
+            map.insert(project_id, ((generation, Instant::now()), context.clone()));
         }
         Ok(context)
     }

@@ -545,3 +545,270 @@ pub fn merge_issues(conn: &Connection, ids: &[i64]) -> Result<i64, StoreError> {
     )?;
     Ok(parent)
 }
+
+/// What an unmerge did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmerged {
+    pub new_issue_id: i64,
+    /// Events moved to the new issue.
+    pub events: i64,
+}
+
+/// One moved event's share of an issue's aggregates.
+struct MovedEvent {
+    timestamp: i64,
+    release: Option<String>,
+    user_key: Option<String>,
+    tags: Vec<(String, String)>,
+}
+
+/// Moves `hashes` of an issue to a new issue, with the events whose primary hash they
+/// are; later events with those hashes follow because the hashes now point there.
+/// Counts, users, tags, hourly stats, releases and first/last seen stay exact on both
+/// issues: the moved events' share is computed from their stored payloads (`tags_of`
+/// derives an event's tags exactly as ingest did) and taken off the old issue.
+pub fn unmerge_hashes(
+    conn: &Connection,
+    issue_id: i64,
+    hashes: &[String],
+    tags_of: &dyn Fn(&Value) -> Vec<(String, String)>,
+) -> Result<Unmerged, StoreError> {
+    let old = crate::store::read::issue(conn, issue_id)?;
+    let owned: Vec<String> = crate::store::read::issue_hashes(conn, issue_id)?
+        .into_iter()
+        .map(|(hash, _)| hash)
+        .collect();
+    if hashes.is_empty() {
+        return Err(StoreError::Conflict("name at least one hash to unmerge".into()));
+    }
+    if let Some(foreign) = hashes.iter().find(|h| !owned.contains(h)) {
+        return Err(StoreError::Conflict(format!(
+            "hash {foreign} does not belong to this issue"
+        )));
+    }
+    if owned.iter().all(|h| hashes.contains(h)) {
+        return Err(StoreError::Conflict(
+            "an issue keeps at least one of its hashes; leave one out".into(),
+        ));
+    }
+
+    // The moved events, oldest first; payloads are decoded one at a time.
+    let mut moved: Vec<(i64, MovedEvent)> = Vec::new();
+    let mut latest_payload: Option<Value> = None;
+    {
+        let mut stmt = conn.prepare(
+            "SELECT id, timestamp, release, user_key, payload, primary_hash FROM events \
+             WHERE issue_id = ?1 ORDER BY timestamp, id",
+        )?;
+        let mut rows = stmt.query(params![issue_id])?;
+        while let Some(row) = rows.next()? {
+            let hash: String = row.get(5)?;
+            if !hashes.contains(&hash) {
+                continue;
+            }
+            let blob: Vec<u8> = row.get(4)?;
+            let payload = crate::store::read::decode_payload(&blob)?;
+            moved.push((
+                row.get(0)?,
+                MovedEvent {
+                    timestamp: row.get(1)?,
+                    release: row.get(2)?,
+                    user_key: row.get(3)?,
+                    tags: tags_of(&payload),
+                },
+            ));
+            latest_payload = Some(payload);
+        }
+    }
+
+    // The new issue reads like its newest event.
+    let summary = latest_payload.as_ref().map(crate::event::group::summarize);
+    let short_id: i64 = conn.query_row(
+        "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1 RETURNING next_short_id - 1",
+        params![old.project_id],
+        |r| r.get(0),
+    )?;
+    let first_seen = moved.first().map_or(old.first_seen, |(_, e)| e.timestamp);
+    let last_seen = moved.last().map_or(old.last_seen, |(_, e)| e.timestamp);
+    let first_release = moved.iter().find_map(|(_, e)| e.release.clone());
+    let last_release = moved.iter().rev().find_map(|(_, e)| e.release.clone());
+    let text = |key: &str| latest_payload.as_ref().and_then(|p| p.get(key)).and_then(Value::as_str);
+    conn.execute(
+        "INSERT INTO issues (project_id, short_id, title, culprit, location, level, type, platform, metadata, \
+         status, substatus, first_seen, last_seen, times_seen, first_release, last_release, grouping_config) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'unresolved', 'new', ?10, ?11, ?12, ?13, ?14, ?15)",
+        params![
+            old.project_id,
+            short_id,
+            summary.as_ref().map_or(old.title.clone(), |s| s.title.clone()),
+            summary.as_ref().map_or(old.culprit.clone(), |s| s.culprit.clone()),
+            summary.as_ref().map_or(old.location.clone(), |s| s.location.clone()),
+            text("level").unwrap_or(&old.level),
+            summary.as_ref().map_or(old.kind.as_str(), |s| s.kind),
+            text("platform").or(old.platform.as_deref()),
+            summary
+                .as_ref()
+                .map_or(old.metadata.to_string(), |s| s.metadata.to_string()),
+            first_seen,
+            last_seen,
+            moved.len() as i64,
+            first_release,
+            last_release,
+            text("grouping_config").unwrap_or(&old.grouping_config),
+        ],
+    )?;
+    let new_id = conn.last_insert_rowid();
+
+    for hash in hashes {
+        conn.execute(
+            "UPDATE issue_hashes SET issue_id = ?1 WHERE issue_id = ?2 AND hash = ?3",
+            params![new_id, issue_id, hash],
+        )?;
+    }
+    let mut tag_shares: std::collections::BTreeMap<(String, String), (i64, i64, i64)> = Default::default();
+    let mut hour_shares: std::collections::BTreeMap<i64, i64> = Default::default();
+    let mut users: std::collections::BTreeSet<String> = Default::default();
+    for (id, event) in &moved {
+        conn.execute("UPDATE events SET issue_id = ?1 WHERE id = ?2", params![new_id, id])?;
+        *hour_shares
+            .entry(event.timestamp.div_euclid(3_600_000_000))
+            .or_default() += 1;
+        if let Some(user) = &event.user_key {
+            users.insert(user.clone());
+        }
+        for tag in &event.tags {
+            let share = tag_shares
+                .entry(tag.clone())
+                .or_insert((0, event.timestamp, event.timestamp));
+            share.0 += 1;
+            share.1 = share.1.min(event.timestamp);
+            share.2 = share.2.max(event.timestamp);
+        }
+    }
+
+    // The new issue: exactly the moved events.
+    for (hour, count) in &hour_shares {
+        conn.execute(
+            "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?1, ?2, ?3)",
+            params![new_id, hour, count],
+        )?;
+    }
+    for ((key, value), (count, first, last)) in &tag_shares {
+        conn.execute(
+            "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![new_id, key, value, count, first, last],
+        )?;
+    }
+    for user in &users {
+        conn.execute(
+            "INSERT INTO issue_users (issue_id, user_key) VALUES (?1, ?2)",
+            params![new_id, user],
+        )?;
+    }
+    conn.execute(
+        "UPDATE issues SET user_count = ?2 WHERE id = ?1",
+        params![new_id, users.len() as i64],
+    )?;
+
+    // The old issue: its moved share taken off.
+    for (hour, count) in &hour_shares {
+        conn.execute(
+            "UPDATE issue_hourly SET count = count - ?3 WHERE issue_id = ?1 AND hour = ?2",
+            params![issue_id, hour, count],
+        )?;
+    }
+    conn.execute(
+        "DELETE FROM issue_hourly WHERE issue_id = ?1 AND count <= 0",
+        params![issue_id],
+    )?;
+    for ((key, value), (count, _, _)) in &tag_shares {
+        conn.execute(
+            "UPDATE issue_tags SET times_seen = times_seen - ?4 WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
+            params![issue_id, key, value, count],
+        )?;
+    }
+    conn.execute(
+        "DELETE FROM issue_tags WHERE issue_id = ?1 AND times_seen <= 0",
+        params![issue_id],
+    )?;
+    for user in &users {
+        conn.execute(
+            "DELETE FROM issue_users WHERE issue_id = ?1 AND user_key = ?2 AND NOT EXISTS \
+             (SELECT 1 FROM events WHERE issue_id = ?1 AND user_key = ?2)",
+            params![issue_id, user],
+        )?;
+    }
+    let remaining: Option<(i64, i64)> = conn.query_row(
+        "SELECT min(timestamp), max(timestamp) FROM events WHERE issue_id = ?1",
+        params![issue_id],
+        |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+    )?;
+    conn.execute(
+        "UPDATE issues SET times_seen = max(times_seen - ?2, 0), \
+         user_count = (SELECT count(*) FROM issue_users WHERE issue_id = ?1) WHERE id = ?1",
+        params![issue_id, moved.len() as i64],
+    )?;
+    if let Some((first, last)) = remaining {
+        conn.execute(
+            "UPDATE issues SET first_seen = ?2, last_seen = ?3, \
+             first_release = coalesce((SELECT release FROM events WHERE issue_id = ?1 AND release IS NOT NULL \
+                                        ORDER BY timestamp, id LIMIT 1), first_release), \
+             last_release = coalesce((SELECT release FROM events WHERE issue_id = ?1 AND release IS NOT NULL \
+                                       ORDER BY timestamp DESC, id DESC LIMIT 1), last_release) WHERE id = ?1",
+            params![issue_id, first, last],
+        )?;
+        refresh_tag_times(conn, issue_id, &tag_shares, tags_of)?;
+    }
+    Ok(Unmerged {
+        new_issue_id: new_id,
+        events: moved.len() as i64,
+    })
+}
+
+/// After events left an issue, the first/last seen of the tag values they carried may
+/// have been theirs: recompute those from the events that stayed.
+fn refresh_tag_times(
+    conn: &Connection,
+    issue_id: i64,
+    moved: &std::collections::BTreeMap<(String, String), (i64, i64, i64)>,
+    tags_of: &dyn Fn(&Value) -> Vec<(String, String)>,
+) -> Result<(), StoreError> {
+    let mut stale: std::collections::BTreeMap<(String, String), Option<(i64, i64)>> = Default::default();
+    for ((key, value), (_, first, last)) in moved {
+        let row: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT first_seen, last_seen FROM issue_tags WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
+                params![issue_id, key, value],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if row.is_some_and(|(f, l)| f == *first || l == *last) {
+            stale.insert((key.clone(), value.clone()), None);
+        }
+    }
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare("SELECT timestamp, payload FROM events WHERE issue_id = ?1")?;
+    let mut rows = stmt.query(params![issue_id])?;
+    while let Some(row) = rows.next()? {
+        let timestamp: i64 = row.get(0)?;
+        let blob: Vec<u8> = row.get(1)?;
+        for tag in tags_of(&crate::store::read::decode_payload(&blob)?) {
+            if let Some(seen) = stale.get_mut(&tag) {
+                let (first, last) = seen.get_or_insert((timestamp, timestamp));
+                *first = (*first).min(timestamp);
+                *last = (*last).max(timestamp);
+            }
+        }
+    }
+    for ((key, value), seen) in stale {
+        if let Some((first, last)) = seen {
+            conn.execute(
+                "UPDATE issue_tags SET first_seen = ?4, last_seen = ?5 WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
+                params![issue_id, key, value, first, last],
+            )?;
+        }
+    }
+    Ok(())
+}

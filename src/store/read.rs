@@ -502,6 +502,14 @@ pub fn issue_hashes(conn: &Connection, issue_id: i64) -> Result<Vec<(String, Str
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The issue a hash belongs to, if any.
+pub fn hash_owner(conn: &Connection, project_id: i64, hash: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT issue_id FROM issue_hashes WHERE project_id = ?1 AND hash = ?2")?
+        .query_row(params![project_id, hash], |r| r.get(0))
+        .optional()?)
+}
+
 /// Orders release names: semver-aware where both parse (`pkg@1.10.0` > `pkg@1.9.2`), else by text.
 pub fn compare_releases(a: &str, b: &str) -> Ordering {
     fn version(release: &str) -> Option<Vec<u64>> {

@@ -1,0 +1,247 @@
+//! Grouping you can inspect and correct: why an event landed in its issue
+//! (`…/events/{id}/grouping-info/`, Sentry's variant map plus Errata's frame-by-frame
+//! explanation) and unmerge by hash (`PUT /issues/{id}/hashes/?id=…`).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::auth::Caller;
+use super::issues::resolve_issue;
+use super::resolve_project;
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::ingest::process::tag_pairs;
+use crate::store::{StoreError, admin, read};
+
+type Params = Vec<(String, String)>;
+
+/// Sentry's description of a variant, from the strategy that produced it.
+fn description(name: &str, strategy: &str, hybrid: bool) -> String {
+    let base = match (name, strategy) {
+        ("custom", _) => return "custom fingerprint".into(),
+        ("fallback", _) => "fallback (nothing else contributed)".to_owned(),
+        (_, "message") => "message".to_owned(),
+        ("app", "exception") => "in-app exception stack-trace".to_owned(),
+        ("app", "threads") => "in-app thread stack-trace".to_owned(),
+        ("app", _) => "in-app stack-trace".to_owned(),
+        (_, "exception") => "exception stack-trace".to_owned(),
+        (_, "threads") => "thread stack-trace".to_owned(),
+        (_, _) => "stack-trace".to_owned(),
+    };
+    if hybrid {
+        format!("{base} and custom fingerprint")
+    } else {
+        base
+    }
+}
+
+/// The grouping-info response: one entry per variant, keyed by its name.
+///
+/// `owners` maps each hash to the issue it belongs to now (after merges and unmerges).
+pub fn grouping_info(data: &Value, owners: &Map<String, Value>) -> Value {
+    let explain = data.get("grouping_explain").cloned().unwrap_or(Value::Null);
+    let config = data
+        .get("grouping_config")
+        .or_else(|| explain.get("config"))
+        .and_then(Value::as_str)
+        .unwrap_or(crate::event::group::GROUPING_CONFIG);
+    let strategy = explain.get("strategy").and_then(Value::as_str).unwrap_or("");
+    let hybrid = explain.pointer("/fingerprint/kind").and_then(Value::as_str) == Some("hybrid");
+    let primary = data.pointer("/hashes/0").and_then(Value::as_str);
+    // What every variant shares: the strategy, the fingerprint, the frames and the rules.
+    let mut explanation = match &explain {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    explanation.remove("variants");
+    explanation.remove("config");
+    let explanation = Value::Object(explanation);
+
+    let mut out = Map::new();
+    let variants = explain
+        .get("variants")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for variant in variants {
+        let Some(name) = variant.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let contributes = variant.get("contributes").and_then(Value::as_bool).unwrap_or(false);
+        let hash = variant.get("hash").and_then(Value::as_str).filter(|_| contributes);
+        let hint = variant.get("hint").cloned().unwrap_or(Value::Null);
+        let tokens = variant.get("tokens").cloned().unwrap_or_else(|| json!([]));
+        out.insert(
+            name.to_owned(),
+            json!({
+                "key": name,
+                "type": if name == "custom" { "custom_fingerprint" } else { "component" },
+                "description": description(name, strategy, hybrid),
+                "hash": hash,
+                "hashMismatch": false,
+                "contributes": contributes,
+                "hint": hint,
+                "config": {"id": config},
+                "component": {
+                    "id": name,
+                    "name": Value::Null,
+                    "contributes": contributes,
+                    "hint": hint,
+                    "values": tokens,
+                },
+                "isPrimary": hash.is_some() && hash == primary,
+                "issueId": hash.and_then(|h| owners.get(h)).cloned().unwrap_or(Value::Null),
+                "explanation": explanation,
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+/// `GET /api/0/projects/{org}/{project}/events/{event_id}/grouping-info/`
+pub async fn event_grouping_info(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, project, event)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require("event:read")?;
+    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    let project_id = project.id;
+    let (event, owners) = state
+        .store
+        .read(move |c| {
+            let event = read::event(c, project_id, &event_id)?;
+            let mut owners = Map::new();
+            for hash in event.data.get("hashes").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(hash) = hash.as_str()
+                    && let Some(issue) = read::hash_owner(c, project_id, hash)?
+                {
+                    owners.insert(hash.to_owned(), Value::String(issue.to_string()));
+                }
+            }
+            Ok((event, owners))
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
+            e => e.into(),
+        })?;
+    Ok(Json(grouping_info(&event.data, &owners)))
+}
+
+async fn unmerge_response(
+    state: &AppState,
+    org: Option<&str>,
+    id: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let (issue, _) = resolve_issue(state, org, id).await?;
+    let hashes: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k == "id")
+        .flat_map(|(_, v)| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hashes.is_empty() {
+        return Err(ApiError::BadRequest(
+            "Name the hashes to unmerge with ?id=<hash>.".into(),
+        ));
+    }
+    if hashes.len() > 100 {
+        return Err(ApiError::BadRequest(
+            "At most 100 hashes can be unmerged at once.".into(),
+        ));
+    }
+    let issue_id = issue.id;
+    let owned: Vec<String> = state
+        .store
+        .read(move |c| Ok(read::issue_hashes(c, issue_id)?.into_iter().map(|(h, _)| h).collect()))
+        .await?;
+    if let Some(foreign) = hashes.iter().find(|h| !owned.contains(h)) {
+        return Err(ApiError::BadRequest(format!(
+            "The hash {foreign} does not belong to this issue."
+        )));
+    }
+    if owned.iter().all(|h| hashes.contains(h)) {
+        return Err(ApiError::BadRequest(
+            "An issue keeps at least one of its hashes; leave one out.".into(),
+        ));
+    }
+    let moved = hashes.clone();
+    let unmerged = state
+        .store
+        .writer
+        .exec(move |tx| admin::unmerge_hashes(tx, issue_id, &moved, &tag_pairs))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": issue_id.to_string(),
+            "newIssueId": unmerged.new_issue_id.to_string(),
+            "hashes": hashes,
+            "eventsMoved": unmerged.events,
+        })),
+    )
+        .into_response())
+}
+
+/// `PUT /api/0/issues/{id}/hashes/?id=<hash>`: Sentry's unmerge.
+pub async fn unmerge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:write")?;
+    unmerge_response(&state, None, &id, &params).await
+}
+
+/// `PUT /api/0/organizations/{org}/issues/{id}/hashes/?id=<hash>`
+pub async fn org_unmerge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org, id)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> Result<Response, ApiError> {
+    caller.require("event:write")?;
+    unmerge_response(&state, Some(&org), &id, &params).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::group::{GroupingRules, group};
+
+    #[test]
+    fn grouping_info_lists_each_variant_with_frames_and_owner() {
+        let event = json!({"platform": "python", "exception": {"values": [{
+        "type": "OperationalError", "value": "boom",
+        "stacktrace": {"frames": [
+            {"function": "handle", "module": "app.orders", "lineno": 20, "in_app": true},
+            {"function": "execute", "module": "psycopg2.cursor", "lineno": 90, "in_app": false}
+        ]}}]}});
+        let grouping = group(&event, &GroupingRules::default());
+        let data = json!({"hashes": grouping.hashes, "grouping_config": "v1", "grouping_explain": grouping.explain});
+        let mut owners = Map::new();
+        owners.insert(grouping.hashes[0].clone(), json!("7"));
+        let info = grouping_info(&data, &owners);
+        let app = &info["app"];
+        assert_eq!(app["hash"], json!(grouping.hashes[0]));
+        assert_eq!(app["description"], "in-app exception stack-trace");
+        assert_eq!(app["isPrimary"], true);
+        assert_eq!(app["issueId"], "7");
+        assert_eq!(info["system"]["hash"], json!(grouping.hashes[1]));
+        assert_eq!(info["system"]["isPrimary"], false);
+        let frames = app["explanation"].to_string();
+        assert!(
+            frames.contains("psycopg2.cursor") || frames.contains("execute"),
+            "{frames}"
+        );
+        assert!(frames.contains("not in-app"), "{frames}");
+    }
+}
