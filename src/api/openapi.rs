@@ -147,7 +147,11 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
         return issue_list_params(method, path.starts_with("/api/0/organizations/"));
     }
     if method == "PUT" && tail.ends_with("/hashes") {
-        return vec![repeated_param("id", "the hashes to move to a new issue", json!({"type": "string"}))];
+        return vec![repeated_param(
+            "id",
+            "the hashes to move to a new issue",
+            json!({"type": "string"}),
+        )];
     }
     if method != "GET" {
         return vec![];
