@@ -115,8 +115,7 @@ pub fn process_event(
     }
     let json = serde_json::to_vec(&event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     let size = json.len();
-    // Level 1: a fast, still good ratio for JSON; compression runs on every event.
-    let payload = zstd::bulk::compress(&json, 1).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    let payload = compress(&json).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
 
     let record = EventRecord {
         project_id: project.project_id,
@@ -163,6 +162,28 @@ pub fn group_only(
     let grouping = group::group(&event, &project.rules);
     let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
     Ok((grouping.hashes, (timestamp * 1_000_000.0) as i64))
+}
+
+/// zstd level 1: a fast, still good ratio for JSON; compression runs on every event.
+const ZSTD_LEVEL: i32 = 1;
+
+thread_local! {
+    /// One compression context per thread: creating one per event costs more than compressing
+    /// a medium event (it allocates and clears several hundred KB of tables).
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Compresses a stored event payload (a complete zstd frame, readable by `zstd::decode_all`).
+pub fn compress(json: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(std::io::Error::other)?;
+        let compressor = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        compressor.compress(json)
+    })
 }
 
 /// The distinct-user key: the first of id, email, username, ip address.

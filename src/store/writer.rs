@@ -235,10 +235,12 @@ fn commit_batch(conn: &mut Connection, cache: &mut HashCache, batch: Vec<(EventR
     let mut results = Vec::with_capacity(size);
     let outcome = (|| -> Result<(), StoreError> {
         let tx = conn.transaction().map_err(StoreError::from_write)?;
+        let mut folded = Folded::default();
         for (record, _) in &batch {
-            let result = store_one_in_savepoint(&tx, cache, &mut learned, record);
+            let result = store_one_in_savepoint(&tx, cache, &mut learned, &mut folded, record);
             results.push(result);
         }
+        folded.write(&tx)?;
         tx.commit().map_err(StoreError::from_write)
     })();
     match outcome {
@@ -264,18 +266,228 @@ fn commit_batch(conn: &mut Connection, cache: &mut HashCache, batch: Vec<(EventR
     metrics::histogram!("errata_batch_size").record(size as f64);
 }
 
+/// An issue's counters and status as the batch has left them, written once at its end.
+struct IssueState {
+    status: String,
+    substatus: Option<String>,
+    details: serde_json::Value,
+    times_seen: i64,
+    first_seen: i64,
+    last_seen: i64,
+    first_release: Option<String>,
+    last_release: Option<String>,
+    user_count_added: i64,
+    /// Only issues an event touched are written back (a created issue is already current).
+    dirty: bool,
+}
+
+impl IssueState {
+    /// Counts one more event, reopening the issue if it was resolved (or wakes it if ignored).
+    fn touch(&mut self, r: &EventRecord) {
+        let reopen =
+            super::admin::reopens(&self.status, &self.details, r.release.as_deref(), r.timestamp, self.times_seen + 1);
+        self.times_seen += 1;
+        self.first_seen = self.first_seen.min(r.timestamp);
+        self.last_seen = self.last_seen.max(r.timestamp);
+        if r.release.is_some() {
+            self.last_release = r.release.clone();
+            if self.first_release.is_none() {
+                self.first_release = r.release.clone();
+            }
+        }
+        if let Some(substatus) = reopen {
+            self.status = "unresolved".into();
+            self.substatus = Some(substatus.into());
+            self.details = serde_json::Value::Object(Default::default());
+        } else if self.status == "unresolved" && self.substatus.as_deref() == Some("new") {
+            self.substatus = Some("ongoing".into());
+        }
+        self.dirty = true;
+    }
+}
+
+/// Tag counts: times seen, first seen, last seen.
+type TagFold = (i64, i64, i64);
+
+/// Everything a batch adds to per-issue aggregates, folded in memory so each issue, tag
+/// value and hour is written once per batch instead of once per event. Events are folded
+/// in order, so the result is the same as applying them one by one.
+#[derive(Default)]
+struct Folded {
+    issues: HashMap<i64, IssueState>,
+    tags: HashMap<(i64, String, String), TagFold>,
+    hourly: HashMap<(i64, i64), i64>,
+    users: std::collections::HashSet<(i64, String)>,
+}
+
+impl Folded {
+    /// The issue's state within this batch, read from the database on first use.
+    fn issue<'a>(&'a mut self, tx: &Transaction, issue_id: i64) -> Result<&'a mut IssueState, StoreError> {
+        use std::collections::hash_map::Entry;
+        match self.issues.entry(issue_id) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(v) => {
+                let state = tx
+                    .prepare_cached(
+                        "SELECT status, substatus, status_details, times_seen, first_seen, last_seen, first_release, \
+                         last_release FROM issues WHERE id = ?1",
+                    )?
+                    .query_row(params![issue_id], |row| {
+                        let details: String = row.get(2)?;
+                        Ok(IssueState {
+                            status: row.get(0)?,
+                            substatus: row.get(1)?,
+                            details: serde_json::from_str(&details).unwrap_or_default(),
+                            times_seen: row.get(3)?,
+                            first_seen: row.get(4)?,
+                            last_seen: row.get(5)?,
+                            first_release: row.get(6)?,
+                            last_release: row.get(7)?,
+                            user_count_added: 0,
+                            dirty: false,
+                        })
+                    })?;
+                Ok(v.insert(state))
+            }
+        }
+    }
+
+    /// A just-created issue: its row already counts this event.
+    fn created(&mut self, issue_id: i64, r: &EventRecord) {
+        self.issues.insert(
+            issue_id,
+            IssueState {
+                status: "unresolved".into(),
+                substatus: Some("new".into()),
+                details: serde_json::Value::Object(Default::default()),
+                times_seen: 1,
+                first_seen: r.timestamp,
+                last_seen: r.timestamp,
+                first_release: r.release.clone(),
+                last_release: r.release.clone(),
+                user_count_added: 0,
+                dirty: false,
+            },
+        );
+    }
+
+    /// The reads and writes folding `r` needs, done while its savepoint is open: loads the
+    /// issue's state and records its user. Returns whether the user is new to the issue.
+    fn prepare(&mut self, tx: &Transaction, issue_id: i64, created: bool, r: &EventRecord) -> Result<bool, StoreError> {
+        if !created {
+            self.issue(tx, issue_id)?;
+        }
+        let Some(user) = &r.user_key else {
+            return Ok(false);
+        };
+        if self.users.contains(&(issue_id, user.clone())) {
+            return Ok(false);
+        }
+        let added = tx
+            .prepare_cached("INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?1, ?2)")?
+            .execute(params![issue_id, user])?;
+        Ok(added > 0)
+    }
+
+    /// Folds one stored event into the batch's aggregates; in memory only, cannot fail.
+    fn apply(&mut self, issue_id: i64, created: bool, new_user: bool, r: &EventRecord) {
+        if created {
+            self.created(issue_id, r);
+        } else if let Some(issue) = self.issues.get_mut(&issue_id) {
+            issue.touch(r);
+        }
+        if let Some(user) = &r.user_key {
+            self.users.insert((issue_id, user.clone()));
+        }
+        if new_user {
+            if let Some(issue) = self.issues.get_mut(&issue_id) {
+                issue.user_count_added += 1;
+                issue.dirty = true;
+            }
+        }
+        for (key, value) in &r.tags {
+            let fold = self
+                .tags
+                .entry((issue_id, key.clone(), value.clone()))
+                .or_insert((0, r.timestamp, r.timestamp));
+            fold.0 += 1;
+            fold.1 = fold.1.min(r.timestamp);
+            fold.2 = fold.2.max(r.timestamp);
+        }
+        *self
+            .hourly
+            .entry((issue_id, r.timestamp.div_euclid(3_600_000_000)))
+            .or_insert(0) += 1;
+    }
+
+    /// Writes the folded aggregates: one statement per issue, tag value and hour.
+    fn write(self, tx: &Transaction) -> Result<(), StoreError> {
+        let mut update = tx.prepare_cached(
+            "UPDATE issues SET times_seen = ?2, first_seen = ?3, last_seen = ?4, first_release = ?5, \
+             last_release = ?6, status = ?7, substatus = ?8, status_details = ?9, user_count = user_count + ?10 \
+             WHERE id = ?1",
+        )?;
+        for (id, issue) in self.issues.iter().filter(|(_, i)| i.dirty) {
+            update.execute(params![
+                id,
+                issue.times_seen,
+                issue.first_seen,
+                issue.last_seen,
+                issue.first_release,
+                issue.last_release,
+                issue.status,
+                issue.substatus,
+                issue.details.to_string(),
+                issue.user_count_added,
+            ])?;
+        }
+        let mut tag = tx.prepare_cached(
+            "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + excluded.times_seen, \
+             first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
+        )?;
+        for ((issue_id, key, value), (count, first, last)) in &self.tags {
+            tag.execute(params![issue_id, key, value, count, first, last])?;
+        }
+        let mut hourly = tx.prepare_cached(
+            "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for ((issue_id, hour), count) in &self.hourly {
+            hourly.execute(params![issue_id, hour, count])?;
+        }
+        Ok(())
+    }
+}
+
 fn store_one_in_savepoint(
     tx: &Transaction,
     cache: &HashCache,
     learned: &mut HashCache,
+    folded: &mut Folded,
     record: &EventRecord,
 ) -> Result<Stored, StoreError> {
-    tx.execute_batch("SAVEPOINT event").map_err(StoreError::from_write)?;
+    tx.prepare_cached("SAVEPOINT event")?
+        .execute([])
+        .map_err(StoreError::from_write)?;
     let mut staged = HashCache::new();
-    match store_one(tx, cache, learned, &mut staged, record) {
-        Ok(stored) => {
-            tx.execute_batch("RELEASE event").map_err(StoreError::from_write)?;
+    let outcome = store_one(tx, cache, learned, &mut staged, record).and_then(|(stored, created)| {
+        let new_user = match stored.duplicate {
+            true => false,
+            false => folded.prepare(tx, stored.issue_id, created, record)?,
+        };
+        Ok((stored, created, new_user))
+    });
+    match outcome {
+        Ok((stored, created, new_user)) => {
+            tx.prepare_cached("RELEASE event")?
+                .execute([])
+                .map_err(StoreError::from_write)?;
             learned.extend(staged);
+            // Folded only once the event's own rows are in: a rolled-back event counts nowhere.
+            if !stored.duplicate {
+                folded.apply(stored.issue_id, created, new_user, record);
+            }
             Ok(stored)
         }
         Err(e) => {
@@ -286,23 +498,25 @@ fn store_one_in_savepoint(
     }
 }
 
-/// Stores one event: resolve its issue by hash (or open one), count it, keep the payload.
+/// Stores one event's own rows: resolve its issue by hash (or open one) and keep the
+/// payload. Returns whether it opened the issue; counters are folded by the caller.
 fn store_one(
     tx: &Transaction,
     cache: &HashCache,
     learned: &HashCache,
     staged: &mut HashCache,
     r: &EventRecord,
-) -> Result<Stored, StoreError> {
+) -> Result<(Stored, bool), StoreError> {
     let existing: Option<i64> = tx
         .prepare_cached("SELECT issue_id FROM events WHERE project_id = ?1 AND event_id = ?2")?
         .query_row(params![r.project_id, r.event_id], |row| row.get(0))
         .optional()?;
     if let Some(issue_id) = existing {
-        return Ok(Stored {
+        let stored = Stored {
             issue_id,
             duplicate: true,
-        });
+        };
+        return Ok((stored, false));
     }
 
     // §1 of the grouping spec: the first known hash decides the issue.
@@ -327,12 +541,9 @@ fn store_one(
             None => unknown.push(hash),
         }
     }
-    let issue_id = match issue_id {
-        Some(id) => {
-            touch_issue(tx, id, r)?;
-            id
-        }
-        None => create_issue(tx, r)?,
+    let (issue_id, created) = match issue_id {
+        Some(id) => (id, false),
+        None => (create_issue(tx, r)?, true),
     };
     for hash in unknown {
         tx.prepare_cached(
@@ -363,34 +574,11 @@ fn store_one(
         r.size as i64,
         r.payload,
     ])?;
-
-    if let Some(user) = &r.user_key {
-        let added = tx
-            .prepare_cached("INSERT OR IGNORE INTO issue_users (issue_id, user_key) VALUES (?1, ?2)")?
-            .execute(params![issue_id, user])?;
-        if added > 0 {
-            tx.prepare_cached("UPDATE issues SET user_count = user_count + 1 WHERE id = ?1")?
-                .execute(params![issue_id])?;
-        }
-    }
-    for (key, value) in &r.tags {
-        tx.prepare_cached(
-            "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?1, ?2, ?3, 1, ?4, ?4) \
-             ON CONFLICT (issue_id, key, value) DO UPDATE SET times_seen = times_seen + 1, \
-             first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)",
-        )?
-        .execute(params![issue_id, key, value, r.timestamp])?;
-    }
-    let hour = r.timestamp.div_euclid(3_600_000_000);
-    tx.prepare_cached(
-        "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?1, ?2, 1) \
-         ON CONFLICT (issue_id, hour) DO UPDATE SET count = count + 1",
-    )?
-    .execute(params![issue_id, hour])?;
-    Ok(Stored {
+    let stored = Stored {
         issue_id,
         duplicate: false,
-    })
+    };
+    Ok((stored, created))
 }
 
 fn create_issue(tx: &Transaction, r: &EventRecord) -> Result<i64, StoreError> {
@@ -419,29 +607,4 @@ fn create_issue(tx: &Transaction, r: &EventRecord) -> Result<i64, StoreError> {
         r.grouping_config,
     ])?;
     Ok(tx.last_insert_rowid())
-}
-
-/// Counts one more event on an existing issue, reopening it if it was resolved.
-fn touch_issue(tx: &Transaction, issue_id: i64, r: &EventRecord) -> Result<(), StoreError> {
-    let (status, details, times_seen): (String, String, i64) = tx
-        .prepare_cached("SELECT status, status_details, times_seen FROM issues WHERE id = ?1")?
-        .query_row(params![issue_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-    let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
-    let reopen = super::admin::reopens(&status, &details, r.release.as_deref(), r.timestamp, times_seen + 1);
-    tx.prepare_cached(
-        "UPDATE issues SET times_seen = times_seen + 1, \
-         first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?2), \
-         last_release = coalesce(?3, last_release), first_release = coalesce(first_release, ?3) WHERE id = ?1",
-    )?
-    .execute(params![issue_id, r.timestamp, r.release])?;
-    if let Some(substatus) = reopen {
-        tx.prepare_cached(
-            "UPDATE issues SET status = 'unresolved', substatus = ?2, status_details = '{}' WHERE id = ?1",
-        )?
-        .execute(params![issue_id, substatus])?;
-    } else if status == "unresolved" {
-        tx.prepare_cached("UPDATE issues SET substatus = 'ongoing' WHERE id = ?1 AND substatus = 'new'")?
-            .execute(params![issue_id])?;
-    }
-    Ok(())
 }

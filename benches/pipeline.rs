@@ -1,0 +1,105 @@
+//! Cost of each pure stage an ingested event goes through, for a ~6 KB (medium) and a
+//! ~43 KB (large) Python-SDK event as the load generator sends them
+//! (benches/data/*.envelope): gzip decode, envelope parse, JSON parse, normalize, scrub,
+//! group, summarize, serialize, zstd compress, and the whole `process_event`. Their sum
+//! is the CPU an event costs before the writer sees it.
+
+use std::hint::black_box;
+use std::io::Write;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use errata::event::group::{self, GroupingRules};
+use errata::event::normalize::{self, NormalizeContext};
+use errata::event::scrub::{ScrubSettings, Scrubber};
+use errata::ingest::cache::project_context;
+use errata::ingest::decode::{self, ContentEncoding};
+use errata::ingest::envelope;
+use errata::ingest::process::process_event;
+use serde_json::Value;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data");
+const LIMIT: usize = 20 * 1024 * 1024;
+
+fn envelope_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{DATA}/{name}.envelope")).expect("benchmark data is readable")
+}
+
+fn event_item(envelope: &[u8]) -> Vec<u8> {
+    let parsed = envelope::parse(envelope, 100).expect("benchmark envelope parses");
+    parsed.items[0].payload.to_vec()
+}
+
+fn ctx() -> NormalizeContext {
+    NormalizeContext {
+        project_id: 1,
+        received_at: 1_764_550_000.0,
+        client_ip: Some("127.0.0.1".into()),
+        infer_ip: false,
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    enc.write_all(data).expect("writing to memory");
+    enc.finish().expect("writing to memory")
+}
+
+fn stages(c: &mut Criterion) {
+    let scrubber = Scrubber::new(&ScrubSettings::default()).expect("default scrubbing settings compile");
+    let rules = GroupingRules::default();
+    let project = project_context(1, &Value::Object(Default::default()));
+    for name in ["medium", "large"] {
+        let env = envelope_bytes(name);
+        let item = event_item(&env);
+        let raw = normalize::parse_payload(&item).expect("event parses");
+        let normalized = normalize::normalize(raw.clone(), &ctx()).expect("event normalizes");
+        let mut scrubbed = normalized.clone();
+        scrubber.scrub(&mut scrubbed);
+        let json = serde_json::to_vec(&scrubbed).expect("serializes");
+        let gz = gzip(&env);
+
+        let mut g = c.benchmark_group(format!("pipeline/{name}"));
+        g.throughput(Throughput::Bytes(item.len() as u64));
+        g.bench_function("gzip decode", |b| {
+            b.iter(|| decode::decode(ContentEncoding::Gzip, black_box(&gz), LIMIT).expect("decodes"))
+        });
+        g.bench_function("envelope parse", |b| {
+            b.iter(|| envelope::parse(black_box(&env), 100).expect("parses"))
+        });
+        g.bench_function("json parse", |b| {
+            b.iter(|| normalize::parse_payload(black_box(&item)).expect("parses"))
+        });
+        g.bench_function("normalize", |b| {
+            b.iter_batched(
+                || raw.clone(),
+                |v| normalize::normalize(v, &ctx()).expect("normalizes"),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("scrub", |b| {
+            b.iter_batched(
+                || normalized.clone(),
+                |mut v| scrubber.scrub(&mut v),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("group", |b| b.iter(|| group::group(black_box(&scrubbed), &rules)));
+        g.bench_function("summarize", |b| b.iter(|| group::summarize(black_box(&scrubbed))));
+        g.bench_function("serialize", |b| {
+            b.iter(|| serde_json::to_vec(black_box(&scrubbed)).expect("serializes"))
+        });
+        g.bench_function("zstd level 1", |b| {
+            b.iter(|| zstd::bulk::compress(black_box(&json), 1).expect("compresses"))
+        });
+        g.bench_function("process_event (all of the above but decode)", |b| {
+            b.iter(|| {
+                process_event(black_box(&item), Some("0123456789abcdef0123456789abcdef"), &project, 1.0, None)
+                    .expect("processes")
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
