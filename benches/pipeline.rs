@@ -93,8 +93,14 @@ fn stages(c: &mut Criterion) {
         });
         g.bench_function("process_event (all of the above but decode)", |b| {
             b.iter(|| {
-                process_event(black_box(&item), Some("0123456789abcdef0123456789abcdef"), &project, 1.0, None)
-                    .expect("processes")
+                process_event(
+                    black_box(&item),
+                    Some("0123456789abcdef0123456789abcdef"),
+                    &project,
+                    1.0,
+                    None,
+                )
+                .expect("processes")
             })
         });
         g.finish();

@@ -208,10 +208,10 @@ pub fn user_key(user: Option<&Value>) -> Option<String> {
 pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut push = |k: &str, v: Option<&str>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            if !out.iter().any(|(key, _)| key == k) {
-                out.push((k.to_string(), truncate(v, 200)));
-            }
+        if let Some(v) = v.filter(|v| !v.is_empty())
+            && !out.iter().any(|(key, _)| key == k)
+        {
+            out.push((k.to_string(), truncate(v, 200)));
         }
     };
     let s = |path: &str| event.pointer(path).and_then(Value::as_str);
@@ -232,12 +232,11 @@ pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
         .pointer("/exception/values")
         .and_then(Value::as_array)
         .and_then(|v| v.last())
+        && let Some(mechanism) = exception.get("mechanism")
     {
-        if let Some(mechanism) = exception.get("mechanism") {
-            let handled = mechanism.get("handled").and_then(Value::as_bool);
-            push("handled", handled.map(|h| if h { "yes" } else { "no" }));
-            push("mechanism", mechanism.get("type").and_then(Value::as_str));
-        }
+        let handled = mechanism.get("handled").and_then(Value::as_bool);
+        push("handled", handled.map(|h| if h { "yes" } else { "no" }));
+        push("mechanism", mechanism.get("type").and_then(Value::as_str));
     }
     push("user", user_key(event.get("user")).as_deref());
     if let Some(tags) = event.get("tags").and_then(Value::as_array) {

@@ -39,7 +39,8 @@ impl Default for StoreOptions {
 type ExecFn = Box<dyn FnOnce(&mut Connection) + Send>;
 
 enum Job {
-    Event(EventRecord, oneshot::Sender<Result<Stored, StoreError>>),
+    // Boxed: a record is a few hundred bytes, and the queue holds thousands of jobs.
+    Event(Box<EventRecord>, oneshot::Sender<Result<Stored, StoreError>>),
     Exec(ExecFn),
     /// Housekeeping (retention) that changes no project, key or hash: caches stay valid.
     Maintain(ExecFn),
@@ -110,7 +111,7 @@ impl Writer {
     /// Queues an event and waits until its transaction has committed.
     pub async fn store_event(&self, record: EventRecord) -> Result<Stored, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.try_send(Job::Event(record, reply))?;
+        self.try_send(Job::Event(Box::new(record), reply))?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -228,7 +229,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<Ato
 
 type Reply = oneshot::Sender<Result<Stored, StoreError>>;
 
-fn commit_batch(conn: &mut Connection, cache: &mut HashCache, batch: Vec<(EventRecord, Reply)>) {
+fn commit_batch(conn: &mut Connection, cache: &mut HashCache, batch: Vec<(Box<EventRecord>, Reply)>) {
     let started = Instant::now();
     let size = batch.len();
     let mut learned = HashCache::new();
@@ -284,8 +285,13 @@ struct IssueState {
 impl IssueState {
     /// Counts one more event, reopening the issue if it was resolved (or wakes it if ignored).
     fn touch(&mut self, r: &EventRecord) {
-        let reopen =
-            super::admin::reopens(&self.status, &self.details, r.release.as_deref(), r.timestamp, self.times_seen + 1);
+        let reopen = super::admin::reopens(
+            &self.status,
+            &self.details,
+            r.release.as_deref(),
+            r.timestamp,
+            self.times_seen + 1,
+        );
         self.times_seen += 1;
         self.first_seen = self.first_seen.min(r.timestamp);
         self.last_seen = self.last_seen.max(r.timestamp);
@@ -399,11 +405,9 @@ impl Folded {
         if let Some(user) = &r.user_key {
             self.users.insert((issue_id, user.clone()));
         }
-        if new_user {
-            if let Some(issue) = self.issues.get_mut(&issue_id) {
-                issue.user_count_added += 1;
-                issue.dirty = true;
-            }
+        if new_user && let Some(issue) = self.issues.get_mut(&issue_id) {
+            issue.user_count_added += 1;
+            issue.dirty = true;
         }
         for (key, value) in &r.tags {
             let fold = self
@@ -607,4 +611,133 @@ fn create_issue(tx: &Transaction, r: &EventRecord) -> Result<i64, StoreError> {
         r.grouping_config,
     ])?;
     Ok(tx.last_insert_rowid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut conn = super::super::open_write_connection(&dir.path().join("t.sqlite3"), false).expect("opens");
+        super::super::migrate::run(&mut conn).expect("migrates");
+        super::super::admin::bootstrap_if_empty(&conn).expect("bootstraps");
+        (dir, conn)
+    }
+
+    fn record(event_id: &str, hash: &str, user: Option<&str>, ts_hour: i64) -> EventRecord {
+        EventRecord {
+            project_id: 1,
+            event_id: event_id.into(),
+            hashes: vec![hash.into()],
+            grouping_config: "test",
+            title: "ValueError".into(),
+            culprit: None,
+            location: None,
+            metadata: "{}".into(),
+            kind: "error",
+            platform: "python".into(),
+            timestamp: ts_hour * 3_600_000_000 + 1,
+            received: 0,
+            level: "error".into(),
+            release: Some("r1".into()),
+            environment: None,
+            trace_id: None,
+            user_key: user.map(String::from),
+            tags: vec![
+                ("level".into(), "error".into()),
+                ("user".into(), user.unwrap_or("-").into()),
+            ],
+            payload: vec![0],
+            size: 1,
+        }
+    }
+
+    fn commit(conn: &mut Connection, cache: &mut HashCache, records: Vec<EventRecord>) -> Vec<Stored> {
+        let mut receivers = Vec::new();
+        let batch = records
+            .into_iter()
+            .map(|r| {
+                let (tx, rx) = oneshot::channel();
+                receivers.push(rx);
+                (Box::new(r), tx)
+            })
+            .collect();
+        commit_batch(conn, cache, batch);
+        receivers
+            .into_iter()
+            .map(|mut rx| rx.try_recv().expect("answered").expect("stored"))
+            .collect()
+    }
+
+    fn issue_row(conn: &Connection, id: i64) -> (i64, i64, String, String) {
+        conn.query_row(
+            "SELECT times_seen, user_count, status, substatus FROM issues WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .expect("issue exists")
+    }
+
+    #[test]
+    fn a_batch_counts_every_event_once_as_applying_them_one_by_one_would() {
+        let (_dir, mut conn) = db();
+        let mut cache = HashCache::new();
+        let stored = commit(
+            &mut conn,
+            &mut cache,
+            vec![
+                record("a1", "A", Some("id:1"), 10),
+                record("a2", "A", Some("id:1"), 10),
+                record("b1", "B", None, 10),
+                record("a3", "A", Some("id:2"), 11),
+                record("a1", "A", Some("id:3"), 11),
+            ],
+        );
+        let a = stored[0].issue_id;
+        assert_eq!(stored.iter().filter(|s| s.duplicate).count(), 1);
+        assert_ne!(stored[2].issue_id, a);
+        assert_eq!(issue_row(&conn, a), (3, 2, "unresolved".into(), "ongoing".into()));
+        assert_eq!(issue_row(&conn, stored[2].issue_id).0, 1);
+        assert_eq!(issue_row(&conn, stored[2].issue_id).3, "new");
+        let tag: i64 = conn
+            .query_row(
+                "SELECT times_seen FROM issue_tags WHERE issue_id = ?1 AND key = 'level' AND value = 'error'",
+                [a],
+                |r| r.get(0),
+            )
+            .expect("tag row");
+        assert_eq!(tag, 3);
+        let hours: Vec<(i64, i64)> = conn
+            .prepare("SELECT hour, count FROM issue_hourly WHERE issue_id = ?1 ORDER BY hour")
+            .expect("prepares")
+            .query_map([a], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("queries")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(hours, vec![(10, 2), (11, 1)]);
+
+        // The next batch adds to what the first one wrote; a user already counted stays counted once.
+        commit(&mut conn, &mut cache, vec![record("a4", "A", Some("id:2"), 11)]);
+        assert_eq!(issue_row(&conn, a).0, 4);
+        assert_eq!(issue_row(&conn, a).1, 2);
+    }
+
+    #[test]
+    fn a_resolved_issue_regresses_on_its_next_event_in_a_batch() {
+        let (_dir, mut conn) = db();
+        let mut cache = HashCache::new();
+        let a = commit(&mut conn, &mut cache, vec![record("a1", "A", None, 10)])[0].issue_id;
+        conn.execute(
+            "UPDATE issues SET status = 'resolved', substatus = NULL WHERE id = ?1",
+            [a],
+        )
+        .expect("resolves");
+        commit(
+            &mut conn,
+            &mut cache,
+            vec![record("a2", "A", None, 10), record("a3", "A", None, 10)],
+        );
+        assert_eq!(issue_row(&conn, a), (3, 0, "unresolved".into(), "regressed".into()));
+    }
 }
