@@ -303,10 +303,10 @@ fn disk_contains(server: &TestServer, needle: &str) -> Option<String> {
     }
     for suffix in ["", "-wal"] {
         let path = format!("{}{suffix}", server.database_path().display());
-        if let Ok(bytes) = std::fs::read(&path) {
-            if contains(&bytes, needle.as_bytes()) {
-                return Some(path);
-            }
+        if let Ok(bytes) = std::fs::read(&path)
+            && contains(&bytes, needle.as_bytes())
+        {
+            return Some(path);
         }
     }
     None
