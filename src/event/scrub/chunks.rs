@@ -144,12 +144,39 @@ fn find_spans(re: &regex::Regex, group: usize, accept: Option<fn(&str) -> bool>,
     if group == 0 {
         re.find_iter(search).filter(ok).map(|m| (m.start(), m.end())).collect()
     } else {
-        re.captures_iter(search)
-            .filter_map(|c| c.get(group))
-            .filter(ok)
-            .map(|m| (m.start(), m.end()))
-            .collect()
+        // The pattern consumes a delimiter on each side of the captured part; resume right
+        // after the captured part so one delimiter can close one match and open the next
+        // (`::[::` holds two). Otherwise a second pass would find what the first missed.
+        let mut spans = Vec::new();
+        let mut pos = 0;
+        while pos <= search.len() {
+            let Some(captures) = re.captures_at(search, pos) else {
+                break;
+            };
+            let whole = captures.get(0).map_or((pos, pos), |m| (m.start(), m.end()));
+            let next = match captures.get(group) {
+                Some(m) => {
+                    if ok(&m) {
+                        spans.push((m.start(), m.end()));
+                    }
+                    m.end()
+                }
+                None => whole.1,
+            };
+            pos = if next > pos {
+                next
+            } else {
+                next_char_boundary(search, pos)
+            };
+        }
+        spans
     }
+}
+
+fn next_char_boundary(s: &str, from: usize) -> usize {
+    (from + 1..=s.len())
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(s.len() + 1)
 }
 
 fn fresh<'r>(rule: &'r Rule) -> Redacted<'r> {

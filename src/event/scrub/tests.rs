@@ -573,3 +573,19 @@ proptest! {
         prop_assert!(summary.is_empty());
     }
 }
+
+#[test]
+fn ip_forms_sharing_a_delimiter_are_all_scrubbed_in_one_pass() {
+    // Found by the idempotence property: the IPv6 pattern consumes the delimiter on each
+    // side, so the second `::` used to survive the first pass and fall to the second.
+    for input in ["::[::", "fe80::1,::1", "::1 ::2"] {
+        let mut event = json!({"extra": {"k": input}});
+        WITH_IP.scrub(&mut event);
+        let once = event.clone();
+        let summary = WITH_IP.scrub(&mut event);
+        assert_eq!(once, event, "{input}");
+        assert!(summary.is_empty(), "{input}");
+        let scrubbed = once["extra"]["k"].as_str().unwrap();
+        assert_eq!(scrubbed.matches("[ip]").count(), 2, "{input} -> {scrubbed}");
+    }
+}
