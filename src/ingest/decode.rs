@@ -137,27 +137,29 @@ fn has_zlib_header(body: &[u8]) -> bool {
 /// The buffer grows in steps but is never reserved beyond `limit + 1`, so memory stays bounded
 /// by the limit rather than by what the input claims or expands to.
 fn read_capped(mut reader: impl Read, limit: usize) -> Result<Vec<u8>, DecodeError> {
-    const CHUNK: usize = 64 * 1024;
+    const CHUNK: usize = 16 * 1024;
     let cap = limit.saturating_add(1);
     let mut out: Vec<u8> = Vec::new();
-    let mut chunk = [0u8; CHUNK];
     loop {
-        let want = CHUNK.min(cap - out.len());
-        let n = match reader.read(&mut chunk[..want]) {
-            Ok(0) => return Ok(out),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(DecodeError::Corrupt(e.to_string())),
-        };
-        if out.len() + n > limit {
-            return Err(DecodeError::TooLarge { limit });
-        }
-        if out.capacity() - out.len() < n {
+        if out.len() == out.capacity() {
             // Double like Vec would, but never past the cap.
             let target = (out.capacity() * 2).max(CHUNK).min(cap);
             out.reserve_exact(target - out.len());
         }
-        out.extend_from_slice(&chunk[..n]);
+        // Read straight into the buffer's spare room: no scratch buffer to clear and copy per request.
+        let start = out.len();
+        out.resize(out.capacity().min(cap), 0);
+        let read = reader.read(&mut out[start..]);
+        out.truncate(start + read.as_ref().map_or(0, |n| *n));
+        match read {
+            Ok(0) => return Ok(out),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DecodeError::Corrupt(e.to_string())),
+        }
+        if out.len() > limit {
+            return Err(DecodeError::TooLarge { limit });
+        }
     }
 }
 

@@ -174,11 +174,63 @@ impl Writer {
     }
 }
 
+/// WAL pages after which the writer checkpoints itself (16,384 pages of 4 KB = 64 MB).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+
+/// How often the checkpoint thread copies committed WAL pages into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A thread that runs passive checkpoints beside the writer: they never block a commit, and
+/// pages dirtied by many batches in between are copied (and synced) once.
+struct Checkpointer {
+    stop: SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn start(path: std::path::PathBuf) -> Checkpointer {
+        let (stop, stopped) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("errata-checkpoint".into())
+            .spawn(move || {
+                let conn = match Connection::open(&path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checkpoint thread could not open the database");
+                        return;
+                    }
+                };
+                let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "passive checkpoint failed");
+                    }
+                }
+            })
+            .expect("spawning the checkpoint thread needs only memory");
+        Checkpointer { stop, thread }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
 /// Hash → issue, for the hashes the writer has seen; cleared on any administrative write.
 type HashCache = HashMap<(i64, String), i64>;
 
 fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<AtomicUsize>, generation: Arc<AtomicU64>) {
     let mut cache = HashCache::new();
+    // Checkpoints run on their own thread, so a commit never waits for one. The writer's own
+    // automatic checkpoint stays as a backstop that bounds the WAL if that thread falls behind.
+    if let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES) {
+        tracing::warn!(error = %e, "could not set wal_autocheckpoint");
+    }
+    let checkpointer = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .map(|p| Checkpointer::start(std::path::PathBuf::from(p)));
     while let Ok(job) = rx.recv() {
         depth.fetch_sub(1, Ordering::Relaxed);
         match job {
@@ -222,6 +274,9 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<Ato
                 }
             }
         }
+    }
+    if let Some(c) = checkpointer {
+        c.stop();
     }
     // Queue closed and drained: leave a clean WAL behind.
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
