@@ -9,11 +9,6 @@ use errata::app::Server;
 use errata::config::Config;
 use errata::store::{self, admin};
 
-/// mimalloc over the system allocator: fewer instructions per allocation on the ingest
-/// path and a lower, flatter RSS after bursts (see BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "errata", version, about = "A self-hosted, Sentry-compatible error tracker")]
 struct Cli {
