@@ -122,33 +122,48 @@ fn schemathesis_finds_no_server_error() {
     // Reads and updates first, deletes last: deleting the project mid-run would only turn
     // the remaining requests into 404s.
     for methods in [["--exclude-method", "DELETE"], ["--include-method", "DELETE"]] {
-        let (ok, output) = run_output(
-            std::process::Command::new(deps.join("venv/bin/schemathesis"))
-                .arg("run")
-                .arg(format!("{}/api/0/openapi.json", server.base))
-                .args(["--checks", "not_a_server_error"])
-                .args(["--header", &format!("Authorization: Bearer {}", server.token)])
-                .args([
-                    "--max-examples",
-                    "5",
-                    "--max-time",
-                    "60",
-                    "--seed",
-                    "7",
-                    "--workers",
-                    "2",
-                ])
-                .args(["--request-timeout", "20"])
-                // The examples phase trips an internal error of schemathesis itself (a KeyError
-                // while drawing), which is no finding about the server.
-                .args(["--phases", "coverage,fuzzing,stateful"])
-                .args(methods)
-                .arg("--report-dir")
-                .arg(report.path())
-                .env("NO_COLOR", "1"),
-        );
-        assert!(ok, "schemathesis ({methods:?}) reported failures:\n{output}");
-        assert!(!output.contains("Server error"), "{output}");
+        // schemathesis occasionally stops on an internal error of its own (seen in its
+        // data generation); that is no finding about the server, so such a run is retried.
+        // A reported server error fails at once, and one attempt must complete cleanly.
+        let mut last = String::new();
+        let mut clean = false;
+        for _attempt in 0..3 {
+            let (ok, output) = run_output(
+                std::process::Command::new(deps.join("venv/bin/schemathesis"))
+                    .arg("run")
+                    .arg(format!("{}/api/0/openapi.json", server.base))
+                    .args(["--checks", "not_a_server_error"])
+                    .args(["--header", &format!("Authorization: Bearer {}", server.token)])
+                    .args([
+                        "--max-examples",
+                        "5",
+                        "--max-time",
+                        "60",
+                        "--seed",
+                        "7",
+                        "--workers",
+                        "2",
+                    ])
+                    .args(["--request-timeout", "20"])
+                    // The examples phase trips an internal error of schemathesis itself (a KeyError
+                    // while drawing), which is no finding about the server.
+                    .args(["--phases", "coverage,fuzzing,stateful"])
+                    .args(methods)
+                    .arg("--report-dir")
+                    .arg(report.path())
+                    .env("NO_COLOR", "1"),
+            );
+            assert!(
+                !output.contains("Server error"),
+                "schemathesis ({methods:?}) found a server error:\n{output}"
+            );
+            last = output;
+            if ok {
+                clean = true;
+                break;
+            }
+        }
+        assert!(clean, "schemathesis ({methods:?}) never completed cleanly:\n{last}");
     }
     assert_eq!(server.stop().code(), Some(0));
 }
