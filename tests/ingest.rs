@@ -220,7 +220,8 @@ fn tunnelled_envelope_authenticates_by_its_dsn() {
 fn every_content_encoding_stores_the_same_event() {
     let server = spawn_server();
     let plain = |id: &str| envelope_for(&json!({"event_id": id, "message": "encoded", "level": "warning"}));
-    let cases: Vec<(&str, Box<dyn Fn(&[u8]) -> Vec<u8>>)> = vec![
+    type Encoder = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+    let cases: Vec<(&str, Encoder)> = vec![
         ("gzip", Box::new(gzip)),
         ("x-gzip", Box::new(gzip)),
         ("deflate", Box::new(zlib)),
@@ -853,7 +854,7 @@ fn attachments_are_kept_with_their_event_capped_and_listed() {
                 "line one\r\nline two",
             ),
             (
-                &format!("{{\"type\":\"attachment\",\"length\":1001,\"filename\":\"big.bin\"}}"),
+                "{\"type\":\"attachment\",\"length\":1001,\"filename\":\"big.bin\"}",
                 &big,
             ),
         ],
@@ -1133,7 +1134,10 @@ fn legacy_shapes_are_stored_normalized() {
         .unwrap()
         .as_secs_f64();
     let ts = stored(json!({"message": "no time"}))["timestamp"].as_f64().unwrap();
-    assert!(ts >= before - 1.0 && ts < before + 60.0, "missing timestamp ⇒ receive time, got {ts}");
+    assert!(
+        ts >= before - 1.0 && ts < before + 60.0,
+        "missing timestamp ⇒ receive time, got {ts}"
+    );
     // 23: levels.
     for (raw, expected) in [
         (json!("critical"), "fatal"),
@@ -1141,7 +1145,11 @@ fn legacy_shapes_are_stored_normalized() {
         (json!(40), "error"),
         (json!("bogus"), "error"),
     ] {
-        assert_eq!(stored(json!({"message": "l", "level": raw}))["level"], expected, "{raw}");
+        assert_eq!(
+            stored(json!({"message": "l", "level": raw}))["level"],
+            expected,
+            "{raw}"
+        );
     }
     // 24: exception and breadcrumb forms give one canonical shape.
     let exception = json!({"type": "IOError", "value": "No space left"});
@@ -1173,7 +1181,10 @@ fn legacy_shapes_are_stored_normalized() {
     let id = object["event_id"].as_str().unwrap();
     let shown = server.get_ok(&format!("/api/0/projects/errata/default/events/{id}/"));
     let shown_tags = shown["tags"].as_array().unwrap();
-    assert!(shown_tags.iter().any(|t| t["key"] == "a-b" && t["value"] == "True"), "{shown_tags:?}");
+    assert!(
+        shown_tags.iter().any(|t| t["key"] == "a-b" && t["value"] == "True"),
+        "{shown_tags:?}"
+    );
     assert!(!shown_tags.iter().any(|t| t["key"] == "x"), "{shown_tags:?}");
     // 26: message string, top-level stacktrace attached to the sole exception, array vars.
     let event = stored(json!({

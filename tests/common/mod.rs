@@ -298,7 +298,10 @@ impl BinaryServer {
         let mut lines = std::io::BufReader::new(stdout).lines();
         let (mut dsn, mut token) = (String::new(), String::new());
         while dsn.is_empty() || token.is_empty() {
-            let line = lines.next().expect("errata printed its DSN and token").expect("utf-8 line");
+            let line = lines
+                .next()
+                .expect("errata printed its DSN and token")
+                .expect("utf-8 line");
             let line = line.trim();
             if line.starts_with("http://") && line.contains('@') {
                 dsn = line.to_string();
@@ -313,7 +316,13 @@ impl BinaryServer {
             let host = rest.split('@').nth(1).expect("host").split('/').next().expect("host");
             format!("http://{host}")
         };
-        BinaryServer { child, dsn, token, base, dir }
+        BinaryServer {
+            child,
+            dsn,
+            token,
+            base,
+            dir,
+        }
     }
 
     pub fn get(&self, path: &str) -> Value {
