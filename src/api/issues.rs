@@ -1017,12 +1017,7 @@ async fn tag_values_response(
         _ => values.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value))),
     }
     let items = values.iter().map(tag_value).collect();
-    let list = super::organizations::ListParams {
-        cursor: param(params, "cursor").map(String::from),
-        per_page: param(params, "per_page").map(String::from),
-        query: None,
-    };
-    super::organizations::paged(state, uri, &list, items)
+    paged_by(state, uri, params, items)
 }
 
 pub async fn tag_values(
@@ -1075,12 +1070,7 @@ async fn hashes_response(
             })
         })
         .collect();
-    let list = super::organizations::ListParams {
-        cursor: param(params, "cursor").map(String::from),
-        per_page: param(params, "per_page").map(String::from),
-        query: None,
-    };
-    super::organizations::paged(state, uri, &list, items)
+    paged_by(state, uri, params, items)
 }
 
 pub async fn hashes(
@@ -1121,4 +1111,14 @@ pub async fn short_id_lookup(
         "shortId": serialize::short_id(&project.slug, issue.short_id),
         "group": group,
     })))
+}
+
+/// One page of `items`, paged by the request's `cursor` and `per_page`.
+fn paged_by(state: &AppState, uri: &Uri, params: &Params, items: Vec<Value>) -> Result<Response, ApiError> {
+    let list = super::organizations::ListParams {
+        cursor: param(params, "cursor").map(String::from),
+        per_page: param(params, "per_page").map(String::from),
+        query: None,
+    };
+    super::organizations::paged(state, uri, &list, items)
 }
