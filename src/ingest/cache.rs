@@ -117,7 +117,8 @@ impl IngestCache {
         let (rows_again, limited_again) = (rows.clone(), limited.clone());
         let result = store
             .writer
-            .exec(move |tx| {
+            // Outcomes and counts leave keys, settings and hashes alone: keep every cache warm.
+            .maintain(move |tx| {
                 outcomes::write(tx, &rows)?;
                 ingest::count_on_known_issues(tx, &limited)
             })

@@ -559,7 +559,8 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
             .state
             .store
             .writer
-            .exec(move |tx| {
+            // Attachments and user reports leave keys, settings and hashes alone.
+            .maintain(move |tx| {
                 let kept = match &attachment_event {
                     Some(event_id) => store_ingest::insert_attachments(tx, project_id, event_id, &attachments)?,
                     None => 0,

@@ -124,8 +124,9 @@ impl Writer {
         self.queue_exec(f, Job::Exec).await
     }
 
-    /// Like `exec`, for housekeeping that leaves projects, keys and issue hashes alone
-    /// (retention): the writer keeps its caches and ingest keeps its project cache.
+    /// Like `exec`, for writes that leave projects, keys, settings and issue hashes alone
+    /// (retention, outcomes, attachments): the writer keeps its hash cache and ingest keeps
+    /// its key and project caches.
     pub async fn maintain<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
