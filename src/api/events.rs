@@ -10,7 +10,7 @@ use super::auth::Caller;
 use super::issues::resolve_issue;
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize;
-use super::{resolve_org, resolve_project};
+use super::{IssuePath, resolve_org, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::store::read::{self, EventOrder};
@@ -69,22 +69,11 @@ pub async fn issue_events(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    Path(id): Path<String>,
+    path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    issue_events_response(&state, &uri, None, &id, &params).await
-}
-
-pub async fn org_issue_events(
-    State(state): State<AppState>,
-    caller: Caller,
-    uri: Uri,
-    Path((org, id)): Path<(String, String)>,
-    Query(params): Query<Params>,
-) -> Result<Response, ApiError> {
-    caller.require("event:read")?;
-    issue_events_response(&state, &uri, Some(&org), &id, &params).await
+    issue_events_response(&state, &uri, path.org(), &path.id, &params).await
 }
 
 /// The full event with its neighbours in the issue.
@@ -134,19 +123,10 @@ async fn issue_event_response(
 pub async fn issue_event(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, event)): Path<(String, String)>,
+    path: IssuePath,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    issue_event_response(&state, None, &id, &event).await
-}
-
-pub async fn org_issue_event(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id, event)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require("event:read")?;
-    issue_event_response(&state, Some(&org), &id, &event).await
+    issue_event_response(&state, path.org(), &path.id, path.param("event")?).await
 }
 
 pub async fn project_events(

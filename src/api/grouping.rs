@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::issues::resolve_issue;
-use super::resolve_project;
+use super::{IssuePath, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::ingest::process::tag_pairs;
@@ -194,22 +194,11 @@ async fn unmerge_response(
 pub async fn unmerge(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
-    unmerge_response(&state, None, &id, &params).await
-}
-
-/// `PUT /api/0/organizations/{org}/issues/{id}/hashes/?id=<hash>`
-pub async fn org_unmerge(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
-    Query(params): Query<Params>,
-) -> Result<Response, ApiError> {
-    caller.require("event:write")?;
-    unmerge_response(&state, Some(&org), &id, &params).await
+    unmerge_response(&state, path.org(), &path.id, &params).await
 }
 
 #[cfg(test)]

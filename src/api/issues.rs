@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
-use super::{query, resolve_org, resolve_project};
+use super::{IssuePath, query, resolve_org, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::store::read::{self, Condition, IssueFilter, IssueSort};
@@ -845,22 +845,11 @@ fn tag_value(t: &read::TagValue) -> Value {
 pub async fn detail(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (issue, project) = resolve_issue(&state, None, &id).await?;
-    Ok(Json(detail_value(&state, issue, &project, &params).await?))
-}
-
-pub async fn org_detail(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
-    Query(params): Query<Params>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require("event:read")?;
-    let (issue, project) = resolve_issue(&state, Some(&org), &id).await?;
+    let (issue, project) = resolve_issue(&state, path.org(), &path.id).await?;
     Ok(Json(detail_value(&state, issue, &project, &params).await?))
 }
 
@@ -880,21 +869,11 @@ async fn update_one(state: &AppState, org: Option<&str>, id: &str, body: &[u8]) 
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: IssuePath,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:write")?;
-    update_one(&state, None, &id, &body).await
-}
-
-pub async fn org_update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    caller.require("event:write")?;
-    update_one(&state, Some(&org), &id, &body).await
+    update_one(&state, path.org(), &path.id, &body).await
 }
 
 async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<StatusCode, ApiError> {
@@ -904,22 +883,9 @@ async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<Sta
     Ok(StatusCode::ACCEPTED)
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<StatusCode, ApiError> {
     caller.require("event:admin")?;
-    delete_one(&state, None, &id).await
-}
-
-pub async fn org_delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    caller.require("event:admin")?;
-    delete_one(&state, Some(&org), &id).await
+    delete_one(&state, path.org(), &path.id).await
 }
 
 async fn tags_of(state: &AppState, org: Option<&str>, id: &str) -> Result<Vec<read::TagValue>, ApiError> {
@@ -946,21 +912,11 @@ async fn tags_response(
 pub async fn tags(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    tags_response(&state, None, &id, &params).await
-}
-
-pub async fn org_tags(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id)): Path<(String, String)>,
-    Query(params): Query<Params>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require("event:read")?;
-    tags_response(&state, Some(&org), &id, &params).await
+    tags_response(&state, path.org(), &path.id, &params).await
 }
 
 async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) -> Result<Json<Value>, ApiError> {
@@ -977,22 +933,9 @@ async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) 
         .ok_or(ApiError::NotFound)
 }
 
-pub async fn tag(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, key)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn tag(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    tag_response(&state, None, &id, &key).await
-}
-
-pub async fn org_tag(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((org, id, key)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    caller.require("event:read")?;
-    tag_response(&state, Some(&org), &id, &key).await
+    tag_response(&state, path.org(), &path.id, path.param("key")?).await
 }
 
 async fn tag_values_response(
@@ -1024,22 +967,11 @@ pub async fn tag_values(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    Path((id, key)): Path<(String, String)>,
+    path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    tag_values_response(&state, &uri, None, &id, &key, &params).await
-}
-
-pub async fn org_tag_values(
-    State(state): State<AppState>,
-    caller: Caller,
-    uri: Uri,
-    Path((org, id, key)): Path<(String, String, String)>,
-    Query(params): Query<Params>,
-) -> Result<Response, ApiError> {
-    caller.require("event:read")?;
-    tag_values_response(&state, &uri, Some(&org), &id, &key, &params).await
+    tag_values_response(&state, &uri, path.org(), &path.id, path.param("key")?, &params).await
 }
 
 async fn hashes_response(
@@ -1077,22 +1009,11 @@ pub async fn hashes(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    Path(id): Path<String>,
+    path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    hashes_response(&state, &uri, None, &id, &params).await
-}
-
-pub async fn org_hashes(
-    State(state): State<AppState>,
-    caller: Caller,
-    uri: Uri,
-    Path((org, id)): Path<(String, String)>,
-    Query(params): Query<Params>,
-) -> Result<Response, ApiError> {
-    caller.require("event:read")?;
-    hashes_response(&state, &uri, Some(&org), &id, &params).await
+    hashes_response(&state, &uri, path.org(), &path.id, &params).await
 }
 
 pub async fn short_id_lookup(

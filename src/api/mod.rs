@@ -109,9 +109,7 @@ fn registry() -> Registry {
     .add(
         "/api/0/organizations/{org}/issues/{id}/",
         &["GET", "PUT", "DELETE"],
-        get(issues::org_detail)
-            .put(issues::org_update)
-            .delete(issues::org_delete),
+        get(issues::detail).put(issues::update).delete(issues::delete),
     )
     .add(
         "/api/0/groups/{id}/",
@@ -132,25 +130,25 @@ fn registry() -> Registry {
     .add(
         "/api/0/organizations/{org}/issues/{id}/events/",
         &["GET"],
-        get(events::org_issue_events),
+        get(events::issue_events),
     )
     .add("/api/0/issues/{id}/events/{event}/", &["GET"], get(events::issue_event))
     .add(
         "/api/0/organizations/{org}/issues/{id}/events/{event}/",
         &["GET"],
-        get(events::org_issue_event),
+        get(events::issue_event),
     )
     .add("/api/0/issues/{id}/tags/", &["GET"], get(issues::tags))
     .add(
         "/api/0/organizations/{org}/issues/{id}/tags/",
         &["GET"],
-        get(issues::org_tags),
+        get(issues::tags),
     )
     .add("/api/0/issues/{id}/tags/{key}/", &["GET"], get(issues::tag))
     .add(
         "/api/0/organizations/{org}/issues/{id}/tags/{key}/",
         &["GET"],
-        get(issues::org_tag),
+        get(issues::tag),
     )
     .add(
         "/api/0/issues/{id}/tags/{key}/values/",
@@ -160,7 +158,7 @@ fn registry() -> Registry {
     .add(
         "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/",
         &["GET"],
-        get(issues::org_tag_values),
+        get(issues::tag_values),
     )
     .add(
         "/api/0/issues/{id}/hashes/",
@@ -170,7 +168,7 @@ fn registry() -> Registry {
     .add(
         "/api/0/organizations/{org}/issues/{id}/hashes/",
         &["GET", "PUT"],
-        get(issues::org_hashes).put(grouping::org_unmerge),
+        get(issues::hashes).put(grouping::unmerge),
     )
     .add(
         "/api/0/projects/{org}/{project}/events/{event}/grouping-info/",
@@ -245,6 +243,42 @@ async fn method_not_allowed() -> ApiError {
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+/// The issue in `/issues/{id}/…` and `/organizations/{org}/issues/{id}/…`, so one handler
+/// serves both forms; other path parameters (`key`, `event`) by name.
+pub struct IssuePath {
+    pub org: Option<String>,
+    pub id: String,
+    rest: std::collections::HashMap<String, String>,
+}
+
+impl IssuePath {
+    pub fn org(&self) -> Option<&str> {
+        self.org.as_deref()
+    }
+
+    /// A further path parameter of the route.
+    pub fn param(&self, name: &str) -> Result<&str, ApiError> {
+        self.rest.get(name).map(String::as_str).ok_or(ApiError::NotFound)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IssuePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(mut rest) =
+            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound)?;
+        let id = rest.remove("id").ok_or(ApiError::NotFound)?;
+        Ok(IssuePath {
+            org: rest.remove("org"),
+            id,
+            rest,
+        })
+    }
 }
 
 /// The organization named in a path, by slug or id.
