@@ -32,10 +32,11 @@ def free_port():
 
 
 def proc_cpu_s(pid):
+    """(user + system, system) CPU seconds of the process so far."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # utime and stime are fields 14 and 15 of stat; index 11 and 12 after the command name.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def proc_status_kib(pid, key):
@@ -150,7 +151,9 @@ def one_run(args, cfg, run_no):
                 drained_at = time.time()
                 if now_stored != stored:
                     stored, last_change = now_stored, drained_at
-            cpu_s = proc_cpu_s(server.pid) - cpu_before
+            cpu_after = proc_cpu_s(server.pid)
+            cpu_s = cpu_after[0] - cpu_before[0]
+            sys_s = cpu_after[1] - cpu_before[1]
             peak_kib = proc_status_kib(server.pid, "VmHWM")
             sampler.stop.set()
             sampler.join()
@@ -179,6 +182,7 @@ def one_run(args, cfg, run_no):
         "max": report["latency_ms"]["max"],
         "cpu_s": cpu_s,
         "us_per_event": cpu_s / max(accepted, 1) * 1e6,
+        "sys_pct": sys_s / cpu_s * 100 if cpu_s else None,
         "gen_cpu_pct": report["cpu_pct_of_one_core"],
         "peak_rss_mib": peak_kib / 1024,
         "rss_first_half_mib": max(rss[:half], default=0) / 1024,
@@ -205,6 +209,7 @@ COLUMNS = [
     ("max", "max ms", "{:.1f}"),
     ("cpu_s", "srv CPU s", "{:.2f}"),
     ("us_per_event", "µs/ev", "{:.0f}"),
+    ("sys_pct", "sys %", "{:.0f}"),
     ("gen_cpu_pct", "gen %core", "{:.0f}"),
     ("peak_rss_mib", "peak RSS MiB", "{:.1f}"),
     ("issues", "issues", "{}"),

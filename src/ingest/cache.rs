@@ -50,7 +50,10 @@ type LimitedMap = HashMap<(i64, Vec<String>, i64), (i64, i64)>;
 #[derive(Default)]
 pub struct IngestCache {
     keys: RwLock<KeyMap>,
-    projects: RwLock<HashMap<i64, (Stamp, SharedProject)>>,
+    /// Each project's context with the settings it was built from: a stale entry whose
+    /// settings did not change is re-stamped, not rebuilt, so compiled scrubbing patterns
+    /// (and their warmed-up search caches) survive the periodic re-read.
+    projects: RwLock<HashMap<i64, (Stamp, Value, SharedProject)>>,
     pub limiters: RateLimiters,
     pub outcomes: OutcomeTally,
     limited: Mutex<LimitedMap>,
@@ -164,15 +167,22 @@ impl IngestCache {
     /// The processing context (scrubber, grouping rules) of a project.
     pub async fn project(&self, store: &Store, project_id: i64) -> Result<SharedProject, StoreError> {
         let generation = store.generation();
-        if let Some((stamp, project)) = self.projects.read().ok().and_then(|m| m.get(&project_id).cloned())
-            && fresh(&stamp, generation)
+        let cached = self.projects.read().ok().and_then(|m| m.get(&project_id).cloned());
+        if let Some((stamp, _, context)) = &cached
+            && fresh(stamp, generation)
         {
-            return Ok(project);
+            return Ok(context.clone());
         }
         let project = store.read(move |c| admin::project_by_id(c, project_id)).await?;
-        let context = Arc::new(project_context(project.id, &project.settings));
+        let context = match cached {
+            Some((_, settings, context)) if settings == project.settings => context,
+            _ => Arc::new(project_context(project.id, &project.settings)),
+        };
         if let Ok(mut map) = self.projects.write() {
-            map.insert(project_id, ((generation, Instant::now()), context.clone()));
+            map.insert(
+                project_id,
+                ((generation, Instant::now()), project.settings, context.clone()),
+            );
         }
         Ok(context)
     }
