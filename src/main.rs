@@ -196,6 +196,7 @@ fn init_logging(json: bool) {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     init_logging(config.log_json);
+    errata::ops::tune_allocator();
     let metrics = errata::ops::metrics::install().context("installing the metrics recorder")?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {

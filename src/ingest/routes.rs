@@ -25,7 +25,7 @@ use crate::app::AppState;
 use crate::errors::IngestError;
 use crate::store::ingest::{self as store_ingest, NewAttachment, UserReport};
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
-use crate::store::{ProjectKey, StoreError};
+use crate::store::{Announced, ProjectKey, StoreError};
 
 /// Which ingest endpoint a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +235,9 @@ async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Re
     if state.is_shutting_down() {
         return Err(IngestError::ShuttingDown);
     }
+    // Most ingest requests carry an event: let an open batch wait for it while it is read
+    // and processed (the announcement ends when it is queued or this request returns).
+    let announced = state.store.writer.announce();
     let headers = request.headers;
     let path_project = match request.project_path {
         Some(p) => Some(
@@ -272,6 +275,7 @@ async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Re
     let client_ip = request.peer.ip().to_string();
     let ctx = |project_id, key| Ctx {
         state,
+        announced: &announced,
         project_id,
         key,
         received_at,
@@ -380,6 +384,7 @@ pub fn origin_allowed(allowed: &str, headers: &HeaderMap) -> bool {
 /// One authenticated request's context: the project, its key, when and from where.
 struct Ctx<'a> {
     state: &'a AppState,
+    announced: &'a Announced,
     project_id: i64,
     key: Arc<ProjectKey>,
     received_at: f64,
@@ -449,7 +454,12 @@ impl Ctx<'_> {
         } else {
             "default"
         };
-        match state.store.writer.store_event(processed.record).await {
+        match state
+            .store
+            .writer
+            .store_event(processed.record, Some(self.announced))
+            .await
+        {
             Ok(stored) => {
                 let outcome = if stored.duplicate {
                     Outcome::Duplicate

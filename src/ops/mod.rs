@@ -27,6 +27,18 @@ const QUEUE_HIGH_WATER_PERCENT: usize = 90;
 /// needs pages, and a one-page probe can still succeed on a disk too full for them.
 const READY_MIN_FREE_BYTES: u64 = 1 << 20;
 
+/// Turns off glibc malloc's fastbins. Every request reads a body of a few KB; each such
+/// "large" request makes glibc consolidate all fastbins first, which cost ~2% of the
+/// server's CPU under load. Small blocks still come from the per-thread cache.
+/// (Measured: −7% CPU per event, RSS unchanged; see BENCHMARKS.md.)
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called once at start-up.
+    unsafe {
+        libc::mallopt(libc::M_MXFAST, 0);
+    }
+}
+
 /// State of the operational endpoints, shared by all requests.
 #[derive(Default)]
 pub struct OpsState {

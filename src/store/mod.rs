@@ -24,7 +24,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 pub use model::*;
-pub use writer::{StoreOptions, Writer};
+pub use writer::{Announced, StoreOptions, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -116,6 +116,13 @@ impl Store {
     }
 }
 
+/// The writer's page cache, in KiB (negative: SQLite's unit for KiB). Kept small on purpose:
+/// when a B-tree page split swaps page numbers, SQLite parks a page under the 1 GiB
+/// "pending byte" page number, and the commit then walks the whole page cache to drop
+/// pages past the end of the file (while the file is under 1 GiB). With 16 MB that walk cost ~2.5% of the server's
+/// CPU under load; with 4 MB, ~0.8%. Pages that fall out are still in the OS page cache.
+const WRITER_CACHE_KIB: i64 = -4000;
+
 /// Opens the read-write connection with the pragmas every writer needs.
 pub fn open_write_connection(path: &Path, synchronous_full: bool) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {
@@ -131,7 +138,7 @@ pub fn open_write_connection(path: &Path, synchronous_full: bool) -> Result<Conn
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", if synchronous_full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "cache_size", -16000)?;
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     Ok(conn)
 }
 

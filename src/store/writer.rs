@@ -56,25 +56,71 @@ struct WriterInner {
     tx: std::sync::Mutex<Option<SyncSender<Job>>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     depth: Arc<AtomicUsize>,
+    /// Requests being read and processed that may still queue an event (see `announce`).
+    incoming: Arc<AtomicUsize>,
     capacity: usize,
+}
+
+/// How long the writer may hold an open batch for announced events still being processed.
+/// Committing fewer, larger batches rewrites the shared pages (issue rows, tag counts,
+/// index tails) once per batch instead of once per handful of events; the wait is skipped
+/// when nothing is on its way, so a lone event is committed at once.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// An announced event: counts as incoming until it is queued or the request gives up.
+pub struct Announced {
+    incoming: Arc<AtomicUsize>,
+    pending: std::sync::atomic::AtomicBool,
+}
+
+impl Announced {
+    fn arrived(&self) {
+        if self.pending.swap(false, Ordering::AcqRel) {
+            self.incoming.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        self.arrived();
+    }
 }
 
 impl Writer {
     pub(super) fn start(conn: Connection, opts: StoreOptions, generation: Arc<AtomicU64>) -> Writer {
         let (tx, rx) = sync_channel(opts.queue_capacity);
         let depth = Arc::new(AtomicUsize::new(0));
-        let thread_depth = depth.clone();
+        let incoming = Arc::new(AtomicUsize::new(0));
+        let queue = Queue {
+            rx,
+            depth: depth.clone(),
+            incoming: incoming.clone(),
+            batch_max: opts.batch_max,
+        };
         let thread = std::thread::Builder::new()
             .name("errata-writer".into())
-            .spawn(move || run(conn, rx, opts.batch_max, thread_depth, generation))
+            .spawn(move || run(conn, queue, generation))
             .expect("spawning the writer thread needs only memory");
         Writer {
             inner: Arc::new(WriterInner {
                 tx: std::sync::Mutex::new(Some(tx)),
                 thread: std::sync::Mutex::new(Some(thread)),
                 depth,
+                incoming,
                 capacity: opts.queue_capacity,
             }),
+        }
+    }
+
+    /// Announces an event that will be queued soon (its request is being read and
+    /// processed), so an open batch may wait briefly for it. Dropping the guard, or
+    /// queueing the event, ends the announcement.
+    pub fn announce(&self) -> Announced {
+        self.inner.incoming.fetch_add(1, Ordering::AcqRel);
+        Announced {
+            incoming: self.inner.incoming.clone(),
+            pending: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -109,9 +155,13 @@ impl Writer {
     }
 
     /// Queues an event and waits until its transaction has committed.
-    pub async fn store_event(&self, record: EventRecord) -> Result<Stored, StoreError> {
+    pub async fn store_event(&self, record: EventRecord, announced: Option<&Announced>) -> Result<Stored, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.try_send(Job::Event(Box::new(record), reply))?;
+        let queued = self.try_send(Job::Event(Box::new(record), reply));
+        if let Some(a) = announced {
+            a.arrived();
+        }
+        queued?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -221,7 +271,38 @@ impl Checkpointer {
 /// Hash → issue, for the hashes the writer has seen; cleared on any administrative write.
 type HashCache = HashMap<(i64, String), i64>;
 
-fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<AtomicUsize>, generation: Arc<AtomicU64>) {
+/// The writer's end of the queue.
+struct Queue {
+    rx: Receiver<Job>,
+    depth: Arc<AtomicUsize>,
+    incoming: Arc<AtomicUsize>,
+    batch_max: usize,
+}
+
+impl Queue {
+    fn recv(&self) -> Option<Job> {
+        let job = self.rx.recv().ok()?;
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        Some(job)
+    }
+
+    /// The next job for an open batch: one already waiting, or, while announced events
+    /// are on their way, one that arrives before `deadline`.
+    fn next_for_batch(&self, deadline: Instant) -> Option<Job> {
+        let job = match self.rx.try_recv() {
+            Ok(job) => job,
+            Err(std::sync::mpsc::TryRecvError::Empty) if self.incoming.load(Ordering::Acquire) > 0 => {
+                let wait = deadline.checked_duration_since(Instant::now())?;
+                self.rx.recv_timeout(wait).ok()?
+            }
+            Err(_) => return None,
+        };
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        Some(job)
+    }
+}
+
+fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
     let mut cache = HashCache::new();
     // Checkpoints run on their own thread, so a commit never waits for one. The writer's own
     // automatic checkpoint stays as a backstop that bounds the WAL if that thread falls behind.
@@ -232,8 +313,7 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<Ato
         .path()
         .filter(|p| !p.is_empty())
         .map(|p| Checkpointer::start(std::path::PathBuf::from(p)));
-    while let Ok(job) = rx.recv() {
-        depth.fetch_sub(1, Ordering::Relaxed);
+    while let Some(job) = queue.recv() {
         match job {
             Job::Exec(f) => {
                 cache.clear();
@@ -245,23 +325,19 @@ fn run(mut conn: Connection, rx: Receiver<Job>, batch_max: usize, depth: Arc<Ato
                 let mut batch = vec![(record, reply)];
                 let mut deferred = None;
                 let mut deferred_maintenance = None;
-                while batch.len() < batch_max {
-                    match rx.try_recv() {
-                        Ok(Job::Event(r, s)) => {
-                            depth.fetch_sub(1, Ordering::Relaxed);
-                            batch.push((r, s));
-                        }
-                        Ok(Job::Exec(f)) => {
-                            depth.fetch_sub(1, Ordering::Relaxed);
+                let deadline = Instant::now() + LINGER;
+                while batch.len() < queue.batch_max {
+                    match queue.next_for_batch(deadline) {
+                        Some(Job::Event(r, s)) => batch.push((r, s)),
+                        Some(Job::Exec(f)) => {
                             deferred = Some(f);
                             break;
                         }
-                        Ok(Job::Maintain(f)) => {
-                            depth.fetch_sub(1, Ordering::Relaxed);
+                        Some(Job::Maintain(f)) => {
                             deferred_maintenance = Some(f);
                             break;
                         }
-                        Err(_) => break,
+                        None => break,
                     }
                 }
                 commit_batch(&mut conn, &mut cache, batch);
@@ -672,6 +748,56 @@ fn create_issue(tx: &Transaction, r: &EventRecord) -> Result<i64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn queue(batch_max: usize) -> (SyncSender<Job>, Queue) {
+        let (tx, rx) = sync_channel(16);
+        let queue = Queue {
+            rx,
+            depth: Arc::new(AtomicUsize::new(0)),
+            incoming: Arc::new(AtomicUsize::new(0)),
+            batch_max,
+        };
+        (tx, queue)
+    }
+
+    #[test]
+    fn an_announcement_ends_once_whether_the_event_arrives_or_the_request_gives_up() {
+        let incoming = Arc::new(AtomicUsize::new(0));
+        let announce = || {
+            incoming.fetch_add(1, Ordering::AcqRel);
+            Announced {
+                incoming: incoming.clone(),
+                pending: std::sync::atomic::AtomicBool::new(true),
+            }
+        };
+        let (queued, abandoned) = (announce(), announce());
+        assert_eq!(incoming.load(Ordering::Acquire), 2);
+        queued.arrived();
+        queued.arrived();
+        assert_eq!(incoming.load(Ordering::Acquire), 1);
+        drop(queued);
+        assert_eq!(incoming.load(Ordering::Acquire), 1);
+        drop(abandoned);
+        assert_eq!(incoming.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn an_open_batch_takes_waiting_jobs_and_waits_only_for_announced_ones_until_its_deadline() {
+        let (tx, queue) = queue(8);
+        // Nothing waiting, nothing announced: the batch closes at once even with time left.
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        assert!(queue.next_for_batch(far).is_none());
+        // Announced but the deadline has passed: closes without waiting.
+        queue.incoming.fetch_add(1, Ordering::AcqRel);
+        assert!(queue.next_for_batch(Instant::now()).is_none());
+        // An event that arrives while announced is taken, and the depth gauge follows.
+        let (reply, _rx) = oneshot::channel();
+        queue.depth.fetch_add(1, Ordering::Relaxed);
+        tx.send(Job::Event(Box::new(record("e1", "h1", None, 1)), reply))
+            .expect("queued");
+        assert!(matches!(queue.next_for_batch(far), Some(Job::Event(..))));
+        assert_eq!(queue.depth.load(Ordering::Relaxed), 0);
+    }
 
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
