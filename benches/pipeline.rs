@@ -3,11 +3,23 @@
 //! (benches/data/*.envelope): gzip decode, envelope parse, JSON parse, normalize, scrub,
 //! group, summarize, serialize, zstd compress, and the whole `process_event`. Their sum
 //! is the CPU an event costs before the writer sees it.
+//!
+//! Wall-clock is noisy on a shared machine; for instruction counts, run one stage a fixed
+//! number of times under callgrind with collection limited to `measured`:
+//!
+//! ```sh
+//! PIPELINE_STAGE=medium/group PIPELINE_ITERS=20 valgrind --tool=callgrind \
+//!     --toggle-collect='*measured*' target/release/deps/pipeline-<hash>
+//! ```
+//!
+//! Stages: json, normalize, scrub, group, summarize, serialize, process (each per event
+//! size, `medium/...` or `large/...`). Divide the total by `PIPELINE_ITERS`.
+//! `PIPELINE_STAGE=medium/dump` prints the processed record and stored JSON instead.
 
 use std::hint::black_box;
 use std::io::Write;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use errata::event::group::{self, GroupingRules};
 use errata::event::normalize::{self, NormalizeContext};
 use errata::event::scrub::{ScrubSettings, Scrubber};
@@ -107,5 +119,81 @@ fn stages(c: &mut Criterion) {
     }
 }
 
+/// Runs `f` once; the symbol callgrind's `--toggle-collect` limits counting to.
+#[inline(never)]
+fn measured<T>(f: impl FnOnce() -> T) -> T {
+    black_box(f())
+}
+
+/// Runs one stage once to warm up, then `PIPELINE_ITERS` times counted (see the module
+/// doc), outside criterion.
+fn count_stage(spec: &str) {
+    let (name, stage) = spec.split_once('/').expect("PIPELINE_STAGE is size/stage");
+    if stage == "dump" {
+        dump(name);
+        return;
+    }
+    let iters: usize = std::env::var("PIPELINE_ITERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10);
+    let scrubber = Scrubber::new(&ScrubSettings::default()).expect("default scrubbing settings compile");
+    let rules = GroupingRules::default();
+    let project = project_context(1, &Value::Object(Default::default()));
+    let item = event_item(&envelope_bytes(name));
+    let raw = normalize::parse_payload(&item).expect("event parses");
+    let normalized = normalize::normalize(raw.clone(), &ctx()).expect("event normalizes");
+    let mut scrubbed = normalized.clone();
+    scrubber.scrub(&mut scrubbed);
+    for i in 0..=iters {
+        macro_rules! run {
+            ($f:expr) => {
+                // The first run is not counted: lazily built statics (regexes) and
+                // per-thread caches are created on first use, not per event.
+                if i == 0 { black_box(($f)()) } else { measured($f) }
+            };
+        }
+        match stage {
+            "json" => drop(run!(|| normalize::parse_payload(&item).expect("parses"))),
+            "normalize" => {
+                let v = raw.clone();
+                drop(run!(|| normalize::normalize(v, &ctx()).expect("normalizes")))
+            }
+            "scrub" => {
+                let mut v = normalized.clone();
+                run!(|| scrubber.scrub(&mut v));
+            }
+            "group" => drop(run!(|| group::group(&scrubbed, &rules))),
+            "summarize" => drop(run!(|| group::summarize(&scrubbed))),
+            "serialize" => drop(run!(|| serde_json::to_vec(&scrubbed).expect("serializes"))),
+            "process" => drop(run!(|| {
+                process_event(&item, Some("0123456789abcdef0123456789abcdef"), &project, 1.0, None).expect("processes")
+            })),
+            other => panic!("unknown stage {other}"),
+        }
+    }
+}
+
+/// Prints what `process_event` produces for an event (the record without its payload,
+/// then the stored JSON), to compare builds byte for byte.
+fn dump(name: &str) {
+    let project = project_context(1, &Value::Object(Default::default()));
+    let item = event_item(&envelope_bytes(name));
+    let mut processed =
+        process_event(&item, Some("0123456789abcdef0123456789abcdef"), &project, 1.0, None).expect("processes");
+    let json = zstd::decode_all(processed.record.payload.as_slice()).expect("stored payload decompresses");
+    processed.record.payload.clear();
+    println!("{:?}", processed.record);
+    println!("{}", String::from_utf8_lossy(&json));
+}
+
 criterion_group!(benches, stages);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("PIPELINE_STAGE") {
+        count_stage(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
