@@ -2594,12 +2594,22 @@ pub enum NormalizeError {
 /// Parses an event payload, tolerating bare `NaN`/`Infinity` (mapped to null).
 /// Nesting deeper than [`MAX_DEPTH`] is rejected.
 pub fn parse_payload(bytes: &[u8]) -> Result<Value, NormalizeError> {
-    match serde_json::from_slice(bytes) {
+    match from_bytes(bytes) {
         Ok(value) => Ok(value),
         Err(first) => match replace_non_finite(bytes) {
-            Some(patched) => serde_json::from_slice(&patched).map_err(json_error),
+            Some(patched) => from_bytes(&patched).map_err(json_error),
             None => Err(json_error(first)),
         },
+    }
+}
+
+/// `serde_json::from_slice`, but one UTF-8 check of the whole payload instead of one
+/// per string (about a tenth of parsing). Invalid UTF-8 goes the per-string way, so
+/// errors and their positions are the same.
+fn from_bytes(bytes: &[u8]) -> serde_json::Result<Value> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
     }
 }
 
