@@ -361,8 +361,27 @@ const NODE_QUEUE_FUNCTIONS: [&str; 5] = [
     "nextTick",
 ];
 
+/// A built-in "not in-app" rule (§4.2); formatted only when a note is written,
+/// since most library frames are already sent as not in-app.
+#[derive(Debug, Clone, Copy)]
+enum BuiltinRule {
+    PathContains(&'static str),
+    PathStartsWith(&'static str),
+    ModuleStartsWith(&'static str),
+}
+
+impl std::fmt::Display for BuiltinRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PathContains(part) => write!(f, "path contains {part}"),
+            Self::PathStartsWith(prefix) => write!(f, "path starts with {prefix}"),
+            Self::ModuleStartsWith(prefix) => write!(f, "module starts with {prefix}"),
+        }
+    }
+}
+
 /// The built-in "not in-app" rule that matches the frame, if any (§4.2).
-fn builtin_not_in_app(frame: &FrameView<'_>) -> Option<String> {
+fn builtin_not_in_app(frame: &FrameView<'_>) -> Option<BuiltinRule> {
     if let Some(path) = frame.abs_path.or(frame.filename) {
         let path: Cow<'_, str> = if path.contains('\\') {
             Cow::Owned(path.replace('\\', "/"))
@@ -370,18 +389,24 @@ fn builtin_not_in_app(frame: &FrameView<'_>) -> Option<String> {
             Cow::Borrowed(path)
         };
         // One pass over the path for all parts (many frames, many parts).
-        if let Some(part) = LIBRARY_PATH_PART.find(&path) {
-            return Some(format!("path contains {}", part.as_str()));
+        if let Some(found) = LIBRARY_PATH_PART.find(&path) {
+            // The match is one of the parts; the lookup gives it a static lifetime.
+            let part = NOT_IN_APP_PATH_PARTS
+                .iter()
+                .find(|p| **p == found.as_str())
+                .copied()
+                .unwrap_or("a library directory");
+            return Some(BuiltinRule::PathContains(part));
         }
         if let Some(prefix) = NOT_IN_APP_PATH_PREFIXES.iter().find(|p| path.starts_with(*p)) {
-            return Some(format!("path starts with {prefix}"));
+            return Some(BuiltinRule::PathStartsWith(prefix));
         }
     }
     let module = frame.module?;
     POLYFILL_MODULE_PREFIXES
         .iter()
         .find(|p| module.starts_with(*p))
-        .map(|prefix| format!("module starts with {prefix}"))
+        .map(|prefix| BuiltinRule::ModuleStartsWith(prefix))
 }
 
 /// Why a frame never contributes (§4.3, recursion handled by the caller).

@@ -233,8 +233,7 @@ fn resolve_entry(entry: &str, event: &Value) -> String {
     let Some(name) = variable_name(entry) else {
         return entry.to_owned();
     };
-    let last_exception = event
-        .pointer("/exception/values")
+    let last_exception = lookup(event, "/exception/values")
         .and_then(Value::as_array)
         .and_then(|values| values.last());
     let exception_str = |key: &str| {
@@ -255,13 +254,11 @@ fn resolve_entry(entry: &str, event: &Value) -> String {
         "type" | "error.type" => or(exception_str("type"), "<no-type>"),
         "value" | "error.value" => or(exception_str("value"), "<no-value>"),
         "message" => {
-            let text = event
-                .pointer("/logentry/formatted")
+            let text = lookup(event, "/logentry/formatted")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .or_else(|| {
-                    event
-                        .pointer("/logentry/message")
+                    lookup(event, "/logentry/message")
                         .and_then(Value::as_str)
                         .filter(|s| !s.is_empty())
                 })
@@ -283,11 +280,18 @@ fn resolve_entry(entry: &str, event: &Value) -> String {
     }
 }
 
+/// `Value::pointer` for paths made of object keys only (no `~` escapes, no array
+/// indices), without the two strings `pointer` allocates per segment to unescape it.
+pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('/')
+        .skip(1)
+        .try_fold(value, |node, key| node.as_object()?.get(key))
+}
+
 /// The last in-app frame of the last exception's stack trace (or of the
 /// top-level stack trace), else its last frame.
 pub(crate) fn crash_frame(event: &Value) -> Option<&Map<String, Value>> {
-    let stack = event
-        .pointer("/exception/values")
+    let stack = lookup(event, "/exception/values")
         .and_then(Value::as_array)
         .and_then(|values| values.last())
         .and_then(|e| e.get("stacktrace"))
@@ -390,7 +394,7 @@ fn exception_strategy(
     rules: &GroupingRules,
     fired: &mut Vec<String>,
 ) -> Option<StrategyResult> {
-    let values = event.pointer("/exception/values").and_then(Value::as_array)?;
+    let values = lookup(event, "/exception/values").and_then(Value::as_array)?;
     let exceptions: Vec<&Value> = values.iter().filter(|v| v.is_object()).collect();
     if exceptions.is_empty() {
         return None;
@@ -457,7 +461,7 @@ fn exception_strategy(
 fn exception_info(exception: &Value, platform: &str, rules: &GroupingRules, fired: &mut Vec<String>) -> ExceptionInfo {
     let ty = exception.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
     let value = exception.get("value").and_then(Value::as_str).filter(|s| !s.is_empty());
-    let synthetic = exception.pointer("/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
+    let synthetic = lookup(exception, "/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
     let stack = exception
         .get("stacktrace")
         .map(|s| {
@@ -572,7 +576,7 @@ fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize
     let is_group = |i: usize| {
         exceptions
             .get(i)
-            .and_then(|e| e.pointer("/mechanism/is_exception_group"))
+            .and_then(|e| lookup(e, "/mechanism/is_exception_group"))
             .and_then(Value::as_bool)
             == Some(true)
     };
@@ -643,7 +647,7 @@ fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize
 /// The thread to group on: the only crashed, else the only current, else
 /// the only thread.
 fn pick_thread(event: &Value) -> Option<&Value> {
-    let threads = event.pointer("/threads/values").and_then(Value::as_array)?;
+    let threads = lookup(event, "/threads/values").and_then(Value::as_array)?;
     let only = |flag: &str| {
         let mut matching = threads
             .iter()
@@ -698,8 +702,7 @@ fn stacktrace_strategy(
 
 fn message_strategy(event: &Value) -> Option<(Variant, Map<String, Value>)> {
     let non_empty = |key: &str| {
-        event
-            .pointer(key)
+        lookup(event, key)
             .and_then(Value::as_str)
             .filter(|s| !s.trim().is_empty())
     };
@@ -737,11 +740,25 @@ fn hash_tokens<'a>(tokens: impl IntoIterator<Item = &'a str>) -> String {
         hasher.update(token.as_bytes());
         hasher.update(b",");
     };
-    feed(&format!("grouping:{GROUPING_CONFIG}"));
+    feed(HASH_PREFIX);
     for token in tokens {
         feed(token);
     }
-    hex::encode(hasher.finalize())
+    lower_hex(&hasher.finalize())
+}
+
+/// The first hashed token, `grouping:<GROUPING_CONFIG>`, spelled out (a test keeps them equal).
+const HASH_PREFIX: &str = "grouping:v1";
+
+/// Lower-case hex of a digest; `hex::encode` collects it one `char` at a time.
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// `n` in decimal ASCII, written into `buf` (no allocation per token).

@@ -8,7 +8,7 @@
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
-use super::frames;
+use super::{frames, lookup};
 
 /// Why a rule text was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -516,8 +516,7 @@ impl<'a> EventFacts<'a> {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .unwrap_or("other");
-        let exception_values: &[Value] = event
-            .pointer("/exception/values")
+        let exception_values: &[Value] = lookup(event, "/exception/values")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
@@ -527,7 +526,7 @@ impl<'a> EventFacts<'a> {
         for exception in exception_values {
             let ty = exception.get("type").and_then(Value::as_str);
             let value = exception.get("value").and_then(Value::as_str);
-            let mechanism = exception.pointer("/mechanism/type").and_then(Value::as_str);
+            let mechanism = lookup(exception, "/mechanism/type").and_then(Value::as_str);
             exceptions.push((ty, value, mechanism));
             messages.extend(value);
             if let Some(stack) = exception.get("stacktrace") {
@@ -535,9 +534,9 @@ impl<'a> EventFacts<'a> {
             }
         }
         for key in ["/logentry/formatted", "/logentry/message", "/message"] {
-            messages.extend(event.pointer(key).and_then(Value::as_str));
+            messages.extend(lookup(event, key).and_then(Value::as_str));
         }
-        if let Some(threads) = event.pointer("/threads/values").and_then(Value::as_array) {
+        if let Some(threads) = lookup(event, "/threads/values").and_then(Value::as_array) {
             for thread in threads {
                 if let Some(stack) = thread.get("stacktrace") {
                     collect_frames(stack, platform, None, None, rules, &mut frames);
@@ -578,9 +577,7 @@ impl<'a> EventFacts<'a> {
             MatcherKind::Logger(g) => field("logger").is_some_and(|v| g.is_match(v)),
             MatcherKind::Level(g) => field("level").is_some_and(|v| g.is_match(v)),
             MatcherKind::Release(g) => field("release").is_some_and(|v| g.is_match(v)),
-            MatcherKind::Sdk(g) => self
-                .event
-                .pointer("/sdk/name")
+            MatcherKind::Sdk(g) => lookup(self.event, "/sdk/name")
                 .and_then(Value::as_str)
                 .is_some_and(|v| g.is_match(v)),
             MatcherKind::Tag(name, g) => tag_value(self.event, name).is_some_and(|v| g.is_match(v)),

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::IssueSummary;
 use super::frames::str_field;
+use super::lookup;
 
 /// Longest title part taken from a message or exception value.
 const TITLE_CHARS: usize = 100;
@@ -13,8 +14,7 @@ const CULPRIT_CHARS: usize = 200;
 
 /// Derives title, culprit, metadata, kind and location of an event.
 pub fn summarize(event: &Value) -> IssueSummary {
-    let exceptions: Vec<&Value> = event
-        .pointer("/exception/values")
+    let exceptions: Vec<&Value> = lookup(event, "/exception/values")
         .and_then(Value::as_array)
         .map(|values| values.iter().filter(|v| v.is_object()).collect())
         .unwrap_or_default();
@@ -59,9 +59,8 @@ fn error_title(exception: &Value) -> (String, Value) {
         .get("value")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty());
-    let synthetic = exception.pointer("/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
-    let frames: Vec<&Map<String, Value>> = exception
-        .pointer("/stacktrace/frames")
+    let synthetic = lookup(exception, "/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
+    let frames: Vec<&Map<String, Value>> = lookup(exception, "/stacktrace/frames")
         .and_then(Value::as_array)
         .map(|frames| frames.iter().filter_map(Value::as_object).collect())
         .unwrap_or_default();
@@ -123,8 +122,7 @@ fn message_title(event: &Value) -> String {
     let text = ["/logentry/formatted", "/logentry/message", "/message"]
         .iter()
         .find_map(|key| {
-            event
-                .pointer(key)
+            lookup(event, key)
                 .and_then(Value::as_str)
                 .filter(|s| !s.trim().is_empty())
         });
@@ -153,8 +151,7 @@ fn culprit_frame<'a>(event: &'a Value, exceptions: &[&'a Value]) -> Option<&'a M
         .filter_map(|e| e.get("stacktrace"))
         .find(has_frames)
         .or_else(|| {
-            event
-                .pointer("/threads/values")
+            lookup(event, "/threads/values")
                 .and_then(Value::as_array)
                 .and_then(|threads| {
                     threads

@@ -90,6 +90,13 @@ fn hash_is_sha256_of_length_prefixed_tokens() {
 }
 
 #[test]
+fn hash_prefix_names_the_grouping_config_and_hex_matches_the_hex_crate() {
+    assert_eq!(HASH_PREFIX, format!("grouping:{GROUPING_CONFIG}"));
+    let bytes: Vec<u8> = (0..=255).collect();
+    assert_eq!(lower_hex(&bytes), hex::encode(&bytes));
+}
+
+#[test]
 fn custom_fingerprint_is_one_hash_over_resolved_entries() {
     let event = json!({"platform": "python", "transaction": "/pay", "level": "error", "tags": {"region": "eu"},
         "exception": {"values": [{"type": "E", "value": "v 1", "stacktrace": {"frames": [
