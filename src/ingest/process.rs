@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::event::group::{self, GroupingRules};
+use crate::event::group::{self, GroupingRules, lookup};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
 use crate::store::EventRecord;
@@ -88,22 +88,32 @@ pub fn process_event(
     };
     let (platform, level, release, environment) =
         (text("platform"), text("level"), text("release"), text("environment"));
-    let tags = tag_pairs(&event);
     let user_key = user_key(event.get("user"));
-    let trace_id = event
-        .pointer("/contexts/trace/trace_id")
+    let tags = tag_pairs_with_user(&event, user_key.as_deref());
+    let trace_id = lookup(&event, "/contexts/trace/trace_id")
         .and_then(Value::as_str)
         .map(String::from);
+    // Serialized before `metadata` moves into the event, so it is not cloned.
+    let metadata = summary.metadata.to_string();
 
     if let Some(obj) = event.as_object_mut() {
-        obj.insert("event_id".into(), Value::String(event_id.clone()));
+        // Normalize already wrote the canonical id; replace it only if it differs.
+        match obj.get_mut("event_id") {
+            Some(Value::String(stored)) if *stored == event_id => {}
+            _ => {
+                obj.insert("event_id".into(), Value::String(event_id.clone()));
+            }
+        }
         obj.insert("title".into(), Value::String(summary.title.clone()));
         obj.insert(
             "culprit".into(),
             summary.culprit.clone().map(Value::String).unwrap_or(Value::Null),
         );
-        obj.insert("metadata".into(), summary.metadata.clone());
-        obj.insert("hashes".into(), Value::from(grouping.hashes.clone()));
+        obj.insert("metadata".into(), summary.metadata);
+        obj.insert(
+            "hashes".into(),
+            Value::Array(grouping.hashes.iter().cloned().map(Value::String).collect()),
+        );
         obj.insert("grouping_config".into(), Value::from(group::GROUPING_CONFIG));
         obj.insert("grouping_explain".into(), grouping.explain);
         if scrubbed.filtered + scrubbed.removed > 0 {
@@ -113,7 +123,10 @@ pub fn process_event(
             );
         }
     }
-    let json = serde_json::to_vec(&event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    // The stored form adds the grouping explanation to the payload; sizing the buffer
+    // up front saves the copies of growing it by doubling from 128 bytes.
+    let mut json = Vec::with_capacity(serialized_capacity(payload.len()));
+    serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     let size = json.len();
     let payload = compress(&json).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
 
@@ -125,7 +138,7 @@ pub fn process_event(
         title: summary.title,
         culprit: summary.culprit,
         location: summary.location,
-        metadata: summary.metadata.to_string(),
+        metadata,
         kind: summary.kind,
         platform: platform.unwrap_or_else(|| "other".into()),
         timestamp: (timestamp * 1_000_000.0) as i64,
@@ -140,6 +153,11 @@ pub fn process_event(
         size,
     };
     Ok(Processed { record, scrubbed })
+}
+
+/// A first guess of the stored JSON's size for a payload of `len` bytes.
+fn serialized_capacity(len: usize) -> usize {
+    len + len / 2 + 4096
 }
 
 /// Grouping hashes and timestamp (µs) of an event that will not be stored (rate limited):
@@ -206,6 +224,11 @@ pub fn user_key(user: Option<&Value>) -> Option<String> {
 
 /// The tags an issue aggregates: the event's own tags plus the built-in keys.
 pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
+    tag_pairs_with_user(event, user_key(event.get("user")).as_deref())
+}
+
+/// `tag_pairs` with the event's user key already derived (`process_event` stores it too).
+fn tag_pairs_with_user(event: &Value, user: Option<&str>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut push = |k: &str, v: Option<&str>| {
         if let Some(v) = v.filter(|v| !v.is_empty())
@@ -214,7 +237,7 @@ pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
             out.push((k.to_string(), truncate(v, 200)));
         }
     };
-    let s = |path: &str| event.pointer(path).and_then(Value::as_str);
+    let s = |path: &str| lookup(event, path).and_then(Value::as_str);
     push("level", s("/level"));
     push("release", s("/release"));
     push("environment", s("/environment"));
@@ -228,8 +251,7 @@ pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
     push("runtime", runtime(event).as_deref());
     push("browser", browser(event).as_deref());
     push("device", s("/contexts/device/model"));
-    if let Some(exception) = event
-        .pointer("/exception/values")
+    if let Some(exception) = lookup(event, "/exception/values")
         .and_then(Value::as_array)
         .and_then(|v| v.last())
         && let Some(mechanism) = exception.get("mechanism")
@@ -238,7 +260,7 @@ pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
         push("handled", handled.map(|h| if h { "yes" } else { "no" }));
         push("mechanism", mechanism.get("type").and_then(Value::as_str));
     }
-    push("user", user_key(event.get("user")).as_deref());
+    push("user", user);
     if let Some(tags) = event.get("tags").and_then(Value::as_array) {
         for pair in tags {
             if let Some([Value::String(k), Value::String(v)]) = pair.as_array().map(Vec::as_slice) {
@@ -260,9 +282,9 @@ fn tags_from_object(tags: &Map<String, Value>, push: &mut impl FnMut(&str, Optio
 }
 
 fn runtime(event: &Value) -> Option<String> {
-    let name = event.pointer("/contexts/runtime/name").and_then(Value::as_str)?;
+    let name = lookup(event, "/contexts/runtime/name").and_then(Value::as_str)?;
     Some(
-        match event.pointer("/contexts/runtime/version").and_then(Value::as_str) {
+        match lookup(event, "/contexts/runtime/version").and_then(Value::as_str) {
             Some(v) => format!("{name} {v}"),
             None => name.to_string(),
         },
@@ -270,9 +292,9 @@ fn runtime(event: &Value) -> Option<String> {
 }
 
 fn browser(event: &Value) -> Option<String> {
-    let name = event.pointer("/contexts/browser/name").and_then(Value::as_str)?;
+    let name = lookup(event, "/contexts/browser/name").and_then(Value::as_str)?;
     Some(
-        match event.pointer("/contexts/browser/version").and_then(Value::as_str) {
+        match lookup(event, "/contexts/browser/version").and_then(Value::as_str) {
             Some(v) => format!("{name} {v}"),
             None => name.to_string(),
         },
