@@ -40,9 +40,18 @@ fn description(name: &str, strategy: &str, hybrid: bool) -> String {
 
 /// The grouping-info response: one entry per variant, keyed by its name.
 ///
+/// `explain` is the grouping explanation, recomputed from the stored event with the
+/// project's current rules (as Sentry does); a variant whose hash is not among the
+/// hashes stored at ingestion (the rules changed since) says so in `hashMismatch`.
 /// `owners` maps each hash to the issue it belongs to now (after merges and unmerges).
-pub fn grouping_info(data: &Value, owners: &Map<String, Value>) -> Value {
-    let explain = data.get("grouping_explain").cloned().unwrap_or(Value::Null);
+pub fn grouping_info(data: &Value, explain: &Value, owners: &Map<String, Value>) -> Value {
+    let stored: Vec<&str> = data
+        .get("hashes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     let config = data
         .get("grouping_config")
         .or_else(|| explain.get("config"))
@@ -52,7 +61,7 @@ pub fn grouping_info(data: &Value, owners: &Map<String, Value>) -> Value {
     let hybrid = explain.pointer("/fingerprint/kind").and_then(Value::as_str) == Some("hybrid");
     let primary = data.pointer("/hashes/0").and_then(Value::as_str);
     // What every variant shares: the strategy, the fingerprint, the frames and the rules.
-    let mut explanation = match &explain {
+    let mut explanation = match explain {
         Value::Object(map) => map.clone(),
         _ => Map::new(),
     };
@@ -81,7 +90,7 @@ pub fn grouping_info(data: &Value, owners: &Map<String, Value>) -> Value {
                 "type": if name == "custom" { "custom_fingerprint" } else { "component" },
                 "description": description(name, strategy, hybrid),
                 "hash": hash,
-                "hashMismatch": false,
+                "hashMismatch": hash.is_some_and(|h| !stored.contains(&h)),
                 "contributes": contributes,
                 "hint": hint,
                 "config": {"id": config},
@@ -130,7 +139,15 @@ pub async fn event_grouping_info(
             StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
             e => e.into(),
         })?;
-    Ok(Json(grouping_info(&event.data, &owners)))
+    // Events stored before the explanation was recomputed on read still carry their own.
+    let explain = match event.data.get("grouping_explain") {
+        Some(explain) => explain.clone(),
+        None => {
+            let context = state.cache.project(&state.store, project_id).await?;
+            crate::event::group::group(&event.data, &context.rules).explain
+        }
+    };
+    Ok(Json(grouping_info(&event.data, &explain, &owners)))
 }
 
 async fn unmerge_response(
@@ -215,10 +232,10 @@ mod tests {
             {"function": "execute", "module": "psycopg2.cursor", "lineno": 90, "in_app": false}
         ]}}]}});
         let grouping = group(&event, &GroupingRules::default());
-        let data = json!({"hashes": grouping.hashes, "grouping_config": "v1", "grouping_explain": grouping.explain});
+        let data = json!({"hashes": grouping.hashes, "grouping_config": "v1"});
         let mut owners = Map::new();
         owners.insert(grouping.hashes[0].clone(), json!("7"));
-        let info = grouping_info(&data, &owners);
+        let info = grouping_info(&data, &grouping.explain, &owners);
         let app = &info["app"];
         assert_eq!(app["hash"], json!(grouping.hashes[0]));
         assert_eq!(app["description"], "in-app exception stack-trace");
@@ -232,5 +249,12 @@ mod tests {
             "{frames}"
         );
         assert!(frames.contains("not in-app"), "{frames}");
+        assert_eq!(app["hashMismatch"], false);
+
+        // Rules changed since ingestion: the recomputed hash is not the stored one.
+        let stale = json!({"hashes": ["0123456789abcdef0123456789abcdef"], "grouping_config": "v1"});
+        let info = grouping_info(&stale, &grouping.explain, &owners);
+        assert_eq!(info["app"]["hashMismatch"], true);
+        assert_eq!(info["app"]["isPrimary"], false);
     }
 }

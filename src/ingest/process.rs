@@ -115,7 +115,6 @@ pub fn process_event(
             Value::Array(grouping.hashes.iter().cloned().map(Value::String).collect()),
         );
         obj.insert("grouping_config".into(), Value::from(group::GROUPING_CONFIG));
-        obj.insert("grouping_explain".into(), grouping.explain);
         if scrubbed.filtered + scrubbed.removed > 0 {
             obj.insert(
                 "scrubbed".into(),
