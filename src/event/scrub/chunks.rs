@@ -65,7 +65,10 @@ pub(super) fn scrub_str<'r>(
     for chain in chains {
         // Set matches of the untouched original; valid only while `state` is None.
         let mut hits = None;
-        for (index, rule) in chain.rules.iter().enumerate() {
+        for &index in chain.order(state.is_none(), value, &mut hits) {
+            let Some(rule) = chain.rules.get(index) else {
+                continue;
+            };
             match &rule.matcher {
                 Matcher::Pattern { re, group, accept } => {
                     if state.is_none() && !chain.may_match(index, value, &mut hits) {

@@ -58,6 +58,11 @@ pub(super) struct Chain {
     prefilter: Option<RegexSet>,
     /// For each rule, its pattern's index in `prefilter` (rules without one: `None`).
     slots: Vec<Option<usize>>,
+    /// Every rule index, in order.
+    all: Vec<usize>,
+    /// The rules that can still change a string none of the value patterns match:
+    /// key rules and "anything" rules, in order.
+    unfiltered: Vec<usize>,
 }
 
 impl Chain {
@@ -88,15 +93,37 @@ impl Chain {
                     })?,
             )
         };
+        let unfiltered = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| matches!(rule.matcher, Matcher::KeyOrValue { .. } | Matcher::Anything))
+            .map(|(index, _)| index)
+            .collect();
         Ok(Self {
+            all: (0..rules.len()).collect(),
             rules,
             prefilter,
             slots,
+            unfiltered,
         })
     }
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// The rule indices to visit for `text`, which must be the untouched original
+    /// when `untouched` is set. If none of the value patterns matches it, only key and
+    /// "anything" rules are left: a pattern rule would skip the text, and once one of
+    /// those replaced the whole value there is no text left for a pattern to match.
+    pub fn order(&self, untouched: bool, text: &str, cache: &mut Option<Option<regex::SetMatches>>) -> &[usize] {
+        match &self.prefilter {
+            Some(set) if untouched => {
+                let hits = cache.get_or_insert_with(|| set.is_match(text).then(|| set.matches(text)));
+                if hits.is_none() { &self.unfiltered } else { &self.all }
+            }
+            _ => &self.all,
+        }
     }
 
     /// Whether rule `index` can match `text` at all, using (and filling) the cached
