@@ -120,7 +120,7 @@ pub(super) fn scrub_other<'r>(chains: &[&'r Chain], ctx: Context<'_>, value: &Va
         Value::Array(_) | Value::Object(_) => None,
         Value::Null | Value::Bool(_) | Value::String(_) => return None,
     };
-    chains.iter().flat_map(|c| c.rules.iter()).find_map(|rule| {
+    chains.iter().flat_map(|c| c.non_string_rules()).find_map(|rule| {
         let hit = match &rule.matcher {
             Matcher::KeyOrValue { key, .. } => ctx.key.is_some_and(|k| key.is_match(k)),
             Matcher::Anything => true,

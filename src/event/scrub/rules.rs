@@ -63,6 +63,8 @@ pub(super) struct Chain {
     /// The rules that can still change a string none of the value patterns match:
     /// key rules and "anything" rules, in order.
     unfiltered: Vec<usize>,
+    /// The rules that can hit a value that is not a string, in order.
+    non_string: Vec<usize>,
 }
 
 impl Chain {
@@ -99,17 +101,29 @@ impl Chain {
             .filter(|(_, rule)| matches!(rule.matcher, Matcher::KeyOrValue { .. } | Matcher::Anything))
             .map(|(index, _)| index)
             .collect();
+        let non_string = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| !matches!(rule.matcher, Matcher::Pattern { .. }))
+            .map(|(index, _)| index)
+            .collect();
         Ok(Self {
             all: (0..rules.len()).collect(),
             rules,
             prefilter,
             slots,
             unfiltered,
+            non_string,
         })
     }
 
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// The rules that can hit a number or a container (value patterns only see strings).
+    pub fn non_string_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.non_string.iter().filter_map(|&index| self.rules.get(index))
     }
 
     /// The rule indices to visit for `text`, which must be the untouched original
