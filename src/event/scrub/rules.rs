@@ -130,28 +130,28 @@ impl Chain {
     /// when `untouched` is set. If none of the value patterns matches it, only key and
     /// "anything" rules are left: a pattern rule would skip the text, and once one of
     /// those replaced the whole value there is no text left for a pattern to match.
-    pub fn order(&self, untouched: bool, text: &str, cache: &mut Option<Option<regex::SetMatches>>) -> &[usize] {
+    pub fn order(&self, untouched: bool, text: &str, cache: &mut Option<bool>) -> &[usize] {
         match &self.prefilter {
             Some(set) if untouched => {
-                let hits = cache.get_or_insert_with(|| set.is_match(text).then(|| set.matches(text)));
-                if hits.is_none() { &self.unfiltered } else { &self.all }
+                if *cache.get_or_insert_with(|| set.is_match(text)) {
+                    &self.all
+                } else {
+                    &self.unfiltered
+                }
             }
             _ => &self.all,
         }
     }
 
     /// Whether rule `index` can match `text` at all, using (and filling) the cached
-    /// set matches; only valid while `text` is still the untouched original.
-    pub fn may_match(&self, index: usize, text: &str, cache: &mut Option<Option<regex::SetMatches>>) -> bool {
-        let (Some(set), Some(Some(slot))) = (&self.prefilter, self.slots.get(index)) else {
+    /// set scan; only valid while `text` is still the untouched original. Once the set
+    /// matches, each rule's own pattern decides: that costs less than asking the set
+    /// which patterns matched, an overlapping scan that cannot stop early.
+    pub fn may_match(&self, index: usize, text: &str, cache: &mut Option<bool>) -> bool {
+        let (Some(set), Some(Some(_))) = (&self.prefilter, self.slots.get(index)) else {
             return true;
         };
-        // Most strings match nothing: an early-exit scan settles those, and only the
-        // rest pay for finding out which patterns match.
-        cache
-            .get_or_insert_with(|| set.is_match(text).then(|| set.matches(text)))
-            .as_ref()
-            .is_some_and(|hits| hits.matched(*slot))
+        *cache.get_or_insert_with(|| set.is_match(text))
     }
 }
 
