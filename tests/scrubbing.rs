@@ -98,35 +98,8 @@ fn api_scrubbing_settings_apply_to_new_events() {
     assert_eq!(data["extra"]["order_ref"], "[Filtered]");
 }
 
-fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_errata"))
-        .args(args)
-        .env("ERRATA_DATA_DIR", dir)
-        .env_remove("ERRATA_CONFIG")
-        .output()
-        .expect("run errata");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 fn send_to_binary(server: &BinaryServer, event: &Value) -> Value {
-    let rest = server.dsn.trim_start_matches("http://");
-    let (key, rest) = rest.split_once('@').expect("dsn key");
-    let project = rest.rsplit('/').next().expect("project id");
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{}/api/{project}/envelope/", server.base))
-        .header("X-Sentry-Auth", format!("Sentry sentry_key={key}, sentry_version=7"))
-        .body(envelope_for(event))
-        .send()
-        .expect("send event");
-    assert_eq!(response.status(), 200);
-    let id = response.json::<Value>().expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = server.send_event(event);
     server.get(&format!("/api/0/projects/errata/default/events/{id}/json/"))
 }
 

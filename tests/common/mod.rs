@@ -273,7 +273,40 @@ pub struct BinaryServer {
     pub dir: tempfile::TempDir,
 }
 
+/// Runs an `errata` command on a data directory: (succeeded, stdout, stderr).
+pub fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_errata"))
+        .args(args)
+        .env("ERRATA_DATA_DIR", dir)
+        .env_remove("ERRATA_CONFIG")
+        .output()
+        .expect("run errata");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 impl BinaryServer {
+    /// Sends an event in an envelope to the server's DSN; returns its event id.
+    pub fn send_event(&self, event: &Value) -> String {
+        let rest = self.dsn.trim_start_matches("http://");
+        let (key, rest) = rest.split_once('@').expect("dsn key");
+        let project = rest.rsplit('/').next().expect("project id");
+        let response = Client::new()
+            .post(format!("{}/api/{project}/envelope/", self.base))
+            .header("X-Sentry-Auth", format!("Sentry sentry_key={key}, sentry_version=7"))
+            .body(envelope_for(event))
+            .send()
+            .expect("send event");
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
     /// Starts `errata serve` on 127.0.0.1:0 in a fresh data directory and reads the DSN and
     /// token it prints on first start.
     pub fn start() -> BinaryServer {
