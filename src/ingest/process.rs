@@ -122,8 +122,8 @@ pub fn process_event(
             );
         }
     }
-    // The stored form adds the grouping explanation to the payload; sizing the buffer
-    // up front saves the copies of growing it by doubling from 128 bytes.
+    // The stored form adds normalized fields, `_meta` and the summary to the payload;
+    // sizing the buffer up front saves the copies of growing it by doubling from 128 bytes.
     let mut json = Vec::with_capacity(serialized_capacity(payload.len()));
     serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     let size = json.len();
