@@ -167,6 +167,21 @@ impl Config {
         self.data_dir.join("errata.sqlite3")
     }
 
+    /// Where the store keeps its data.
+    pub fn database_location(&self) -> crate::store::Location {
+        crate::store::Location::Sqlite(self.database_path())
+    }
+
+    /// The store's queue, batch and pool tuning.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            queue_capacity: self.queue_capacity,
+            batch_max: self.batch_max,
+            read_pool_size: self.read_pool_size,
+            synchronous_full: self.sync_full,
+        }
+    }
+
     /// The base URL, without a trailing slash.
     pub fn base_url(&self) -> String {
         match &self.public_url {
