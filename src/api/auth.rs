@@ -76,10 +76,10 @@ pub async fn caller_from_parts(parts: &Parts, state: &AppState) -> Result<Option
         return Err(ApiError::InvalidToken);
     }
     // Record use at most once a minute; the write is awaited so `token list` is exact.
-    if token.last_used.is_none_or(|t| now_us() - t > 60_000_000) {
-        if let Err(e) = state.store.touch_token(token.id).await {
-            tracing::warn!(error = %e, "could not record token use");
-        }
+    if token.last_used.is_none_or(|t| now_us() - t > 60_000_000)
+        && let Err(e) = state.store.touch_token(token.id).await
+    {
+        tracing::warn!(error = %e, "could not record token use");
     }
     Ok(Some(Caller { token }))
 }
