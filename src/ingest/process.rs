@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::event::bounds::{self, BoundsError};
 use crate::event::group::{self, GroupingRules, lookup};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
@@ -26,6 +27,8 @@ pub enum ProcessError {
     Normalize(#[from] NormalizeError),
     #[error("invalid event id {0:?}")]
     InvalidEventId(String),
+    #[error(transparent)]
+    TooLarge(#[from] BoundsError),
 }
 
 /// Canonical lower-case 32-hex form of an event id (accepts hyphenated UUIDs, any case).
@@ -51,12 +54,15 @@ pub struct Processed {
 }
 
 /// Processes one event payload. `event_id` (from the envelope header) wins over the payload's.
+/// The stored JSON is at most `max_size` bytes (`limits.max_event_size`): a larger event
+/// is trimmed (`event::bounds::fit_to_size`), and one that cannot be is refused.
 pub fn process_event(
     payload: &[u8],
     event_id: Option<&str>,
     project: &ProjectContext,
     received_at: f64,
     client_ip: Option<&str>,
+    max_size: usize,
 ) -> Result<Processed, ProcessError> {
     let mut raw = normalize::parse_payload(payload)?;
     if let (Some(id), Some(obj)) = (event_id, raw.as_object_mut()) {
@@ -69,6 +75,7 @@ pub fn process_event(
         infer_ip: !project.scrub_ip,
     };
     let mut event = normalize::normalize(raw, &ctx)?;
+    bounds::limit_depth(&mut event);
     let scrubbed = project.scrubber.scrub(&mut event);
     let grouping = group::group(&event, &project.rules);
     let summary = group::summarize(&event);
@@ -124,8 +131,13 @@ pub fn process_event(
     }
     // The stored form adds normalized fields, `_meta` and the summary to the payload;
     // sizing the buffer up front saves the copies of growing it by doubling from 128 bytes.
-    let mut json = Vec::with_capacity(serialized_capacity(payload.len()));
+    let mut json = Vec::with_capacity(serialized_capacity(payload.len()).min(max_size.saturating_add(1)));
     serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    if json.len() > max_size {
+        bounds::fit_to_size(&mut event, max_size)?;
+        json.clear();
+        serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    }
     let size = json.len();
     let payload = compress(&json).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
 
@@ -175,6 +187,7 @@ pub fn group_only(
         infer_ip: !project.scrub_ip,
     };
     let mut event = normalize::normalize(raw, &ctx)?;
+    bounds::limit_depth(&mut event);
     project.scrubber.scrub(&mut event);
     let grouping = group::group(&event, &project.rules);
     let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
