@@ -2477,6 +2477,33 @@ mod tests {
     }
 
     #[test]
+    fn formatting_a_repeated_large_parameter_stops_at_the_message_cap() {
+        // Was ~45 GiB: 100,000 placeholders each replaced by a 480 KB parameter.
+        let big = "p".repeat(480_000);
+        for (message, params) in [
+            ("%(a)s".repeat(100_000), json!({"a": big})),
+            ("%s".repeat(100_000), json!(vec![big.clone(); 3])),
+            ("é%s".repeat(50_000), json!(["ü".repeat(1000)])),
+        ] {
+            let ev = run(json!({"logentry": {"message": message, "params": params}}));
+            let formatted = ev["logentry"]["formatted"].as_str().unwrap();
+            assert_eq!(formatted.chars().count(), 8192);
+            assert!(formatted.ends_with("..."));
+            let message = ev["logentry"]["message"].as_str().unwrap();
+            assert!(message.chars().count() <= 8192);
+        }
+    }
+
+    #[test]
+    fn short_messages_are_formatted_whole() {
+        let ev = run(json!({"logentry": {"message": "%s and %(x)s", "params": ["a"]}}));
+        assert_eq!(ev["logentry"]["formatted"], "a and %(x)s");
+        let long = "x".repeat(20_000);
+        let ev = run(json!({"logentry": {"formatted": long}}));
+        assert_eq!(ev["logentry"]["formatted"].as_str().unwrap().chars().count(), 8192);
+    }
+
+    #[test]
     fn non_objects_are_rejected() {
         for v in [json!([]), json!("x"), json!(null), json!(1)] {
             assert!(matches!(normalize(v, &ctx()), Err(NormalizeError::NotAnObject)));
