@@ -45,6 +45,10 @@ pub fn depth(value: &Value) -> usize {
 /// event's data are annotated at the cut (which is within the bound); cuts inside
 /// `_meta` and `errors` (copies and annotations) are not. Returns how many were cut.
 pub fn limit_depth(event: &mut Value) -> usize {
+    // Almost every event is far shallower: check without building paths first.
+    if !deeper_than(event, MAX_DEPTH) {
+        return 0;
+    }
     let Value::Object(map) = event else { return 0 };
     let mut cuts = Cuts::default();
     for (key, value) in map.iter_mut() {
@@ -59,6 +63,16 @@ pub fn limit_depth(event: &mut Value) -> usize {
         }
     }
     cuts.count
+}
+
+/// Whether containers nest more than `levels` deep, stopping at the first that does.
+fn deeper_than(value: &Value, levels: usize) -> bool {
+    match value {
+        Value::Array(_) | Value::Object(_) if levels == 0 => true,
+        Value::Array(items) => items.iter().any(|v| deeper_than(v, levels - 1)),
+        Value::Object(map) => map.values().any(|v| deeper_than(v, levels - 1)),
+        _ => false,
+    }
 }
 
 #[derive(Default)]
@@ -488,6 +502,17 @@ mod tests {
         let text = serde_json::to_string(&event).unwrap();
         assert!(serde_json::from_str::<Value>(&text).is_ok());
         assert!(text.contains(LIMIT_RULE));
+    }
+
+    #[test]
+    fn the_bound_is_exact() {
+        // The root object is level 1, so `extra`'s chain may hold MAX_DEPTH - 1 containers.
+        let mut at = json!({ "extra": nested(MAX_DEPTH - 1, json!("x")) });
+        assert_eq!(depth(&at), MAX_DEPTH);
+        assert_eq!(limit_depth(&mut at), 0);
+        let mut past = json!({ "extra": nested(MAX_DEPTH, json!("x")) });
+        assert_eq!(limit_depth(&mut past), 1);
+        assert_eq!(depth(&past["extra"]), MAX_DEPTH - 1);
     }
 
     #[test]
