@@ -30,10 +30,9 @@ use super::{
     TagValue, Unmerged, UserReport,
 };
 // The pure rules and types the submodules share with every backend.
-#[allow(unused_imports)]
 use super::{
-    DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, ORG_TOKEN_MARKER, compare_releases, decode_payload, now_us, reopens,
-    status_details, token_hash, valid_slug,
+    DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, ORG_TOKEN_MARKER, decode_payload, now_us, reopens, status_details,
+    token_hash, valid_slug,
 };
 use writer::Writer;
 
