@@ -9,6 +9,7 @@ use crate::event::group::{self, GroupingRules, lookup};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
 use crate::store::EventRecord;
+use crate::store::ingest::{NewAttachment, UserReport};
 
 /// What processing needs to know about the project an event belongs to.
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub struct ProjectContext {
     pub rules: GroupingRules,
     /// IP scrubbing is on: never infer a client IP for `{{auto}}`.
     pub scrub_ip: bool,
+    /// Keep attachments that are not text (and so cannot be scrubbed); off by default.
+    pub store_binary_attachments: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +155,66 @@ pub fn process_event(
         size,
     };
     Ok(Processed { record, scrubbed })
+}
+
+/// An attachment as the envelope item carries it, before scrubbing.
+pub struct RawAttachment<'a> {
+    pub name: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub attachment_type: Option<&'a str>,
+    pub data: &'a [u8],
+}
+
+/// Why an attachment is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentRefusal {
+    /// Not text, so it cannot be scrubbed, and the project does not keep such files.
+    Binary,
+}
+
+/// Prepares an attachment for storage: UTF-8 text is scrubbed with the project's value
+/// rules whatever its declared type (a log sent as `application/octet-stream` is still
+/// text); anything else is binary, kept as sent only where the project enables it.
+pub fn prepare_attachment(
+    project: &ProjectContext,
+    raw: &RawAttachment<'_>,
+) -> Result<NewAttachment, AttachmentRefusal> {
+    let data = match std::str::from_utf8(raw.data) {
+        Ok(text) => match project.scrubber.scrub_text(text) {
+            std::borrow::Cow::Borrowed(_) => raw.data.to_vec(),
+            std::borrow::Cow::Owned(scrubbed) => scrubbed.into_bytes(),
+        },
+        Err(_) if project.store_binary_attachments => raw.data.to_vec(),
+        Err(_) => return Err(AttachmentRefusal::Binary),
+    };
+    let text_field = |s: Option<&str>, default: &str| {
+        s.filter(|s| !s.is_empty())
+            .unwrap_or(default)
+            .chars()
+            .take(256)
+            .collect()
+    };
+    Ok(NewAttachment {
+        name: text_field(raw.name, "attachment"),
+        content_type: raw.content_type.map(|c| c.chars().take(256).collect()),
+        attachment_type: text_field(raw.attachment_type, "event.attachment"),
+        data,
+    })
+}
+
+/// A user report with its name, e-mail and comments passed through the project's
+/// scrubber, so neither the report row nor the event's `user_report` keeps a secret.
+pub fn scrub_user_report(project: &ProjectContext, report: UserReport) -> UserReport {
+    let scrub = |text: String| match project.scrubber.scrub_text(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(scrubbed) => scrubbed,
+    };
+    UserReport {
+        event_id: report.event_id,
+        name: scrub(report.name),
+        email: scrub(report.email),
+        comments: scrub(report.comments),
+    }
 }
 
 /// A first guess of the stored JSON's size for a payload of `len` bytes.

@@ -9,6 +9,7 @@
 mod chunks;
 mod meta;
 mod rules;
+mod text;
 mod walk;
 
 #[cfg(test)]
