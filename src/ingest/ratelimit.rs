@@ -176,11 +176,13 @@ impl Refusals {
 }
 
 type Bucket = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
+/// Buckets by (public key, class), each with the limit it was built for.
+type BucketMap = HashMap<(String, Class), (KeyLimit, Arc<Bucket>)>;
 
 /// The buckets of every key and class in use.
 #[derive(Default)]
 pub struct RateLimiters {
-    buckets: Mutex<HashMap<(String, Class), (KeyLimit, Arc<Bucket>)>>,
+    buckets: Mutex<BucketMap>,
 }
 
 impl RateLimiters {
