@@ -413,4 +413,62 @@ mod tests {
         assert!(tags.contains(&("browser".into(), "Firefox".into())));
         assert!(tags.contains(&("user".into(), "id:1".into())));
     }
+
+    fn project(store_binary_attachments: bool) -> ProjectContext {
+        ProjectContext {
+            project_id: 1,
+            scrubber: Scrubber::new(&crate::event::scrub::ScrubSettings::default()).expect("defaults compile"),
+            rules: GroupingRules::default(),
+            scrub_ip: false,
+            store_binary_attachments,
+        }
+    }
+
+    fn raw(data: &[u8]) -> RawAttachment<'_> {
+        RawAttachment {
+            name: Some("app.log"),
+            content_type: Some("application/octet-stream"),
+            attachment_type: None,
+            data,
+        }
+    }
+
+    #[test]
+    fn text_attachments_are_scrubbed_and_binary_ones_kept_only_when_enabled() {
+        let text = b"card 4111 1111 1111 1111 password=hunter2\r\nplain line";
+        let kept = prepare_attachment(&project(false), &raw(text)).expect("text is kept");
+        let kept = String::from_utf8(kept.data).expect("utf-8");
+        assert!(!kept.contains("4111") && !kept.contains("hunter2"), "{kept}");
+        assert!(kept.ends_with("\r\nplain line"), "{kept}");
+        let clean = prepare_attachment(&project(false), &raw(b"nothing secret")).expect("kept");
+        assert_eq!(clean.data, b"nothing secret");
+        assert_eq!(clean.attachment_type, "event.attachment");
+        let binary = [0xffu8, 0x00, 0x12, 0x80];
+        assert_eq!(
+            prepare_attachment(&project(false), &raw(&binary)).err(),
+            Some(AttachmentRefusal::Binary)
+        );
+        let kept = prepare_attachment(&project(true), &raw(&binary)).expect("enabled");
+        assert_eq!(kept.data, binary, "binary attachments are kept as sent");
+    }
+
+    #[test]
+    fn user_reports_are_scrubbed_field_by_field() {
+        let report = scrub_user_report(
+            &project(false),
+            UserReport {
+                event_id: "a".repeat(32),
+                name: "Ada token=abc123".into(),
+                email: "ada@example.com".into(),
+                comments: "paid with 4111-1111-1111-1111, key AKIAIOSFODNN7EXAMPLE".into(),
+            },
+        );
+        assert_eq!(report.name, "Ada token=[Filtered]");
+        assert_eq!(report.email, "ada@example.com", "the reporter's address stays");
+        assert!(
+            !report.comments.contains("4111") && !report.comments.contains("AKIA"),
+            "{}",
+            report.comments
+        );
+    }
 }
