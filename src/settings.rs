@@ -529,6 +529,13 @@ mod tests {
         };
         let change = args.change(&current).expect("valid flags");
         let patch = change.scrubbing.expect("a scrubbing patch");
+        assert_eq!(patch.get("store_binary_attachments"), None, "not named, not changed");
+        let binary = ScrubArgs {
+            binary_attachments: Some(Switch::On),
+            ..args.clone()
+        };
+        let binary = binary.change(&current).expect("valid").scrubbing.expect("patch");
+        assert_eq!(binary["store_binary_attachments"], json!(true));
         assert_eq!(patch["scrub_defaults"], json!(false));
         assert_eq!(patch["sensitive_fields"], json!(["order_ref"]));
         assert_eq!(patch["safe_fields"], json!(["x"]));
