@@ -597,6 +597,9 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
 
     let attachment_event = response_id.clone().filter(|_| !attachments.is_empty());
     let mut prepared = Vec::new();
+    if attachment_event.is_none() {
+        ctx.record("attachment", &Outcome::Invalid("no_event"), attachments.len() as u64);
+    }
     if attachment_event.is_some() || !reports.is_empty() {
         let project = ctx
             .state
@@ -624,8 +627,6 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
             .into_iter()
             .map(|(category, report)| (category, process::scrub_user_report(&project, report)))
             .collect();
-    } else {
-        ctx.record("attachment", &Outcome::Invalid("no_event"), attachments.len() as u64);
     }
 
     if !prepared.is_empty() || !reports.is_empty() {
@@ -665,6 +666,9 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
             Err(e) => {
                 tracing::warn!(error = %e, "keeping attachments or user reports failed");
                 ctx.record("attachment", &Outcome::Invalid("store"), count as u64);
+                for (category, _) in &reports {
+                    ctx.record(category, &Outcome::Invalid("store"), 1);
+                }
             }
         }
     }
