@@ -184,15 +184,15 @@ pub enum AttachmentRefusal {
     Binary,
 }
 
-/// Prepares an attachment for storage: UTF-8 text is scrubbed with the project's value
-/// rules whatever its declared type (a log sent as `application/octet-stream` is still
+/// Prepares an attachment for storage: UTF-8 text is scrubbed with the project's free-text
+/// rules (the value rules and `password=…` pairs, spec/scrubbing.md §10) whatever its declared type (a log sent as `application/octet-stream` is still
 /// text); anything else is binary, kept as sent only where the project enables it.
 pub fn prepare_attachment(
     project: &ProjectContext,
     raw: &RawAttachment<'_>,
 ) -> Result<NewAttachment, AttachmentRefusal> {
     let data = match std::str::from_utf8(raw.data) {
-        Ok(text) => match project.scrubber.scrub_text(text) {
+        Ok(text) => match project.scrubber.scrub_free_text(text) {
             std::borrow::Cow::Borrowed(_) => raw.data.to_vec(),
             std::borrow::Cow::Owned(scrubbed) => scrubbed.into_bytes(),
         },
@@ -215,9 +215,9 @@ pub fn prepare_attachment(
 }
 
 /// A user report with its name, e-mail and comments passed through the project's
-/// scrubber, so neither the report row nor the event's `user_report` keeps a secret.
+/// free-text rules, so neither the report row nor the event's `user_report` keeps a secret.
 pub fn scrub_user_report(project: &ProjectContext, report: UserReport) -> UserReport {
-    let scrub = |text: String| match project.scrubber.scrub_text(&text) {
+    let scrub = |text: String| match project.scrubber.scrub_free_text(&text) {
         std::borrow::Cow::Borrowed(_) => text,
         std::borrow::Cow::Owned(scrubbed) => scrubbed,
     };

@@ -9,7 +9,6 @@
 mod chunks;
 mod meta;
 mod rules;
-mod text;
 mod walk;
 
 #[cfg(test)]
