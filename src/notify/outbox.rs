@@ -1,5 +1,12 @@
 //! The outbox as the sender sees it: a trait the store implements over its table (rows
 //! written in the ingest transaction), and an in-memory implementation for tests.
+//!
+//! The store's side, in outline: a `notifications` table (id, channel, the items as JSON,
+//! attempts, created and next-attempt times, state pending / delivered / failed / folded,
+//! the digest a row was folded into) and a `notification_attempts` table (notification,
+//! number, time, duration, outcome label) for the delivery history. The ingest transaction
+//! inserts rows (bounded: past a limit it counts a drop instead); `claim` is one
+//! `UPDATE … SET next_attempt_at = lease … RETURNING`, so claims survive a crash as leases.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -178,7 +185,9 @@ impl Outbox for MemoryOutbox {
         let mut state = self.lock();
         for id in members {
             if let Some(n) = state.pending.remove(id) {
-                state.settled.insert(id.clone(), (n, Settled::Folded(digest.id.clone())));
+                state
+                    .settled
+                    .insert(id.clone(), (n, Settled::Folded(digest.id.clone())));
             }
         }
         state.pending.insert(digest.id.clone(), digest);

@@ -50,7 +50,8 @@ pub fn fires(
 
 fn filters_hold(rule: &Rule, event: &EventFacts<'_>) -> bool {
     let f = &rule.filters;
-    let any_of = |wanted: &[String], got: Option<&str>| wanted.is_empty() || got.is_some_and(|g| wanted.iter().any(|w| w == g));
+    let any_of =
+        |wanted: &[String], got: Option<&str>| wanted.is_empty() || got.is_some_and(|g| wanted.iter().any(|w| w == g));
     (f.levels.is_empty() || f.levels.contains(&event.level))
         && f.min_level.is_none_or(|min| event.level >= min)
         && any_of(&f.environments, event.environment)
@@ -175,7 +176,10 @@ pub fn judge(
     let backoff = policy.backoff(attempt, jitter);
     let wait = match outcome {
         AttemptOutcome::Status { code, .. } if (200..300).contains(code) => return Verdict::Delivered,
-        AttemptOutcome::Status { code: 429 | 503, retry_after } => {
+        AttemptOutcome::Status {
+            code: 429 | 503,
+            retry_after,
+        } => {
             // The receiver's own word wins, within the cap; at least a second, so a receiver
             // answering `Retry-After: 0` cannot spin the sender.
             retry_after.map_or(backoff, |ra| ra.clamp(Duration::from_secs(1), policy.cap))
@@ -190,7 +194,11 @@ pub fn judge(
     };
     let at = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
     let deadline = created_at_ms.saturating_add(i64::try_from(policy.max_age.as_millis()).unwrap_or(i64::MAX));
-    if at > deadline { Verdict::Failed(FailReason::Expired) } else { Verdict::RetryAt(at) }
+    if at > deadline {
+        Verdict::Failed(FailReason::Expired)
+    } else {
+        Verdict::RetryAt(at)
+    }
 }
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110), relative to `now_ms`.
@@ -249,7 +257,10 @@ mod tests {
         let r = rule(vec![Trigger::Escalation { count: 10, minutes: 5 }], Filters::default());
         let f = facts(Level::Error, None, &[]);
         assert_eq!(fires(&r, Happening::SeenAgain, &f, |_| 9), None);
-        assert_eq!(fires(&r, Happening::SeenAgain, &f, |m| if m == 5 { 10 } else { 0 }), Some(Reason::Escalation));
+        assert_eq!(
+            fires(&r, Happening::SeenAgain, &f, |m| if m == 5 { 10 } else { 0 }),
+            Some(Reason::Escalation)
+        );
         assert_eq!(fires(&r, Happening::Created, &f, |_| 100), None);
     }
 
@@ -260,15 +271,50 @@ mod tests {
             min_level: Some(Level::Error),
             environments: vec!["production".into()],
             releases: vec!["1.0".into()],
-            tags: vec![TagFilter { key: "region".into(), value: "eu".into() }],
+            tags: vec![TagFilter {
+                key: "region".into(),
+                value: "eu".into(),
+            }],
             ..Filters::default()
         };
         let r = rule(vec![Trigger::NewIssue], filters);
-        assert!(fires(&r, Happening::Created, &facts(Level::Fatal, Some("production"), &tags), |_| 1).is_some());
-        assert!(fires(&r, Happening::Created, &facts(Level::Warning, Some("production"), &tags), |_| 1).is_none());
-        assert!(fires(&r, Happening::Created, &facts(Level::Error, Some("staging"), &tags), |_| 1).is_none());
+        assert!(
+            fires(
+                &r,
+                Happening::Created,
+                &facts(Level::Fatal, Some("production"), &tags),
+                |_| 1
+            )
+            .is_some()
+        );
+        assert!(
+            fires(
+                &r,
+                Happening::Created,
+                &facts(Level::Warning, Some("production"), &tags),
+                |_| 1
+            )
+            .is_none()
+        );
+        assert!(
+            fires(
+                &r,
+                Happening::Created,
+                &facts(Level::Error, Some("staging"), &tags),
+                |_| 1
+            )
+            .is_none()
+        );
         assert!(fires(&r, Happening::Created, &facts(Level::Error, None, &tags), |_| 1).is_none());
-        assert!(fires(&r, Happening::Created, &facts(Level::Error, Some("production"), &[]), |_| 1).is_none());
+        assert!(
+            fires(
+                &r,
+                Happening::Created,
+                &facts(Level::Error, Some("production"), &[]),
+                |_| 1
+            )
+            .is_none()
+        );
         let mut other_release = facts(Level::Error, Some("production"), &tags);
         other_release.release = Some("2.0");
         assert!(fires(&r, Happening::Created, &other_release, |_| 1).is_none());
@@ -286,7 +332,10 @@ mod tests {
     fn status_codes_are_judged() {
         let p = RetryPolicy::default();
         let judge1 = |o: AttemptOutcome| judge(&p, &o, 1, 0, 0, 0.0);
-        let status = |code| AttemptOutcome::Status { code, retry_after: None };
+        let status = |code| AttemptOutcome::Status {
+            code,
+            retry_after: None,
+        };
         assert_eq!(judge1(status(200)), Verdict::Delivered);
         assert_eq!(judge1(status(204)), Verdict::Delivered);
         assert_eq!(judge1(status(404)), Verdict::Failed(FailReason::Rejected));
@@ -296,21 +345,42 @@ mod tests {
         assert_eq!(judge1(status(408)), Verdict::RetryAt(15_000));
         assert_eq!(judge1(AttemptOutcome::Timeout), Verdict::RetryAt(15_000));
         assert_eq!(judge1(AttemptOutcome::Refused), Verdict::Failed(FailReason::Refused));
-        assert_eq!(judge1(AttemptOutcome::Smtp { code: 550, permanent: true }), Verdict::Failed(FailReason::Rejected));
-        assert!(matches!(judge1(AttemptOutcome::Smtp { code: 451, permanent: false }), Verdict::RetryAt(_)));
+        assert_eq!(
+            judge1(AttemptOutcome::Smtp {
+                code: 550,
+                permanent: true
+            }),
+            Verdict::Failed(FailReason::Rejected)
+        );
+        assert!(matches!(
+            judge1(AttemptOutcome::Smtp {
+                code: 451,
+                permanent: false
+            }),
+            Verdict::RetryAt(_)
+        ));
     }
 
     #[test]
     fn retry_after_is_honoured_on_429_and_503() {
         let p = RetryPolicy::default();
         for code in [429, 503] {
-            let o = AttemptOutcome::Status { code, retry_after: Some(Duration::from_secs(120)) };
+            let o = AttemptOutcome::Status {
+                code,
+                retry_after: Some(Duration::from_secs(120)),
+            };
             assert_eq!(judge(&p, &o, 1, 0, 0, 0.0), Verdict::RetryAt(120_000));
             // Shorter than the backoff: the receiver said it is ready sooner.
-            let o = AttemptOutcome::Status { code, retry_after: Some(Duration::from_secs(2)) };
+            let o = AttemptOutcome::Status {
+                code,
+                retry_after: Some(Duration::from_secs(2)),
+            };
             assert_eq!(judge(&p, &o, 1, 0, 0, 0.9), Verdict::RetryAt(2_000));
             // Absurdly long: capped.
-            let o = AttemptOutcome::Status { code, retry_after: Some(Duration::from_secs(999_999)) };
+            let o = AttemptOutcome::Status {
+                code,
+                retry_after: Some(Duration::from_secs(999_999)),
+            };
             assert_eq!(judge(&p, &o, 1, 0, 0, 0.0), Verdict::RetryAt(3_600_000));
         }
     }
@@ -328,9 +398,17 @@ mod tests {
     #[test]
     fn retry_after_parses_seconds_and_dates() {
         assert_eq!(parse_retry_after("7", 0), Some(Duration::from_secs(7)));
-        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT").unwrap().timestamp_millis();
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT")
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", 0), None);
     }
 

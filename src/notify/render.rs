@@ -98,8 +98,14 @@ pub fn sentry_issue_webhook(item: &Item, notification: &Notification) -> Value {
         Reason::Escalation => ("unresolved", "escalating"),
     };
     let base = issue.link.split("/organizations/").next().unwrap_or_default();
-    let api_url = format!("{base}/api/0/organizations/{}/issues/{}/", issue.organization_slug, issue.issue_id);
-    let project_url = format!("{base}/api/0/projects/{}/{}/", issue.organization_slug, issue.project_slug);
+    let api_url = format!(
+        "{base}/api/0/organizations/{}/issues/{}/",
+        issue.organization_slug, issue.issue_id
+    );
+    let project_url = format!(
+        "{base}/api/0/projects/{}/{}/",
+        issue.organization_slug, issue.project_slug
+    );
     json!({
         "action": action,
         // Sentry names the app installation here; Errata names the channel, stably.
@@ -164,10 +170,15 @@ fn headline(items: &[Item]) -> String {
         [one] => format!("{} {}", one.reason.describe(), one.issue.short_id),
         many => {
             let all_new = many.iter().all(|i| i.reason == Reason::NewIssue);
-            let projects: std::collections::BTreeSet<&str> = many.iter().map(|i| i.issue.project_slug.as_str()).collect();
+            let projects: std::collections::BTreeSet<&str> =
+                many.iter().map(|i| i.issue.project_slug.as_str()).collect();
             let noun = if all_new { "new issues" } else { "issues need attention" };
             if projects.len() == 1 {
-                format!("{} {noun} in {}", many.len(), projects.iter().next().copied().unwrap_or(""))
+                format!(
+                    "{} {noun} in {}",
+                    many.len(),
+                    projects.iter().next().copied().unwrap_or("")
+                )
             } else {
                 format!("{} {noun} in {} projects", many.len(), projects.len())
             }
@@ -199,8 +210,29 @@ fn truncate(s: &str, max_chars: usize) -> String {
     }
 }
 
-fn more_line(items: &[Item]) -> Option<String> {
-    (items.len() > DIGEST_LISTED).then(|| format!("…and {} more", items.len() - DIGEST_LISTED))
+/// A digest's list: one line per issue, at most `DIGEST_LISTED` and at most `budget`
+/// characters, then "…and N more" for the rest — never a line cut in half (a cut link
+/// would break the receiver's markup).
+fn digest_lines(items: &[Item], budget: usize, line: impl Fn(&Item) -> String) -> String {
+    const MORE_RESERVE: usize = 24;
+    let mut out = String::new();
+    let mut used = 0;
+    let mut listed = 0;
+    for item in items.iter().take(DIGEST_LISTED) {
+        let l = line(item);
+        let len = l.chars().count() + 1;
+        if used + len + MORE_RESERVE > budget {
+            break;
+        }
+        out.push_str(&l);
+        out.push('\n');
+        used += len;
+        listed += 1;
+    }
+    if listed < items.len() {
+        out.push_str(&format!("…and {} more", items.len() - listed));
+    }
+    out.trim_end().to_string()
 }
 
 /// Slack mrkdwn treats `&`, `<` and `>` as control characters.
@@ -229,17 +261,18 @@ fn slack(items: &[Item]) -> Value {
             ]}));
         }
         many => {
-            let mut lines: Vec<String> = many
-                .iter()
-                .take(DIGEST_LISTED)
-                .map(|it| {
-                    let i = &it.issue;
-                    format!("• <{}|{}> {} ({} events)", i.link, i.short_id, slack_escape(&truncate(&i.title, 80)), i.count)
-                })
-                .collect();
-            lines.extend(more_line(many));
             // A section's text holds at most 3000 characters.
-            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&lines.join("\n"), 3000)}}));
+            let text = digest_lines(many, 3000, |it| {
+                let i = &it.issue;
+                format!(
+                    "• <{}|{}> {} ({} events)",
+                    i.link,
+                    i.short_id,
+                    slack_escape(&truncate(&i.title, 80)),
+                    i.count
+                )
+            });
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
         }
     }
     json!({"text": title, "blocks": blocks})
@@ -274,15 +307,18 @@ fn discord(items: &[Item]) -> Value {
             })
         }
         many => {
-            let mut lines: Vec<String> = many
-                .iter()
-                .take(DIGEST_LISTED)
-                .map(|it| format!("[{}]({}) {} ({} events)", it.issue.short_id, it.issue.link, truncate(&it.issue.title, 80), it.issue.count))
-                .collect();
-            lines.extend(more_line(many));
+            let text = digest_lines(many, 4096, |it| {
+                format!(
+                    "[{}]({}) {} ({} events)",
+                    it.issue.short_id,
+                    it.issue.link,
+                    truncate(&it.issue.title, 80),
+                    it.issue.count
+                )
+            });
             json!({
                 "title": truncate(&title, 256),
-                "description": truncate(&lines.join("\n"), 4096),
+                "description": text,
                 "color": color(items),
             })
         }
@@ -301,18 +337,24 @@ fn teams(items: &[Item]) -> Value {
             if let Some(culprit) = &i.culprit {
                 body.push(json!({"type": "TextBlock", "text": culprit, "wrap": true, "isSubtle": true}));
             }
-            let facts: Vec<Value> = facts(i).into_iter().map(|(k, v)| json!({"title": k, "value": v})).collect();
+            let facts: Vec<Value> = facts(i)
+                .into_iter()
+                .map(|(k, v)| json!({"title": k, "value": v}))
+                .collect();
             body.push(json!({"type": "FactSet", "facts": facts}));
             actions.push(json!({"type": "Action.OpenUrl", "title": "View issue", "url": i.link}));
         }
         many => {
-            for it in many.iter().take(DIGEST_LISTED) {
-                body.push(json!({"type": "TextBlock", "wrap": true,
-                    "text": format!("[{}]({}) {} ({} events)", it.issue.short_id, it.issue.link, truncate(&it.issue.title, 80), it.issue.count)}));
-            }
-            if let Some(more) = more_line(many) {
-                body.push(json!({"type": "TextBlock", "text": more, "isSubtle": true}));
-            }
+            let text = digest_lines(many, 20_000, |it| {
+                format!(
+                    "- [{}]({}) {} ({} events)",
+                    it.issue.short_id,
+                    it.issue.link,
+                    truncate(&it.issue.title, 80),
+                    it.issue.count
+                )
+            });
+            body.push(json!({"type": "TextBlock", "wrap": true, "text": text}));
         }
     }
     json!({
@@ -355,13 +397,15 @@ fn ntfy(items: &[Item], url: &reqwest::Url) -> Value {
             (m, Some(i.link.clone()))
         }
         many => {
-            let mut lines: Vec<String> = many
-                .iter()
-                .take(DIGEST_LISTED)
-                .map(|it| format!("{} {} ({} events)", it.issue.short_id, truncate(&it.issue.title, 80), it.issue.count))
-                .collect();
-            lines.extend(more_line(many));
-            (lines.join("\n"), None)
+            let text = digest_lines(many, 4000, |it| {
+                format!(
+                    "{} {} ({} events)",
+                    it.issue.short_id,
+                    truncate(&it.issue.title, 80),
+                    it.issue.count
+                )
+            });
+            (text, None)
         }
     };
     let mut body = json!({
@@ -401,7 +445,10 @@ fn email(items: &[Item]) -> EmailContent {
     match items {
         [one] => {
             let i = &one.issue;
-            let subject = truncate(&format!("[Errata] {title}: {}", i.title.replace(['\r', '\n'], " ")), 200);
+            let subject = truncate(
+                &format!("[Errata] {title}: {}", i.title.replace(['\r', '\n'], " ")),
+                200,
+            );
             let mut text = format!("{title}\n\n{}\n", i.title);
             if let Some(culprit) = &i.culprit {
                 text.push_str(&format!("{culprit}\n"));
@@ -415,7 +462,11 @@ fn email(items: &[Item]) -> EmailContent {
                 .into_iter()
                 .map(|(k, v)| format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>", k, html_escape(&v)))
                 .collect();
-            let culprit = i.culprit.as_deref().map(|c| format!("<p><code>{}</code></p>", html_escape(c))).unwrap_or_default();
+            let culprit = i
+                .culprit
+                .as_deref()
+                .map(|c| format!("<p><code>{}</code></p>", html_escape(c)))
+                .unwrap_or_default();
             let html = format!(
                 "<!DOCTYPE html><html><body><h2>{}</h2><p><a href=\"{}\">{}</a></p>{culprit}<table>{rows}</table></body></html>",
                 html_escape(&title),
@@ -430,7 +481,10 @@ fn email(items: &[Item]) -> EmailContent {
             let mut list = String::new();
             for it in many.iter().take(DIGEST_LISTED) {
                 let i = &it.issue;
-                text.push_str(&format!("{} {} ({} events)\n  {}\n", i.short_id, i.title, i.count, i.link));
+                text.push_str(&format!(
+                    "{} {} ({} events)\n  {}\n",
+                    i.short_id, i.title, i.count, i.link
+                ));
                 list.push_str(&format!(
                     "<li><a href=\"{}\">{}</a> {} ({} events)</li>",
                     html_escape(&i.link),
@@ -439,11 +493,15 @@ fn email(items: &[Item]) -> EmailContent {
                     i.count
                 ));
             }
-            if let Some(more) = more_line(many) {
+            if many.len() > DIGEST_LISTED {
+                let more = format!("…and {} more", many.len() - DIGEST_LISTED);
                 text.push_str(&format!("{more}\n"));
                 list.push_str(&format!("<li>{}</li>", html_escape(&more)));
             }
-            let html = format!("<!DOCTYPE html><html><body><h2>{}</h2><ul>{list}</ul></body></html>", html_escape(&title));
+            let html = format!(
+                "<!DOCTYPE html><html><body><h2>{}</h2><ul>{list}</ul></body></html>",
+                html_escape(&title)
+            );
             EmailContent { subject, text, html }
         }
     }
@@ -479,7 +537,13 @@ mod tests {
         Notification {
             id: "0f8fad5bd9cb469fa16570867728950e".parse::<NotificationId>().unwrap(),
             channel: ChannelId(7),
-            items: (1..=n as i64).map(|i| Item { rule: RuleId(1), reason, issue: snapshot(i) }).collect(),
+            items: (1..=n as i64)
+                .map(|i| Item {
+                    rule: RuleId(1),
+                    reason,
+                    issue: snapshot(i),
+                })
+                .collect(),
             attempts: 0,
             created_at_ms: 0,
             next_attempt_at_ms: 0,
@@ -494,7 +558,11 @@ mod tests {
     }
 
     fn header<'a>(headers: &'a [(&'static str, String)], name: &str) -> &'a str {
-        headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str()).unwrap()
+        headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
     }
 
     #[test]
@@ -504,7 +572,9 @@ mod tests {
             secret: Secret::new("s3cret"),
         };
         let n = notification(1, Reason::NewIssue);
-        let Rendered::Http(m) = render(&channel, &n, 1_700_000_000) else { panic!() };
+        let Rendered::Http(m) = render(&channel, &n, 1_700_000_000) else {
+            panic!()
+        };
         assert_eq!(header(&m.headers, "sentry-hook-resource"), "issue");
         assert_eq!(header(&m.headers, "sentry-hook-timestamp"), "1700000000");
         assert_eq!(header(&m.headers, "sentry-hook-signature"), sign(b"s3cret", &m.body));
@@ -518,8 +588,14 @@ mod tests {
         assert_eq!(issue["count"], "3");
         assert_eq!(issue["level"], "error");
         assert_eq!(issue["firstSeen"], "2019-08-19T20:58:37.391000Z");
-        assert_eq!(issue["web_url"], "https://errata.example.com/organizations/acme/issues/1/");
-        assert_eq!(issue["url"], "https://errata.example.com/api/0/organizations/acme/issues/1/");
+        assert_eq!(
+            issue["web_url"],
+            "https://errata.example.com/organizations/acme/issues/1/"
+        );
+        assert_eq!(
+            issue["url"],
+            "https://errata.example.com/api/0/organizations/acme/issues/1/"
+        );
         assert_eq!(issue["project"]["slug"], "backend");
         // The secret itself is nowhere in what is sent.
         assert!(!String::from_utf8_lossy(&m.body).contains("s3cret"));
@@ -527,7 +603,10 @@ mod tests {
 
     #[test]
     fn regressions_and_escalations_are_unresolved_with_a_substatus() {
-        let channel = ChannelKind::Webhook { url: "https://r.example.com/".parse().unwrap(), secret: Secret::new("k") };
+        let channel = ChannelKind::Webhook {
+            url: "https://r.example.com/".parse().unwrap(),
+            secret: Secret::new("k"),
+        };
         for (reason, sub) in [(Reason::Regression, "regressed"), (Reason::Escalation, "escalating")] {
             let (_, body) = http(render(&channel, &notification(1, reason), 0));
             assert_eq!(body["action"], "unresolved");
@@ -545,11 +624,23 @@ mod tests {
 
     #[test]
     fn slack_names_the_issue_and_escapes_markup() {
-        let (_, body) = http(render(&ChannelKind::Slack { url: "https://hooks.slack.com/x".parse().unwrap() }, &notification(1, Reason::NewIssue), 0));
+        let (_, body) = http(render(
+            &ChannelKind::Slack {
+                url: "https://hooks.slack.com/x".parse().unwrap(),
+            },
+            &notification(1, Reason::NewIssue),
+            0,
+        ));
         assert_eq!(body["text"], "New issue BACKEND-1");
         let text = body.to_string();
         assert!(text.contains("&lt;b&gt;x&lt;/b&gt; &amp; 1"), "{text}");
-        for needle in ["production", "1.2.3", "app.views in handler", "https://errata.example.com/organizations/acme/issues/1/", "First seen"] {
+        for needle in [
+            "production",
+            "1.2.3",
+            "app.views in handler",
+            "https://errata.example.com/organizations/acme/issues/1/",
+            "First seen",
+        ] {
             assert!(text.contains(needle), "missing {needle}: {text}");
         }
     }
@@ -557,14 +648,37 @@ mod tests {
     #[test]
     fn a_digest_lists_issues_and_counts_the_rest() {
         let n = notification(200, Reason::NewIssue);
-        let (_, slack) = http(render(&ChannelKind::Slack { url: "https://hooks.slack.com/x".parse().unwrap() }, &n, 0));
+        let (_, slack) = http(render(
+            &ChannelKind::Slack {
+                url: "https://hooks.slack.com/x".parse().unwrap(),
+            },
+            &n,
+            0,
+        ));
         assert_eq!(slack["text"], "200 new issues in backend");
-        let text = slack.to_string();
-        assert!(text.contains("BACKEND-25") && !text.contains("BACKEND-26|"), "{text}");
-        assert!(text.contains("and 175 more"));
-        let (_, discord) = http(render(&ChannelKind::Discord { url: "https://discord.com/api/webhooks/1/x".parse().unwrap() }, &n, 0));
+        let section = slack["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(section.chars().count() <= 3000);
+        let listed = section.lines().filter(|l| l.starts_with("• <")).count();
+        assert!((10..=DIGEST_LISTED).contains(&listed), "{section}");
+        assert!(section.ends_with(&format!("…and {} more", 200 - listed)), "{section}");
+        // Every listed line is whole: its link is closed.
+        assert!(
+            section
+                .lines()
+                .filter(|l| l.starts_with("• <"))
+                .all(|l| l.contains("|BACKEND-") && l.ends_with("events)"))
+        );
+        let (_, discord) = http(render(
+            &ChannelKind::Discord {
+                url: "https://discord.com/api/webhooks/1/x".parse().unwrap(),
+            },
+            &n,
+            0,
+        ));
         assert!(discord["embeds"][0]["description"].as_str().unwrap().chars().count() <= 4096);
-        let Rendered::Email(mail) = render(&ChannelKind::Email(email_channel()), &n, 0) else { panic!() };
+        let Rendered::Email(mail) = render(&ChannelKind::Email(email_channel()), &n, 0) else {
+            panic!()
+        };
         assert_eq!(mail.subject, "[Errata] 200 new issues in backend");
         assert!(mail.html.contains("and 175 more"));
     }
@@ -572,12 +686,24 @@ mod tests {
     #[test]
     fn discord_and_teams_carry_the_facts() {
         let n = notification(1, Reason::Regression);
-        let (_, discord) = http(render(&ChannelKind::Discord { url: "https://discord.com/api/webhooks/1/x".parse().unwrap() }, &n, 0));
+        let (_, discord) = http(render(
+            &ChannelKind::Discord {
+                url: "https://discord.com/api/webhooks/1/x".parse().unwrap(),
+            },
+            &n,
+            0,
+        ));
         let embed = &discord["embeds"][0];
         assert_eq!(embed["url"], "https://errata.example.com/organizations/acme/issues/1/");
         assert!(embed["title"].as_str().unwrap().starts_with("Regression BACKEND-1"));
         assert_eq!(discord["allowed_mentions"]["parse"], json!([]));
-        let (_, teams) = http(render(&ChannelKind::Teams { url: "https://x.logic.azure.com/wf".parse().unwrap() }, &n, 0));
+        let (_, teams) = http(render(
+            &ChannelKind::Teams {
+                url: "https://x.logic.azure.com/wf".parse().unwrap(),
+            },
+            &n,
+            0,
+        ));
         let card = &teams["attachments"][0];
         assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
         assert_eq!(card["content"]["type"], "AdaptiveCard");
@@ -588,13 +714,19 @@ mod tests {
     #[test]
     fn ntfy_publishes_json_to_the_server_root_with_the_token() {
         let url: crate::notify::door::ReceiverUrl = "https://ntfy.example.com/base/errata-alerts".parse().unwrap();
-        let channel = ChannelKind::Ntfy { url: url.clone(), token: Some(Secret::new("tk_123")) };
+        let channel = ChannelKind::Ntfy {
+            url: url.clone(),
+            token: Some(Secret::new("tk_123")),
+        };
         let (headers, body) = http(render(&channel, &notification(1, Reason::NewIssue), 0));
         assert_eq!(body["topic"], "errata-alerts");
         assert_eq!(body["priority"], 4);
         assert_eq!(body["click"], "https://errata.example.com/organizations/acme/issues/1/");
         assert_eq!(header(&headers, "authorization"), "Bearer tk_123");
-        assert_eq!(ntfy_publish_url(url.expose()).as_str(), "https://ntfy.example.com/base/");
+        assert_eq!(
+            ntfy_publish_url(url.expose()).as_str(),
+            "https://ntfy.example.com/base/"
+        );
     }
 
     fn email_channel() -> crate::notify::model::EmailChannel {
@@ -613,10 +745,15 @@ mod tests {
     fn email_escapes_html_and_keeps_the_subject_on_one_line() {
         let mut n = notification(1, Reason::NewIssue);
         n.items[0].issue.title = "Boom\r\nBcc: victim@example.com <script>".into();
-        let Rendered::Email(mail) = render(&ChannelKind::Email(email_channel()), &n, 0) else { panic!() };
+        let Rendered::Email(mail) = render(&ChannelKind::Email(email_channel()), &n, 0) else {
+            panic!()
+        };
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
         assert!(mail.html.contains("&lt;script&gt;") && !mail.html.contains("<script>"));
         assert!(mail.text.contains("Release: 1.2.3"));
-        assert!(mail.text.contains("https://errata.example.com/organizations/acme/issues/1/"));
+        assert!(
+            mail.text
+                .contains("https://errata.example.com/organizations/acme/issues/1/")
+        );
     }
 }

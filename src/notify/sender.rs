@@ -242,7 +242,11 @@ impl<O: Outbox> Sender<O> {
 
     /// Folds a burst of fresh notifications into one digest, and holds new ones back while
     /// the channel is in a storm window.
-    async fn storm_control(&self, channel: &Channel, group: Vec<Notification>) -> Result<Vec<Notification>, NotifyError> {
+    async fn storm_control(
+        &self,
+        channel: &Channel,
+        group: Vec<Notification>,
+    ) -> Result<Vec<Notification>, NotifyError> {
         if !channel.kind.digests() {
             return Ok(group);
         }
@@ -271,7 +275,11 @@ impl<O: Outbox> Sender<O> {
         let members: Vec<NotificationId> = fresh.iter().map(|n| n.id.clone()).collect();
         self.inner.outbox.fold(&members, digest.clone()).await?;
         lock(&self.inner.storms).insert(channel.id, now + millis(self.inner.config.storm_window));
-        tracing::info!(channel = channel.id.0, issues = digest.items.len(), "burst folded into one digest");
+        tracing::info!(
+            channel = channel.id.0,
+            issues = digest.items.len(),
+            "burst folded into one digest"
+        );
         rest.push(digest);
         Ok(rest)
     }
@@ -326,7 +334,12 @@ impl<O: Outbox> Sender<O> {
         }
     }
 
-    async fn send_email(&self, email: &EmailChannel, n: &Notification, content: render::EmailContent) -> AttemptOutcome {
+    async fn send_email(
+        &self,
+        email: &EmailChannel,
+        n: &Notification,
+        content: render::EmailContent,
+    ) -> AttemptOutcome {
         let Ok(message) = build_email(email, n, content) else {
             return AttemptOutcome::Misconfigured;
         };
@@ -335,36 +348,69 @@ impl<O: Outbox> Sender<O> {
             Err(Refusal::Unresolved(_)) => return AttemptOutcome::Connection,
             Err(_) => return AttemptOutcome::Refused,
         };
-        let Some(addr) = addrs.first() else {
-            return AttemptOutcome::Refused;
+        // Like the HTTP client, try the next address when one cannot be connected to (a name
+        // may resolve to ::1 and 127.0.0.1 with the server on only one of them).
+        let attempts = async {
+            let mut outcome = AttemptOutcome::Refused;
+            for addr in addrs.iter().take(3) {
+                outcome = self.smtp_once(email, *addr, message.clone()).await;
+                if outcome != AttemptOutcome::Connection {
+                    break;
+                }
+            }
+            outcome
         };
+        tokio::time::timeout(self.inner.config.attempt_timeout, attempts)
+            .await
+            .unwrap_or(AttemptOutcome::Timeout)
+    }
+
+    /// One SMTP session with the checked address `addr`.
+    async fn smtp_once(
+        &self,
+        email: &EmailChannel,
+        addr: std::net::SocketAddr,
+        message: lettre::Message,
+    ) -> AttemptOutcome {
+        use lettre::transport::smtp::client::{Tls, TlsParameters};
         // Connect to the checked address; TLS still verifies the certificate for the host name.
-        let tls = |host: &str| lettre::transport::smtp::client::TlsParameters::new(host.to_string());
         let tls = match email.security {
-            SmtpSecurity::None => lettre::transport::smtp::client::Tls::None,
-            SmtpSecurity::Starttls => match tls(&email.host) {
-                Ok(p) => lettre::transport::smtp::client::Tls::Required(p),
+            SmtpSecurity::None => Tls::None,
+            SmtpSecurity::Starttls => match TlsParameters::new(email.host.clone()) {
+                Ok(p) => Tls::Required(p),
                 Err(_) => return AttemptOutcome::Misconfigured,
             },
-            SmtpSecurity::Tls => match tls(&email.host) {
-                Ok(p) => lettre::transport::smtp::client::Tls::Wrapper(p),
+            SmtpSecurity::Tls => match TlsParameters::new(email.host.clone()) {
+                Ok(p) => Tls::Wrapper(p),
                 Err(_) => return AttemptOutcome::Misconfigured,
             },
         };
-        let mut builder = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(addr.ip().to_string())
-            .port(email.port)
-            .tls(tls)
-            .timeout(Some(self.inner.config.attempt_timeout));
+        let mut builder =
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(addr.ip().to_string())
+                .port(email.port)
+                .tls(tls)
+                .timeout(Some(self.inner.config.attempt_timeout));
         if let Some(user) = &email.username {
-            let password = email.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
-            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user.clone(), password));
+            let password = email
+                .password
+                .as_ref()
+                .map(|p| p.expose().to_string())
+                .unwrap_or_default();
+            builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                user.clone(),
+                password,
+            ));
         }
-        let transport = builder.build();
-        match tokio::time::timeout(self.inner.config.attempt_timeout, transport.send(message)).await {
-            Err(_) => AttemptOutcome::Timeout,
-            Ok(Ok(_)) => AttemptOutcome::Status { code: 250, retry_after: None },
-            Ok(Err(e)) => {
-                let code = e.status().map(|c| c.to_string().parse::<u16>().unwrap_or(0)).unwrap_or(0);
+        match builder.build().send(message).await {
+            Ok(_) => AttemptOutcome::Status {
+                code: 250,
+                retry_after: None,
+            },
+            Err(e) => {
+                let code = e
+                    .status()
+                    .map(|c| c.to_string().parse::<u16>().unwrap_or(0))
+                    .unwrap_or(0);
                 if e.is_permanent() {
                     AttemptOutcome::Smtp { code, permanent: true }
                 } else if e.is_transient() {
@@ -397,7 +443,10 @@ fn build_email(
         builder = builder.to(to.parse().map_err(|e| bad(&e))?);
     }
     builder
-        .multipart(lettre::message::MultiPart::alternative_plain_html(content.text, content.html))
+        .multipart(lettre::message::MultiPart::alternative_plain_html(
+            content.text,
+            content.html,
+        ))
         .map_err(|e| bad(&e))
 }
 
