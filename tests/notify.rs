@@ -526,6 +526,36 @@ async fn a_storm_of_200_new_issues_becomes_one_digest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_storm_gives_one_digest_per_window() {
+    let receiver = Receiver::always(200).await;
+    let outbox = Arc::new(MemoryOutbox::new(1000));
+    outbox.add_channel(slack(1, &receiver.url("/slack")));
+    for i in 1..=10 {
+        outbox.push(notification(ChannelId(1), i));
+    }
+    let config = SenderConfig {
+        storm_window: Duration::from_secs(2),
+        ..fast_config()
+    };
+    let _sender = run(&outbox, config);
+    wait_for("the first digest", || receiver.count() == 1).await;
+    // The storm goes on: these arrive inside the window and wait for it to end.
+    for i in 11..=30 {
+        outbox.push(notification(ChannelId(1), i));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.count(), 1, "held back while the window lasts");
+    wait_for("the second digest", || receiver.count() == 2).await;
+    wait_for("the outbox to drain", || outbox.pending() == 0).await;
+
+    let requests = receiver.all();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].json()["text"], "10 new issues in backend");
+    assert_eq!(requests[1].json()["text"], "20 new issues in backend");
+    assert!(requests[1].at - requests[0].at >= Duration::from_millis(1900));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_few_issues_are_sent_one_by_one_and_webhooks_never_digest() {
     let chat = Receiver::always(200).await;
     let hook = Receiver::always(200).await;

@@ -470,6 +470,11 @@ pub struct Notification {
     pub next_attempt_at_ms: i64,
 }
 
+/// How long a new notification waits before its first attempt (see [`Notification::new`]):
+/// long enough for a bad deploy's burst to arrive together, short enough to be "within
+/// seconds".
+pub const DEFAULT_GATHER_MS: i64 = 3_000;
+
 impl Notification {
     /// A fresh notification about one issue, first due after `gather_ms` so a burst arriving
     /// together can be folded into one digest.

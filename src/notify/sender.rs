@@ -162,12 +162,14 @@ impl<O: Outbox> Sender<O> {
             lock(&inner.busy).insert(channel_id);
             let this = self.clone();
             tokio::spawn(async move {
+                // Frees the channel however the task ends, a panic included.
+                let _busy = Busy {
+                    inner: this.inner.clone(),
+                    channel: channel_id,
+                };
                 if let Err(e) = this.work_channel(channel_id, group).await {
                     tracing::warn!(channel = channel_id.0, error = %e, "notification delivery failed to record");
                 }
-                lock(&this.inner.busy).remove(&channel_id);
-                // What this channel left due can go out now rather than at the next poll.
-                this.inner.wake.notify_one();
             });
         }
         Ok(count)
@@ -465,6 +467,20 @@ fn classify_http_error(e: &reqwest::Error) -> AttemptOutcome {
         AttemptOutcome::Misconfigured
     } else {
         AttemptOutcome::Connection
+    }
+}
+
+/// Marks a channel as worked while alive; on drop frees it and wakes the sender, so what the
+/// channel left due goes out now rather than at the next poll.
+struct Busy<O> {
+    inner: Arc<Inner<O>>,
+    channel: ChannelId,
+}
+
+impl<O> Drop for Busy<O> {
+    fn drop(&mut self) {
+        lock(&self.inner.busy).remove(&self.channel);
+        self.inner.wake.notify_one();
     }
 }
 
