@@ -29,6 +29,7 @@ const BOUND: Duration = Duration::from_secs(20);
 #[derive(Clone, Debug)]
 struct Received {
     at: Instant,
+    path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -112,6 +113,7 @@ async fn serve(
         }
     };
     let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let path = head.split_whitespace().nth(1).unwrap_or_default().to_string();
     let headers: Vec<(String, String)> = head
         .lines()
         .skip(1)
@@ -134,6 +136,7 @@ async fn serve(
         let mut log = log.lock().unwrap();
         log.push(Received {
             at: Instant::now(),
+            path,
             headers,
             body,
         });
@@ -582,6 +585,31 @@ async fn a_few_issues_are_sent_one_by_one_and_webhooks_never_digest() {
         short_ids,
         ["BACKEND-1", "BACKEND-2", "BACKEND-3", "BACKEND-4", "BACKEND-5"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ntfy_gets_json_at_the_server_root_with_its_token() {
+    let receiver = Receiver::always(200).await;
+    let outbox = Arc::new(MemoryOutbox::new(100));
+    outbox.add_channel(channel(
+        1,
+        ChannelKind::Ntfy {
+            url: receiver.url("/ntfy/errata-alerts").parse().unwrap(),
+            token: Some(Secret::new("tk_secret")),
+        },
+    ));
+    let n = notification(ChannelId(1), 3);
+    let id = n.id.clone();
+    outbox.push(n);
+    let _sender = run(&outbox, fast_config());
+    wait_for("delivery", || settled(&outbox, &id).is_some()).await;
+    assert_eq!(settled(&outbox, &id), Some(Settled::Delivered));
+    let r = &receiver.all()[0];
+    assert_eq!(r.path, "/ntfy/");
+    assert_eq!(r.header("authorization"), Some("Bearer tk_secret"));
+    let body = r.json();
+    assert_eq!(body["topic"], "errata-alerts");
+    assert_eq!(body["click"], "http://errata.test/organizations/acme/issues/3/");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

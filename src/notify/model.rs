@@ -301,6 +301,20 @@ pub enum ChannelKind {
     Email(EmailChannel),
 }
 
+impl Channel {
+    /// Checks what deserializing alone does not (URLs are checked as they parse): a name,
+    /// and an e-mail channel's addresses and credentials.
+    pub fn validate(&self) -> Result<(), NotifyError> {
+        if self.name.trim().is_empty() {
+            return Err(NotifyError::Invalid("a channel needs a name".into()));
+        }
+        match &self.kind {
+            ChannelKind::Email(email) => email.validate(),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl ChannelKind {
     /// A short name for metrics and logs.
     pub fn label(&self) -> &'static str {
@@ -564,6 +578,19 @@ mod tests {
         };
         email.validate().unwrap();
         assert!(!format!("{email:?}").contains("p4ssw0rd"));
+        let channel = Channel {
+            id: ChannelId(1),
+            organization_id: 1,
+            name: "mail".into(),
+            kind: ChannelKind::Email(email),
+        };
+        channel.validate().unwrap();
+        assert!(!format!("{channel:?}").contains("p4ssw0rd"));
+        let nameless = Channel {
+            name: " ".into(),
+            ..channel
+        };
+        assert!(nameless.validate().is_err());
     }
 
     #[test]

@@ -741,6 +741,39 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_issue_renders_for_every_channel(
+            title in ".{0,300}",
+            culprit in proptest::option::of(".{0,200}"),
+            environment in proptest::option::of(".{0,40}"),
+            items in 1usize..40,
+        ) {
+            let mut n = notification(items, Reason::NewIssue);
+            for it in &mut n.items {
+                it.issue.title = title.clone();
+                it.issue.culprit = culprit.clone();
+                it.issue.environment = environment.clone();
+            }
+            let kinds = [
+                ChannelKind::Webhook { url: "https://r.example.com/".parse().unwrap(), secret: Secret::new("k") },
+                ChannelKind::Slack { url: "https://hooks.slack.com/x".parse().unwrap() },
+                ChannelKind::Discord { url: "https://discord.com/api/webhooks/1/x".parse().unwrap() },
+                ChannelKind::Teams { url: "https://x.logic.azure.com/wf".parse().unwrap() },
+                ChannelKind::Ntfy { url: "https://ntfy.sh/t".parse().unwrap(), token: None },
+            ];
+            for kind in &kinds {
+                let Rendered::Http(m) = render(kind, &n, 0) else { panic!("HTTP channel rendered as mail") };
+                let body: Value = serde_json::from_slice(&m.body).expect("valid JSON");
+                proptest::prop_assert!(body.is_object());
+            }
+            let Rendered::Email(mail) = render(&ChannelKind::Email(email_channel()), &n, 0) else { panic!() };
+            proptest::prop_assert!(!mail.subject.contains(['\r', '\n']));
+            proptest::prop_assert!(!mail.html.contains("<script"));
+            proptest::prop_assert!(mail.subject.chars().count() <= 200);
+        }
+    }
+
     #[test]
     fn email_escapes_html_and_keeps_the_subject_on_one_line() {
         let mut n = notification(1, Reason::NewIssue);
