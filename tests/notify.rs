@@ -635,6 +635,22 @@ async fn a_claim_left_by_a_dead_sender_is_delivered_with_the_same_key() {
     assert_eq!(receiver.all()[0].header(IDEMPOTENCY_HEADER), Some(id.as_str()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_past_its_maximum_age_is_given_up_unsent() {
+    let receiver = Receiver::always(200).await;
+    let outbox = Arc::new(MemoryOutbox::new(100));
+    outbox.add_channel(slack(1, &receiver.url("/slack")));
+    let mut old = notification(ChannelId(1), 1);
+    // fast_config's maximum age is two minutes.
+    old.created_at_ms -= 180_000;
+    let id = old.id.clone();
+    outbox.push(old);
+    let _sender = run(&outbox, fast_config());
+    wait_for("the expiry", || settled(&outbox, &id).is_some()).await;
+    assert_eq!(settled(&outbox, &id), Some(Settled::Failed(FailReason::Expired)));
+    assert_eq!(receiver.count(), 0);
+}
+
 #[test]
 fn a_full_outbox_drops_and_counts() {
     let outbox = MemoryOutbox::new(2);

@@ -188,7 +188,16 @@ impl<O: Outbox> Sender<O> {
         let group = self.storm_control(&channel, group).await?;
         // Once the receiver looks down, the rest wait for the same retry time unattempted.
         let mut down_until: Option<i64> = None;
+        let max_age = millis(self.inner.config.retry.max_age);
         for n in group {
+            // Past its maximum age (say, held back behind a receiver that stayed down): given
+            // up without another attempt, so a long outage drains in one round.
+            let deadline = n.created_at_ms.saturating_add(max_age);
+            if now_ms() > deadline || down_until.is_some_and(|at| at > deadline) {
+                count(&n, channel.kind.label(), FailReason::Expired.label());
+                outbox.record(&n.id, None, Next::Failed(FailReason::Expired)).await?;
+                continue;
+            }
             if let Some(at) = down_until {
                 outbox.record(&n.id, None, Next::RetryAt(at)).await?;
                 continue;
