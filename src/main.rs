@@ -204,6 +204,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let (server, bootstrap) = Server::start(config, Some(metrics)).await?;
+        // Handlers first: a SIGTERM sent as soon as "listening" is printed must drain, not kill.
+        let shutdown = shutdown_signal()?;
         let base = server.state.base_url();
         tracing::info!(address = %server.addr, data = %server.state.config.data_dir.display(), "errata is listening");
         println!("Errata is listening on http://{}", server.addr);
@@ -226,29 +228,22 @@ fn serve(config: Config) -> anyhow::Result<()> {
             );
             println!();
         }
-        server.run_until(shutdown_signal()).await
+        server.run_until(shutdown).await
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT and SIGTERM handlers now (inside the runtime) and returns the future
+/// that completes on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }
 
 /// Opens the database for a CLI command (works while the server runs: WAL + busy timeout).

@@ -154,10 +154,11 @@ fn owner_only_dir(dir: &Path) -> Result<(), StoreError> {
         .create(dir)
         .map_err(cannot)?;
     let mode = std::fs::metadata(dir).map_err(cannot)?.permissions().mode();
-    if mode & 0o077 != 0 && mode & 0o1000 == 0 {
-        if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
-            tracing::warn!(dir = %dir.display(), error = %e, "could not make the data directory owner-only");
-        }
+    if mode & 0o077 != 0
+        && mode & 0o1000 == 0
+        && let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not make the data directory owner-only");
     }
     Ok(())
 }
