@@ -9,7 +9,8 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/0001_init.sql"),
     include_str!("../../schema/0002_attachments_user_reports.sql"),
-    include_str!("../../schema/0003_token_bindings.sql"),
+    include_str!("../../schema/0003_retention_every_table.sql"),
+    include_str!("../../schema/0004_token_bindings.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -1,7 +1,7 @@
--- Errata schema, version 3: API tokens bound to an organization and to projects.
+-- Errata schema, version 4: API tokens bound to an organization and to projects.
 -- Never edit once landed.
 
--- NULL: an instance-wide token (the bootstrap admin token, tokens made before version 3).
+-- NULL: an instance-wide token (the bootstrap admin token, tokens made before version 4).
 ALTER TABLE api_tokens ADD COLUMN organization_id INTEGER REFERENCES organizations(id) ON DELETE CASCADE;
 -- 1: the token sees only the projects listed in api_token_projects (none left: nothing).
 ALTER TABLE api_tokens ADD COLUMN project_bound INTEGER NOT NULL DEFAULT 0;
