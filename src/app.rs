@@ -2,8 +2,6 @@
 //! `Server::start` is used by `main` and by every integration test.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -20,29 +18,8 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::config::Config;
 use crate::errors::ApiError;
-use crate::ingest::cache::IngestCache;
+pub use crate::state::AppState;
 use crate::store::{Store, StoreOptions, admin};
-
-/// Everything a handler may need, cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub cache: Arc<IngestCache>,
-    pub metrics: Option<PrometheusHandle>,
-    pub ops: Arc<crate::ops::OpsState>,
-    shutting_down: Arc<AtomicBool>,
-}
-
-impl AppState {
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
-    }
-
-    pub fn base_url(&self) -> String {
-        self.config.base_url()
-    }
-}
 
 /// A running server: its address, and how to stop it.
 pub struct Server {
@@ -76,14 +53,7 @@ impl Server {
         if config.bind.port() == 0 && config.public_url.is_none() {
             config.public_url = Some(format!("http://{addr}"));
         }
-        let state = AppState {
-            store,
-            config: Arc::new(config),
-            cache: Arc::new(IngestCache::default()),
-            metrics,
-            ops: Arc::default(),
-            shutting_down: Arc::new(AtomicBool::new(false)),
-        };
+        let state = AppState::new(store, config, metrics);
         let housekeeping = tokio::spawn(crate::ops::retention::run(state.clone()));
         // Sentry's paths end in `/`; clients that omit it get the same route.
         let app = NormalizePathLayer::append_trailing_slash().layer(router(state.clone()));
@@ -114,7 +84,7 @@ impl Server {
     /// period, closes the listener, lets in-flight requests get their commit, then drains the
     /// write queue. Every event answered 200 is committed before this returns.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.state.shutting_down.store(true, Ordering::Release);
+        self.state.begin_shutdown();
         self.housekeeping.abort();
         let _ = self.housekeeping.await;
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);

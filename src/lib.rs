@@ -12,4 +12,5 @@ pub mod event;
 pub mod ingest;
 pub mod ops;
 pub mod settings;
+pub mod state;
 pub mod store;

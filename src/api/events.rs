@@ -11,7 +11,7 @@ use super::issues::resolve_issue;
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize;
 use super::{IssuePath, resolve_org, resolve_project};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::errors::ApiError;
 use crate::store::read::{self, EventOrder};
 use crate::store::{StoreError, StoredEvent, admin};

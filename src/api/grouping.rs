@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::issues::resolve_issue;
 use super::{IssuePath, resolve_project};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::errors::ApiError;
 use crate::ingest::process::tag_pairs;
 use crate::store::{StoreError, admin, read};

@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
 use super::{IssuePath, query, resolve_org, resolve_project};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::errors::ApiError;
 use crate::store::read::{self, Condition, IssueFilter, IssueSort};
 use crate::store::{Issue, Organization, Project, admin, now_us};

@@ -15,7 +15,7 @@ pub mod stats;
 use axum::Router;
 use axum::routing::{MethodRouter, any, get};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::errors::ApiError;
 use crate::store::{Organization, Project, admin};
 

@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde_json::{Map, Value, json};
 
 use super::RouteInfo;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Endpoints outside `/api/0/`: (path as documented, method, summary).
 pub const OTHER_OPERATIONS: &[(&str, &str, &str)] = &[

@@ -11,7 +11,7 @@ use super::auth::{Caller, MaybeCaller};
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize::{self, iso};
 use super::{resolve_org, resolve_project};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::errors::ApiError;
 use crate::store::{ApiToken, admin};
 

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::resolve_project;
 use super::serialize::iso;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::errors::ApiError;
 use crate::store::outcomes::{self, OutcomeRow};
 use crate::store::{StoreError, ingest};

@@ -21,7 +21,7 @@ use super::envelope::{self, Envelope, Item};
 use super::limits;
 use super::process::{self, parse_event_id};
 use super::ratelimit::KeyLimit;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::errors::IngestError;
 use crate::store::ingest::{self as store_ingest, NewAttachment, UserReport};
 use crate::store::outcomes::{self, Outcome, OutcomeTally};

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, header};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Table counts are reused this long: counting a large table is not free.
 const STATS_TTL: Duration = Duration::from_secs(10);

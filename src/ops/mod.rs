@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// How long a readiness probe's write check is reused, so probes cannot flood the writer.
 const WRITE_PROBE_TTL: Duration = Duration::from_secs(1);
