@@ -14,3 +14,4 @@ pub mod ops;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod web;

@@ -18,12 +18,16 @@ pub struct AppState {
     pub cache: Arc<IngestCache>,
     pub metrics: Option<PrometheusHandle>,
     pub ops: Arc<crate::ops::OpsState>,
+    /// Bounds the ingest requests in progress (`ingest_concurrency`).
+    pub ingest_permits: Arc<tokio::sync::Semaphore>,
     shutting_down: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config, metrics: Option<PrometheusHandle>) -> AppState {
+        let permits = config.ingest_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
         AppState {
+            ingest_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
             store,
             config: Arc::new(config),
             cache: Arc::new(IngestCache::default()),

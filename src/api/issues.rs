@@ -2,18 +2,18 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use crate::web::Json;
+use crate::web::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use crate::web::{IntoResponse, Response};
+use crate::web::{Path, Query, RequestUri, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
 use super::{IssuePath, query, resolve_org, resolve_project};
-use crate::state::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::store::read::{self, Condition, IssueFilter, IssueSort};
 use crate::store::{Issue, Organization, Project, admin, now_us};
 
@@ -208,9 +208,10 @@ async fn list(
             v["matchingEventId"] = json!(id);
         }
         let mut response = Json(values).into_response();
-        response
-            .headers_mut()
-            .insert("x-sentry-direct-hit", HeaderValue::from_static("1"));
+        response.headers_mut().insert(
+            HeaderName::from_static("x-sentry-direct-hit"),
+            HeaderValue::from_static("1"),
+        );
         response
             .headers_mut()
             .insert(header::LINK, link_header(&state.base_url(), uri, 0, limit, false));
@@ -354,7 +355,7 @@ fn window_conditions(params: &Params) -> Result<Vec<Condition>, ApiError> {
 pub async fn project_list(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
@@ -388,7 +389,7 @@ async fn org_projects(state: &AppState, org: &Organization, params: &Params) -> 
 pub async fn org_list(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path(org): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
@@ -686,7 +687,7 @@ pub async fn project_bulk_update(
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
@@ -698,10 +699,12 @@ pub async fn project_bulk_delete(
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
-    bulk_delete(&state, params, vec![project.id]).await
+    bulk_delete(&state, params, vec![project.id])
+        .await
+        .map(IntoResponse::into_response)
 }
 
 pub async fn org_bulk_update(
@@ -709,7 +712,7 @@ pub async fn org_bulk_update(
     caller: Caller,
     Path(org): Path<String>,
     Query(params): Query<Params>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
     let org = resolve_org(&state, &org).await?;
@@ -722,11 +725,13 @@ pub async fn org_bulk_delete(
     caller: Caller,
     Path(org): Path<String>,
     Query(params): Query<Params>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
     let org = resolve_org(&state, &org).await?;
     let projects = org_projects(&state, &org, &params).await?;
-    bulk_delete(&state, params, projects).await
+    bulk_delete(&state, params, projects)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// An issue by numeric id, or by short id within an organization.
@@ -870,7 +875,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     path: IssuePath,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:write")?;
     update_one(&state, path.org(), &path.id, &body).await
@@ -883,9 +888,11 @@ async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<Sta
     Ok(StatusCode::ACCEPTED)
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
-    delete_one(&state, path.org(), &path.id).await
+    delete_one(&state, path.org(), &path.id)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 async fn tags_of(state: &AppState, org: Option<&str>, id: &str) -> Result<Vec<read::TagValue>, ApiError> {
@@ -966,7 +973,7 @@ async fn tag_values_response(
 pub async fn tag_values(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
@@ -1008,7 +1015,7 @@ async fn hashes_response(
 pub async fn hashes(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {

@@ -1,9 +1,9 @@
 //! Identity, organizations, projects and DSN keys.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use crate::web::Json;
+use crate::web::{HeaderName, StatusCode, Uri, header};
+use crate::web::{IntoResponse, Response};
+use crate::web::{Path, Query, RequestUri, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -11,8 +11,8 @@ use super::auth::{Caller, MaybeCaller};
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize::{self, iso};
 use super::{resolve_org, resolve_project};
-use crate::state::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::store::{ApiToken, admin};
 
 fn user_json(token: &ApiToken) -> Value {
@@ -69,7 +69,9 @@ pub fn paged(state: &AppState, uri: &Uri, params: &ListParams, items: Vec<Value>
         header::LINK,
         link_header(&state.base_url(), uri, cursor.offset, limit, has_next),
     );
-    response.headers_mut().insert("x-hits", total.into());
+    response
+        .headers_mut()
+        .insert(HeaderName::from_static("x-hits"), total.into());
     Ok(response)
 }
 
@@ -86,7 +88,7 @@ fn matches_query(query: Option<&str>, fields: &[&str]) -> bool {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("org:read")?;
@@ -131,7 +133,7 @@ pub async fn teams(
 pub async fn projects(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path(org): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
@@ -151,7 +153,7 @@ pub async fn projects(
 pub async fn all_projects(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("project:read")?;
@@ -206,7 +208,7 @@ pub async fn project_create(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("project:write")?;
     let body: ProjectBody = body_json(&body)?;
@@ -242,7 +244,7 @@ pub async fn project_create_for_team(
     state: State<AppState>,
     caller: Caller,
     Path((org, _team)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     project_create(state, caller, Path(org), body).await
 }
@@ -274,7 +276,7 @@ pub async fn project_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: ProjectBody = body_json(&body)?;
@@ -307,18 +309,18 @@ pub async fn project_delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("project:admin")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let id = project.id;
     state.store.writer.exec(move |tx| admin::delete_project(tx, id)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn keys(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<KeyListParams>,
 ) -> Result<Response, ApiError> {
@@ -405,7 +407,7 @@ pub async fn key_create(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("project:write")?;
     let body: KeyBody = body_json(&body)?;
@@ -440,7 +442,7 @@ pub async fn key_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project, key)): Path<(String, String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: KeyBody = body_json(&body)?;
@@ -477,7 +479,7 @@ pub async fn key_delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project, key)): Path<(String, String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("project:admin")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let id = project.id;
@@ -486,5 +488,5 @@ pub async fn key_delete(
         .writer
         .exec(move |tx| admin::delete_key(tx, id, &key))
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
