@@ -588,10 +588,18 @@ impl Ctx<'_> {
             .project(&state.store, self.project_id)
             .await
             .map_err(IngestError::Store)?;
+        let max_size = state.config.limits.max_event_size;
         let (payload, event_id) = (payload.to_vec(), event_id.map(str::to_string));
         let (received_at, client_ip) = (self.received_at, self.client_ip.clone());
         let processed = off_runtime(move || {
-            process::process_event(&payload, event_id.as_deref(), &project, received_at, Some(&client_ip))
+            process::process_event(
+                &payload,
+                event_id.as_deref(),
+                &project,
+                received_at,
+                Some(&client_ip),
+                max_size,
+            )
         })
         .await
         .map_err(|e| {
