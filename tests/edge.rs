@@ -162,3 +162,29 @@ fn ingest_past_its_concurrency_is_429_with_retry_after() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn connections_past_the_connection_rate_are_answered_503_and_closed() {
+    let server = spawn_server_with(|c| c.max_connection_rate = 1);
+    let answers: Vec<String> = (0..5)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.addr).expect("connect");
+            stream
+                .write_all(b"GET /health/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .expect("write");
+            read_until_closed(&mut stream)
+        })
+        .collect();
+    let refused: Vec<&String> = answers.iter().filter(|a| a.starts_with("HTTP/1.1 503")).collect();
+    assert!(!refused.is_empty(), "{answers:#?}");
+    for answer in refused {
+        assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+        assert!(answer.contains("too many new connections"), "{answer}");
+    }
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.starts_with("HTTP/1.1 503") || a.starts_with("HTTP/1.1 200")),
+        "{answers:#?}"
+    );
+}
