@@ -5,11 +5,13 @@
 //! flush writes the tally to the `outcomes` table per project, UTC day, category,
 //! outcome and reason, in one transaction for everything that accumulated — never
 //! one write per request. Every outcome is also a Prometheus counter with bounded labels.
+//! Rows stay bounded: categories and client reasons come from fixed sets, and a project
+//! and day holds at most [`MAX_ROWS_PER_PROJECT_DAY`] distinct rows.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
 use super::StoreError;
@@ -84,22 +86,43 @@ pub fn category(name: &str) -> &'static str {
     CATEGORIES.iter().find(|c| **c == name).copied().unwrap_or("unknown")
 }
 
-/// A client-supplied reason, made safe to store: at most 64 characters of `[a-z0-9_.:-]`.
+/// The discard reasons SDKs report (Sentry's client reports), plus the defaults Errata
+/// gives entries without one. Anything else is counted as `other`, so a client cannot
+/// open a new row per made-up reason.
+pub const CLIENT_REASONS: &[&str] = &[
+    "backpressure",
+    "before_send",
+    "buffer_overflow",
+    "cache_overflow",
+    "deadline_exceeded",
+    "event_processor",
+    "filtered",
+    "ignored",
+    "insufficient_data",
+    "internal_sdk_error",
+    "network_error",
+    "queue_overflow",
+    "ratelimit",
+    "ratelimit_backoff",
+    "sample_rate",
+    "send_error",
+    "unknown",
+];
+
+/// A client-supplied reason as counted: one of [`CLIENT_REASONS`] (case-insensitive),
+/// else `other`.
 pub fn client_reason(reason: &str) -> String {
-    let cleaned: String = reason
-        .chars()
-        .take(64)
-        .map(|c| c.to_ascii_lowercase())
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() { "unknown".into() } else { cleaned }
+    CLIENT_REASONS
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(reason.trim()))
+        .copied()
+        .unwrap_or("other")
+        .to_string()
 }
+
+/// Bound on distinct outcome rows per project and day; past it, new rows fold into the
+/// reason `overflow` of their category and outcome (a fixed set, so the table stays bounded).
+pub const MAX_ROWS_PER_PROJECT_DAY: i64 = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -219,24 +242,61 @@ pub struct OutcomeRow {
     pub quantity: i64,
 }
 
-/// Adds rows to the table (upsert per project, day, category, outcome, reason).
+/// Adds rows to the table (upsert per project, day, category, outcome, reason). A row that
+/// would be new for a project and day that already has [`MAX_ROWS_PER_PROJECT_DAY`] rows
+/// is added to its `overflow` row instead.
 pub fn write(tx: &Transaction, rows: &[OutcomeRow]) -> Result<(), StoreError> {
+    let mut counts: HashMap<(i64, String), i64> = HashMap::new();
+    let mut exists = tx.prepare_cached(
+        "SELECT 1 FROM outcomes WHERE project_id = ?1 AND day = ?2 AND category = ?3 AND outcome = ?4 AND reason = ?5",
+    )?;
+    let mut count = tx.prepare_cached("SELECT count(*) FROM outcomes WHERE project_id = ?1 AND day = ?2")?;
     let mut stmt = tx.prepare_cached(
         "INSERT INTO outcomes (project_id, day, category, outcome, reason, quantity) \
          SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM projects WHERE id = ?1) \
          ON CONFLICT (project_id, day, category, outcome, reason) DO UPDATE SET quantity = quantity + excluded.quantity",
     )?;
     for r in rows {
-        stmt.execute(params![
-            r.project_id,
-            r.day,
-            r.category,
-            r.outcome,
-            r.reason,
-            r.quantity
-        ])?;
+        let mut reason = r.reason.as_str();
+        let known = exists
+            .query_row(params![r.project_id, r.day, r.category, r.outcome, reason], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if !known {
+            let day_rows = match counts.get_mut(&(r.project_id, r.day.clone())) {
+                Some(n) => n,
+                None => {
+                    let n: i64 = count.query_row(params![r.project_id, r.day], |row| row.get(0))?;
+                    counts.entry((r.project_id, r.day.clone())).or_insert(n)
+                }
+            };
+            if *day_rows >= MAX_ROWS_PER_PROJECT_DAY {
+                reason = "overflow";
+            }
+            *day_rows += 1;
+        }
+        stmt.execute(params![r.project_id, r.day, r.category, r.outcome, reason, r.quantity])?;
     }
     Ok(())
+}
+
+/// Deletes up to `limit` rows of days before `cutoff_day` (`YYYY-MM-DD`); returns how many.
+pub fn delete_before(conn: &Connection, cutoff_day: &str, limit: usize) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM outcomes WHERE (project_id, day, category, outcome, reason) IN \
+         (SELECT project_id, day, category, outcome, reason FROM outcomes WHERE day < ?1 ORDER BY day LIMIT ?2)",
+        params![cutoff_day, limit as i64],
+    )?)
+}
+
+/// Deletes up to `limit` rows of the oldest day there is (the size cap); returns how many.
+pub fn delete_oldest(conn: &Connection, limit: usize) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM outcomes WHERE (project_id, day, category, outcome, reason) IN \
+         (SELECT project_id, day, category, outcome, reason FROM outcomes \
+          WHERE day = (SELECT min(day) FROM outcomes) LIMIT ?1)",
+        params![limit as i64],
+    )?)
 }
 
 /// A project's outcome rows with `since <= day <= until` (inclusive, `YYYY-MM-DD`), oldest first.
@@ -283,10 +343,46 @@ mod tests {
 
     #[test]
     fn client_reasons_and_categories_are_bounded() {
-        assert_eq!(client_reason("Queue Overflow!"), "queue_overflow_");
-        assert_eq!(client_reason(""), "unknown");
-        assert_eq!(client_reason(&"a".repeat(500)).len(), 64);
+        assert_eq!(client_reason("Queue_Overflow"), "queue_overflow");
+        assert_eq!(client_reason("made up reason"), "other");
+        assert_eq!(client_reason(""), "other");
+        assert_eq!(client_reason(&"a".repeat(500)), "other");
         assert_eq!(category("error"), "error");
         assert_eq!(category("made_up"), "unknown");
+    }
+
+    #[test]
+    fn rows_per_project_and_day_are_capped_into_overflow() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        crate::store::migrate::run(&mut conn).expect("migrations");
+        conn.execute_batch(
+            "INSERT INTO organizations (id, slug, name, date_created) VALUES (1, 'o', 'o', 0);
+             INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES (1, 1, 'p', 'p', 0);",
+        )
+        .expect("seed");
+        let row = |reason: String| OutcomeRow {
+            project_id: 1,
+            day: "2026-01-01".into(),
+            category: "error".into(),
+            outcome: "client_discard".into(),
+            reason,
+            quantity: 1,
+        };
+        let rows: Vec<OutcomeRow> = (0..MAX_ROWS_PER_PROJECT_DAY + 300)
+            .map(|n| row(format!("r{n}")))
+            .collect();
+        let tx = conn.transaction().expect("tx");
+        write(&tx, &rows).expect("write");
+        write(&tx, &[row("r0".into()), row("new".into())]).expect("write again");
+        tx.commit().expect("commit");
+        let (n, overflow): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*), sum(CASE WHEN reason = 'overflow' THEN quantity END) FROM outcomes",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("count");
+        assert_eq!(n, MAX_ROWS_PER_PROJECT_DAY + 1);
+        assert_eq!(overflow, 301, "every row past the cap is still counted");
     }
 }
