@@ -99,6 +99,9 @@ enum TokenCommand {
         /// Mint an organization token (`sntrys_…`, carries the URL and organization) for this org.
         #[arg(long)]
         org: Option<String>,
+        /// Bind the token to this project (slug or id; repeatable): it sees nothing else.
+        #[arg(long = "project")]
+        projects: Vec<String>,
     },
     /// List tokens (never their values).
     List,
@@ -201,6 +204,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let (server, bootstrap) = Server::start(config, Some(metrics)).await?;
+        // Handlers first: a SIGTERM sent as soon as "listening" is printed must drain, not kill.
+        let shutdown = shutdown_signal()?;
         let base = server.state.base_url();
         tracing::info!(address = %server.addr, data = %server.state.config.data_dir.display(), "errata is listening");
         println!("Errata is listening on http://{}", server.addr);
@@ -223,29 +228,22 @@ fn serve(config: Config) -> anyhow::Result<()> {
             );
             println!();
         }
-        server.run_until(shutdown_signal()).await
+        server.run_until(shutdown).await
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT and SIGTERM handlers now (inside the runtime) and returns the future
+/// that completes on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }
 
 /// Opens the database for a CLI command (works while the server runs: WAL + busy timeout).
@@ -304,25 +302,67 @@ fn project(config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
 fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     let conn = open(config)?;
     match cmd {
-        TokenCommand::Create { name, scope, org } => {
+        TokenCommand::Create {
+            name,
+            scope,
+            org,
+            projects,
+        } => {
             if !errata::api::auth::valid_level(&scope) {
                 bail!("invalid scope {scope:?}: use read, write or admin");
             }
-            match org {
-                Some(org) => {
-                    let org = admin::organization(&conn, &org)?;
-                    let token =
-                        admin::create_org_token(&conn, &name, &[scope.as_str()], &config.base_url(), &org.slug)?;
-                    println!("{token}");
+            // Project slugs are per organization: without --org, the only one there is.
+            let bound_org = match (&org, projects.is_empty()) {
+                (Some(slug), _) => Some(admin::organization(&conn, slug)?),
+                (None, true) => None,
+                (None, false) => {
+                    let mut orgs = admin::organizations(&conn)?;
+                    if orgs.len() != 1 {
+                        bail!("there are {} organizations: name one with --org", orgs.len());
+                    }
+                    orgs.pop()
                 }
-                None => println!("{}", admin::create_token(&conn, &name, &[scope.as_str()])?),
+            };
+            let project_ids = match &bound_org {
+                Some(o) if !projects.is_empty() => Some(
+                    projects
+                        .iter()
+                        .map(|p| {
+                            admin::project(&conn, o.id, p)
+                                .map(|p| p.id)
+                                .map_err(|_| anyhow::anyhow!("no project {p:?} in organization {}", o.slug))
+                        })
+                        .collect::<anyhow::Result<Vec<i64>>>()?,
+                ),
+                _ => None,
+            };
+            let tx = conn.unchecked_transaction()?;
+            let token = match &org {
+                Some(_) => {
+                    let slug = &bound_org.as_ref().expect("resolved above").slug;
+                    admin::create_org_token(&tx, &name, &[scope.as_str()], &config.base_url(), slug)?
+                }
+                None => admin::create_token(&tx, &name, &[scope.as_str()])?,
+            };
+            if let Some(o) = &bound_org {
+                admin::bind_token(&tx, &token, o.id, project_ids.as_deref())?;
             }
+            tx.commit()?;
+            println!("{token}");
         }
         TokenCommand::List => {
             for t in admin::tokens(&conn)? {
                 let last = t.last_used.map(serialize::iso).unwrap_or_else(|| "never".into());
+                let bound = match (&t.organization_id, &t.projects) {
+                    (None, _) => "all organizations".to_string(),
+                    (Some(o), None) => format!("organization {o}"),
+                    (Some(o), Some(ps)) => format!(
+                        "organization {o}, projects {}",
+                        ps.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                    ),
+                };
                 println!(
-                    "{}\t{}\t{}\tcreated {}\tlast used {}",
+                    "{}\t{}\t{}\t{bound}\tcreated {}\tlast used {}",
                     t.id,
                     t.name,
                     t.scopes.join(","),

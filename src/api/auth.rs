@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::web::{HeaderMap, app_state, header};
 use subtle::ConstantTimeEq;
 
-use crate::store::{ApiToken, admin, now_us};
+use crate::store::{ApiToken, Organization, Project, admin, now_us};
 
 /// Errata's token levels and the Sentry scopes each grants.
 pub fn sentry_scopes(levels: &[String]) -> Vec<&'static str> {
@@ -53,6 +53,40 @@ impl Caller {
             Err(ApiError::Forbidden)
         }
     }
+
+    /// Whether the token acts in this organization: its own, or any for an instance-wide token.
+    pub fn sees_org(&self, org: &Organization) -> bool {
+        self.token.organization_id.is_none_or(|id| id == org.id)
+    }
+
+    /// Whether the token sees this project: in its organization and, for a project-bound
+    /// token, one of its projects. Everything else answers 404, as if it did not exist.
+    pub fn sees_project(&self, project: &Project) -> bool {
+        self.token
+            .organization_id
+            .is_none_or(|id| id == project.organization_id)
+            && self.token.projects.as_ref().is_none_or(|ids| ids.contains(&project.id))
+    }
+
+    /// Whether the token is limited to some projects of its organization.
+    pub fn is_project_bound(&self) -> bool {
+        self.token.projects.is_some()
+    }
+}
+
+/// The organization slug an organization token (`sntrys_<base64 JSON claims>_<secret>`)
+/// names. The claims are covered by the token's hash, so they are as trusted as the token.
+fn org_claim(token: &str) -> Option<String> {
+    use base64::Engine;
+    let rest = token.strip_prefix("sntrys_")?;
+    let (claims, _) = rest.split_once('_')?;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let bytes = engine
+        .decode(claims)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(claims.trim_end_matches('=')))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("org")?.as_str().map(String::from)
 }
 
 /// Reads `Authorization: Bearer <token>`; `Ok(None)` when absent.
@@ -61,21 +95,29 @@ pub async fn caller_from_headers(headers: &HeaderMap, state: &AppState) -> Resul
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
-    let token = match value.split_once(' ') {
+    let presented = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => return Err(ApiError::InvalidToken),
     };
-    if token.is_empty() {
+    if presented.is_empty() {
         return Err(ApiError::InvalidToken);
     }
     // Only the SHA-256 of the token is looked up, so the index walk's timing says nothing
     // usable about the token; the stored hash is then compared in constant time.
-    let hash = admin::token_hash(token);
+    let hash = admin::token_hash(presented);
     let lookup = hash.clone();
     let found = state.store.read(move |c| admin::token_and_hash(c, &lookup)).await?;
-    let (token, stored) = found.ok_or(ApiError::InvalidToken)?;
+    let (mut token, stored) = found.ok_or(ApiError::InvalidToken)?;
     if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(ApiError::InvalidToken);
+    }
+    // An organization token made before tokens stored their organization is bound by its
+    // claim; one whose organization is gone acts for nobody.
+    if token.organization_id.is_none()
+        && let Some(slug) = org_claim(presented)
+    {
+        let org = state.store.read(move |c| admin::organization(c, &slug)).await;
+        token.organization_id = Some(org.map_err(|_| ApiError::InvalidToken)?.id);
     }
     // Record use at most once a minute; the write is awaited so `token list` is exact.
     if token.last_used.is_none_or(|t| now_us() - t > 60_000_000) {

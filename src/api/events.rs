@@ -10,7 +10,7 @@ use super::auth::Caller;
 use super::issues::resolve_issue;
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize;
-use super::{IssuePath, resolve_org, resolve_project};
+use super::{IssuePath, resolve_org, resolve_project, visible_projects};
 use crate::errors::ApiError;
 use crate::state::AppState;
 use crate::store::read::{self, EventOrder};
@@ -49,12 +49,13 @@ fn page(state: &AppState, uri: &Uri, events: Vec<StoredEvent>, offset: usize, li
 
 async fn issue_events_response(
     state: &AppState,
+    caller: &Caller,
     uri: &Uri,
     org: Option<&str>,
     id: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let cursor = Cursor::parse(param(params, "cursor"))?;
     let limit = page_size(param(params, "per_page").or_else(|| param(params, "limit")))?;
     let (issue_id, offset) = (issue.id, cursor.offset);
@@ -73,7 +74,7 @@ pub async fn issue_events(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    issue_events_response(&state, &uri, path.org(), &path.id, &params).await
+    issue_events_response(&state, &caller, &uri, path.org(), &path.id, &params).await
 }
 
 /// The full event with its neighbours in the issue.
@@ -88,11 +89,12 @@ async fn with_neighbours(state: &AppState, event: StoredEvent) -> Result<Value, 
 
 async fn issue_event_response(
     state: &AppState,
+    caller: &Caller,
     org: Option<&str>,
     id: &str,
     which: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let issue_id = issue.id;
     let project_id = issue.project_id;
     let which = which.to_string();
@@ -126,7 +128,7 @@ pub async fn issue_event(
     path: IssuePath,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    issue_event_response(&state, path.org(), &path.id, path.param("event")?).await
+    issue_event_response(&state, &caller, path.org(), &path.id, path.param("event")?).await
 }
 
 pub async fn project_events(
@@ -137,7 +139,7 @@ pub async fn project_events(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let cursor = Cursor::parse(param(&params, "cursor"))?;
     let limit = page_size(param(&params, "per_page").or_else(|| param(&params, "limit")))?;
     let (project_id, offset) = (project.id, cursor.offset);
@@ -148,8 +150,14 @@ pub async fn project_events(
     Ok(page(&state, &uri, events, offset, limit, full(&params)))
 }
 
-async fn find_project_event(state: &AppState, org: &str, project: &str, event: &str) -> Result<StoredEvent, ApiError> {
-    let (_, project) = resolve_project(state, org, project).await?;
+async fn find_project_event(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    project: &str,
+    event: &str,
+) -> Result<StoredEvent, ApiError> {
+    let (_, project) = resolve_project(state, caller, org, project).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
     let project_id = project.id;
     state
@@ -168,7 +176,7 @@ pub async fn project_event(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let event = find_project_event(&state, &org, &project, &event).await?;
+    let event = find_project_event(&state, &caller, &org, &project, &event).await?;
     Ok(Json(with_neighbours(&state, event).await?))
 }
 
@@ -178,7 +186,7 @@ pub async fn project_event_json(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let event = find_project_event(&state, &org, &project, &event).await?;
+    let event = find_project_event(&state, &caller, &org, &project, &event).await?;
     Ok(Json(event.data))
 }
 
@@ -188,13 +196,13 @@ pub async fn event_id_lookup(
     Path((org, event)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let org = resolve_org(&state, &org).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
     let org_id = org.id;
     let found = state
         .store
         .read(move |c| {
-            for p in admin::projects(c, Some(org_id))? {
+            for p in visible_projects(&caller, admin::projects(c, Some(org_id))?) {
                 if let Ok(e) = read::event(c, p.id, &event_id) {
                     return Ok(Some((p, e)));
                 }

@@ -360,14 +360,21 @@ pub async fn project_list(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     list(&state, &uri, params, vec![project.id], false).await
 }
 
 /// The projects an org-scoped request names (`project=` ids or slugs; none or -1 = all).
-async fn org_projects(state: &AppState, org: &Organization, params: &Params) -> Result<Vec<i64>, ApiError> {
+async fn org_projects(
+    state: &AppState,
+    caller: &Caller,
+    org: &Organization,
+    params: &Params,
+) -> Result<Vec<i64>, ApiError> {
     let org_id = org.id;
     let projects = state.store.read(move |c| admin::projects(c, Some(org_id))).await?;
+    // A project the token does not see is treated like one that does not exist.
+    let projects = super::visible_projects(caller, projects);
     let wanted: Vec<&str> = params_all(params, "project")
         .into_iter()
         .filter(|p| *p != "-1" && !p.is_empty())
@@ -394,8 +401,8 @@ pub async fn org_list(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    let org = resolve_org(&state, &org).await?;
-    let projects = org_projects(&state, &org, &params).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
+    let projects = org_projects(&state, &caller, &org, &params).await?;
     list(&state, &uri, params, projects, true).await
 }
 
@@ -690,7 +697,7 @@ pub async fn project_bulk_update(
     body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     bulk_update(&state, params, vec![project.id], &body).await
 }
 
@@ -701,10 +708,8 @@ pub async fn project_bulk_delete(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
-    bulk_delete(&state, params, vec![project.id])
-        .await
-        .map(IntoResponse::into_response)
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
+    bulk_delete(&state, params, vec![project.id]).await.map(IntoResponse::into_response)
 }
 
 pub async fn org_bulk_update(
@@ -715,8 +720,8 @@ pub async fn org_bulk_update(
     body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
-    let org = resolve_org(&state, &org).await?;
-    let projects = org_projects(&state, &org, &params).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
+    let projects = org_projects(&state, &caller, &org, &params).await?;
     bulk_update(&state, params, projects, &body).await
 }
 
@@ -727,20 +732,25 @@ pub async fn org_bulk_delete(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
-    let org = resolve_org(&state, &org).await?;
-    let projects = org_projects(&state, &org, &params).await?;
-    bulk_delete(&state, params, projects)
-        .await
-        .map(IntoResponse::into_response)
+    let org = resolve_org(&state, &caller, &org).await?;
+    let projects = org_projects(&state, &caller, &org, &params).await?;
+    bulk_delete(&state, params, projects).await.map(IntoResponse::into_response)
 }
 
 /// An issue by numeric id, or by short id within an organization.
-pub async fn resolve_issue(state: &AppState, org: Option<&str>, id: &str) -> Result<(Issue, Project), ApiError> {
+/// An issue of a project the caller does not see answers 404.
+pub async fn resolve_issue(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<&str>,
+    id: &str,
+) -> Result<(Issue, Project), ApiError> {
     let org = match org {
-        Some(o) => Some(resolve_org(state, o).await?),
+        Some(o) => Some(resolve_org(state, caller, o).await?),
         None => None,
     };
     let id = id.to_string();
+    let seer = caller.clone();
     let (issue, project) = state
         .store
         .read(move |c| {
@@ -749,7 +759,7 @@ pub async fn resolve_issue(state: &AppState, org: Option<&str>, id: &str) -> Res
                 Err(_) => {
                     let (slug, number) =
                         serialize::parse_short_id(&id).ok_or(crate::store::StoreError::NotFound("issue"))?;
-                    let projects = admin::projects(c, org.as_ref().map(|o| o.id))?;
+                    let projects = super::visible_projects(&seer, admin::projects(c, org.as_ref().map(|o| o.id))?);
                     let project = projects
                         .iter()
                         .find(|p| p.slug == slug)
@@ -764,6 +774,9 @@ pub async fn resolve_issue(state: &AppState, org: Option<&str>, id: &str) -> Res
             Ok((issue, project))
         })
         .await?;
+    if !caller.sees_project(&project) {
+        return Err(ApiError::NotFound);
+    }
     Ok((issue, project))
 }
 
@@ -854,20 +867,26 @@ pub async fn detail(
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (issue, project) = resolve_issue(&state, path.org(), &path.id).await?;
+    let (issue, project) = resolve_issue(&state, &caller, path.org(), &path.id).await?;
     Ok(Json(detail_value(&state, issue, &project, &params).await?))
 }
 
-async fn update_one(state: &AppState, org: Option<&str>, id: &str, body: &[u8]) -> Result<Json<Value>, ApiError> {
+async fn update_one(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<&str>,
+    id: &str,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
     let update = parse_update(body)?;
     if update.merge {
         return Err(ApiError::BadRequest(
             "Merging needs the bulk endpoint with several ids.".into(),
         ));
     }
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     apply(state, vec![issue.id], &update).await?;
-    let (issue, project) = resolve_issue(state, org, id).await?;
+    let (issue, project) = resolve_issue(state, caller, org, id).await?;
     Ok(Json(detail_value(state, issue, &project, &Vec::new()).await?))
 }
 
@@ -878,11 +897,11 @@ pub async fn update(
     body: crate::web::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:write")?;
-    update_one(&state, path.org(), &path.id, &body).await
+    update_one(&state, &caller, path.org(), &path.id, &body).await
 }
 
-async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<StatusCode, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+async fn delete_one(state: &AppState, caller: &Caller, org: Option<&str>, id: &str) -> Result<StatusCode, ApiError> {
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let id = issue.id;
     state.store.writer.exec(move |tx| admin::delete_issue(tx, id)).await?;
     Ok(StatusCode::ACCEPTED)
@@ -890,24 +909,28 @@ async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<Sta
 
 pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
-    delete_one(&state, path.org(), &path.id)
-        .await
-        .map(IntoResponse::into_response)
+    delete_one(&state, &caller, path.org(), &path.id).await.map(IntoResponse::into_response)
 }
 
-async fn tags_of(state: &AppState, org: Option<&str>, id: &str) -> Result<Vec<read::TagValue>, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+async fn tags_of(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<&str>,
+    id: &str,
+) -> Result<Vec<read::TagValue>, ApiError> {
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let issue_id = issue.id;
     Ok(state.store.read(move |c| read::issue_tags(c, issue_id)).await?)
 }
 
 async fn tags_response(
     state: &AppState,
+    caller: &Caller,
     org: Option<&str>,
     id: &str,
     params: &Params,
 ) -> Result<Json<Value>, ApiError> {
-    let tags = tags_of(state, org, id).await?;
+    let tags = tags_of(state, caller, org, id).await?;
     let wanted = params_all(params, "key");
     let tags: Vec<read::TagValue> = tags
         .into_iter()
@@ -923,11 +946,17 @@ pub async fn tags(
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    tags_response(&state, path.org(), &path.id, &params).await
+    tags_response(&state, &caller, path.org(), &path.id, &params).await
 }
 
-async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) -> Result<Json<Value>, ApiError> {
-    let tags: Vec<read::TagValue> = tags_of(state, org, id)
+async fn tag_response(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<&str>,
+    id: &str,
+    key: &str,
+) -> Result<Json<Value>, ApiError> {
+    let tags: Vec<read::TagValue> = tags_of(state, caller, org, id)
         .await?
         .into_iter()
         .filter(|t| t.key == key)
@@ -942,18 +971,19 @@ async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) 
 
 pub async fn tag(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    tag_response(&state, path.org(), &path.id, path.param("key")?).await
+    tag_response(&state, &caller, path.org(), &path.id, path.param("key")?).await
 }
 
 async fn tag_values_response(
     state: &AppState,
+    caller: &Caller,
     uri: &Uri,
     org: Option<&str>,
     id: &str,
     key: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let mut values: Vec<read::TagValue> = tags_of(state, org, id)
+    let mut values: Vec<read::TagValue> = tags_of(state, caller, org, id)
         .await?
         .into_iter()
         .filter(|t| t.key == key)
@@ -978,17 +1008,18 @@ pub async fn tag_values(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    tag_values_response(&state, &uri, path.org(), &path.id, path.param("key")?, &params).await
+    tag_values_response(&state, &caller, &uri, path.org(), &path.id, path.param("key")?, &params).await
 }
 
 async fn hashes_response(
     state: &AppState,
+    caller: &Caller,
     uri: &Uri,
     org: Option<&str>,
     id: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let issue_id = issue.id;
     let rows = state
         .store
@@ -1020,7 +1051,7 @@ pub async fn hashes(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    hashes_response(&state, &uri, path.org(), &path.id, &params).await
+    hashes_response(&state, &caller, &uri, path.org(), &path.id, &params).await
 }
 
 pub async fn short_id_lookup(
@@ -1029,7 +1060,7 @@ pub async fn short_id_lookup(
     Path((org, short)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (issue, project) = resolve_issue(&state, Some(&org), &short).await?;
+    let (issue, project) = resolve_issue(&state, &caller, Some(&org), &short).await?;
     let org_slug = project.organization_slug.clone();
     let group = detail_value(&state, issue.clone(), &project, &Vec::new()).await?;
     Ok(Json(json!({

@@ -18,6 +18,7 @@ use actix_web::{FromRequest, HttpRequest, Resource, Route, web};
 use crate::errors::ApiError;
 use crate::state::AppState;
 use crate::store::{Organization, Project, admin};
+use auth::Caller;
 
 /// One registered API route: its path (as routed, with the trailing slash) and methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,21 +366,43 @@ impl FromRequest for IssuePath {
     }
 }
 
-/// The organization named in a path, by slug or id.
-pub async fn resolve_org(state: &AppState, org: &str) -> Result<Organization, ApiError> {
+/// The organization named in a path, by slug or id, if the caller's token acts in it;
+/// any other organization answers 404, as if it did not exist.
+pub async fn resolve_org(state: &AppState, caller: &Caller, org: &str) -> Result<Organization, ApiError> {
     let org = org.to_string();
-    Ok(state.store.read(move |c| admin::organization(c, &org)).await?)
+    let org = state.store.read(move |c| admin::organization(c, &org)).await?;
+    if caller.sees_org(&org) {
+        Ok(org)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
-/// The organization and project named in a path.
-pub async fn resolve_project(state: &AppState, org: &str, project: &str) -> Result<(Organization, Project), ApiError> {
+/// The organization and project named in a path, if the caller's token sees the project
+/// (404 otherwise, as if it did not exist).
+pub async fn resolve_project(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    project: &str,
+) -> Result<(Organization, Project), ApiError> {
     let (org, project) = (org.to_string(), project.to_string());
-    Ok(state
+    let (org, project) = state
         .store
         .read(move |c| {
             let org = admin::organization(c, &org)?;
             let project = admin::project(c, org.id, &project)?;
             Ok((org, project))
         })
-        .await?)
+        .await?;
+    if caller.sees_project(&project) {
+        Ok((org, project))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Keeps the projects the caller's token sees.
+pub fn visible_projects(caller: &Caller, projects: Vec<Project>) -> Vec<Project> {
+    projects.into_iter().filter(|p| caller.sees_project(p)).collect()
 }

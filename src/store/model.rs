@@ -43,6 +43,10 @@ pub struct ApiToken {
     pub scopes: Vec<String>,
     pub date_created: i64,
     pub last_used: Option<i64>,
+    /// The organization the token acts in; `None` for an instance-wide token.
+    pub organization_id: Option<i64>,
+    /// The projects a project-bound token sees; `None` when not bound to projects.
+    pub projects: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone)]

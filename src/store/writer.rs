@@ -36,7 +36,12 @@ impl Default for StoreOptions {
     }
 }
 
-type ExecFn = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A job run on the writer's connection; it returns the step that answers its caller, so
+/// the writer can mark caches stale between the commit and the answer.
+type ExecFn = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
+
+/// Sends a job's result to the task waiting for it.
+type Answer = Box<dyn FnOnce() + Send>;
 
 enum Job {
     // Boxed: a record is a few hundred bytes, and the queue holds thousands of jobs.
@@ -198,7 +203,9 @@ impl Writer {
                 tx.commit().map_err(StoreError::from_write)?;
                 Ok(value)
             })();
-            let _ = reply.send(result);
+            Box::new(move || {
+                let _ = reply.send(result);
+            })
         });
         // Administrative writes wait for room rather than failing under load.
         let tx = self.sender()?;
@@ -315,12 +322,8 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
         .map(|p| Checkpointer::start(std::path::PathBuf::from(p)));
     while let Some(job) = queue.recv() {
         match job {
-            Job::Exec(f) => {
-                cache.clear();
-                f(&mut conn);
-                generation.fetch_add(1, Ordering::AcqRel);
-            }
-            Job::Maintain(f) => f(&mut conn),
+            Job::Exec(f) => administer(&mut conn, &mut cache, &generation, f),
+            Job::Maintain(f) => f(&mut conn)(),
             Job::Event(record, reply) => {
                 let mut batch = vec![(record, reply)];
                 let mut deferred = None;
@@ -342,12 +345,10 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
                 }
                 commit_batch(&mut conn, &mut cache, batch);
                 if let Some(f) = deferred {
-                    cache.clear();
-                    f(&mut conn);
-                    generation.fetch_add(1, Ordering::AcqRel);
+                    administer(&mut conn, &mut cache, &generation, f);
                 }
                 if let Some(f) = deferred_maintenance {
-                    f(&mut conn);
+                    f(&mut conn)();
                 }
             }
         }
@@ -357,6 +358,16 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
     }
     // Queue closed and drained: leave a clean WAL behind.
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+}
+
+/// Runs an administrative write that may change keys, settings or hashes. The caches are
+/// marked stale after the commit and before the caller hears back: once an API call has
+/// answered 200, the next event is judged by the new settings.
+fn administer(conn: &mut Connection, cache: &mut HashCache, generation: &AtomicU64, f: ExecFn) {
+    cache.clear();
+    let answer = f(conn);
+    generation.fetch_add(1, Ordering::AcqRel);
+    answer();
 }
 
 type Reply = oneshot::Sender<Result<Stored, StoreError>>;
