@@ -709,7 +709,9 @@ pub async fn project_bulk_delete(
 ) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
-    bulk_delete(&state, params, vec![project.id]).await.map(IntoResponse::into_response)
+    bulk_delete(&state, params, vec![project.id])
+        .await
+        .map(IntoResponse::into_response)
 }
 
 pub async fn org_bulk_update(
@@ -734,7 +736,9 @@ pub async fn org_bulk_delete(
     caller.require("event:admin")?;
     let org = resolve_org(&state, &caller, &org).await?;
     let projects = org_projects(&state, &caller, &org, &params).await?;
-    bulk_delete(&state, params, projects).await.map(IntoResponse::into_response)
+    bulk_delete(&state, params, projects)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// An issue by numeric id, or by short id within an organization.
@@ -909,7 +913,9 @@ async fn delete_one(state: &AppState, caller: &Caller, org: Option<&str>, id: &s
 
 pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
-    delete_one(&state, &caller, path.org(), &path.id).await.map(IntoResponse::into_response)
+    delete_one(&state, &caller, path.org(), &path.id)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 async fn tags_of(
