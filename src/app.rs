@@ -1,54 +1,31 @@
-//! Builds the HTTP application (routes, middleware, shared state) and runs it.
+//! Builds the HTTP application (routes, middleware, shared state) and runs it on actix-web.
 //! `Server::start` is used by `main` and by every integration test.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Extensions, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, NormalizePath, TrailingSlash, from_fn};
+use actix_web::{App, Error, HttpRequest, HttpServer, web};
+use futures_util::FutureExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tower::Layer;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::config::Config;
 use crate::errors::ApiError;
-use crate::ingest::cache::IngestCache;
+pub use crate::state::AppState;
 use crate::store::{Bootstrap, Store};
-
-/// Everything a handler may need, cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub cache: Arc<IngestCache>,
-    pub metrics: Option<PrometheusHandle>,
-    pub ops: Arc<crate::ops::OpsState>,
-    shutting_down: Arc<AtomicBool>,
-}
-
-impl AppState {
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
-    }
-
-    pub fn base_url(&self) -> String {
-        self.config.base_url()
-    }
-}
+use crate::web::{HeaderValue, IntoResponse, Method, RawQuery, Response, State, StatusCode, header};
 
 /// A running server: its address, and how to stop it.
 pub struct Server {
     pub addr: SocketAddr,
     pub state: AppState,
-    shutdown: watch::Sender<bool>,
+    handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     housekeeping: tokio::task::JoinHandle<()>,
 }
@@ -62,39 +39,22 @@ impl Server {
         config.validate()?;
         let store = Store::open(&config.database_location(), config.store_options())?;
         let bootstrap = store.bootstrap_if_empty().await?;
-        let listener = TcpListener::bind(config.bind).await?;
+        let listener = std::net::TcpListener::bind(config.bind)?;
         let addr = listener.local_addr()?;
         let mut config = config;
         if config.bind.port() == 0 && config.public_url.is_none() {
             config.public_url = Some(format!("http://{addr}"));
         }
-        let state = AppState {
-            store,
-            config: Arc::new(config),
-            cache: Arc::new(IngestCache::default()),
-            metrics,
-            ops: Arc::default(),
-            shutting_down: Arc::new(AtomicBool::new(false)),
-        };
+        let state = AppState::new(store, config, metrics);
         let housekeeping = tokio::spawn(crate::ops::retention::run(state.clone()));
-        // Sentry's paths end in `/`; clients that omit it get the same route.
-        let app = NormalizePathLayer::append_trailing_slash().layer(router(state.clone()));
-        let (shutdown, mut rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-        });
+        let server = http_server(state.clone(), listener)?;
+        let handle = server.handle();
+        let task = tokio::spawn(server);
         Ok((
             Server {
                 addr,
                 state,
-                shutdown,
+                handle,
                 task,
                 housekeeping,
             },
@@ -106,17 +66,21 @@ impl Server {
     /// period, closes the listener, lets in-flight requests get their commit, then drains the
     /// write queue. Every event answered 200 is committed before this returns.
     pub async fn stop(self) -> anyhow::Result<()> {
-        self.state.shutting_down.store(true, Ordering::Release);
+        self.state.begin_shutdown();
         self.housekeeping.abort();
         let _ = self.housekeeping.await;
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
         if !grace.is_zero() {
             tokio::time::sleep(grace).await;
         }
-        let _ = self.shutdown.send(true);
-        // In-flight requests finish; a stuck client cannot hold shutdown forever.
-        let timeout = Duration::from_secs(self.state.config.shutdown_timeout_secs);
-        if tokio::time::timeout(timeout, self.task).await.is_err() {
+        // In-flight requests finish (actix drops them after `shutdown_timeout_secs`); the
+        // outer bound is a second later, so a stuck worker cannot hold shutdown forever.
+        let timeout = Duration::from_secs(self.state.config.shutdown_timeout_secs + 1);
+        let stopped = async {
+            self.handle.stop(true).await;
+            let _ = self.task.await;
+        };
+        if tokio::time::timeout(timeout, stopped).await.is_err() {
             tracing::warn!("in-flight requests did not finish in time; closing them");
         }
         // Outcomes and rate-limited counts still in memory go to disk before the writer stops.
@@ -136,59 +100,125 @@ impl Server {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// The actix server with the connection-level limits of the configuration. Workers each run
+/// a single-threaded runtime; blocking work goes to the blocking pool, never onto them.
+fn http_server(state: AppState, listener: std::net::TcpListener) -> std::io::Result<actix_web::dev::Server> {
+    let config = state.config.clone();
+    let workers = config.workers.max(1);
+    // `max_connections` is per worker in actix: share the configured total among them.
+    let per_worker = config.max_connections.div_ceil(workers).max(1);
+    let rate = NonZeroU32::new(config.max_connection_rate).map(|n| Arc::new(RateLimiter::direct(Quota::per_second(n))));
+    let server = HttpServer::new(move || app(state.clone()))
+        .workers(workers)
+        .max_connections(per_worker)
+        .keep_alive(keep_alive(config.keep_alive_secs))
+        .client_request_timeout(Duration::from_secs(config.client_request_timeout_secs))
+        // No lingering read after an early answer: the rest of an unwanted body is not drained.
+        .client_disconnect_timeout(Duration::ZERO)
+        .shutdown_timeout(config.shutdown_timeout_secs)
+        .disable_signals()
+        .on_connect(move |_, extensions| mark_over_rate(rate.as_deref(), extensions))
+        .listen(listener)?
+        .run();
+    Ok(server)
+}
+
+fn keep_alive(secs: u64) -> actix_web::http::KeepAlive {
+    if secs == 0 {
+        actix_web::http::KeepAlive::Disabled
+    } else {
+        actix_web::http::KeepAlive::Timeout(Duration::from_secs(secs))
+    }
+}
+
+/// A connection opened past `max_connection_rate`: its first request is answered 503 and
+/// the connection closed, before any routing or body reading.
+#[derive(Clone, Copy)]
+struct OverConnectionRate;
+
+fn mark_over_rate(rate: Option<&DefaultDirectRateLimiter>, extensions: &mut Extensions) {
+    if rate.is_some_and(|r| r.check().is_err()) {
+        extensions.insert(OverConnectionRate);
+    }
+}
+
+/// The application: routes, middleware, shared state. Built once per worker.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
     let limits = &state.config.limits;
     let body_limit = limits.max_envelope_size.max(limits.max_event_size);
-    let ingest = crate::ingest::routes::router()
-        .layer(middleware::from_fn(cors))
-        .layer(DefaultBodyLimit::max(body_limit));
-    Router::new()
-        .merge(ingest)
-        .merge(crate::api::router())
-        .merge(crate::ops::router())
-        .fallback(fallback)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn(crate::ops::request::observe))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .with_state(state)
+    App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(body_limit))
+        .configure(crate::api::configure)
+        .configure(crate::ops::configure)
+        .configure(crate::ingest::routes::configure)
+        .default_service(web::to(fallback))
+        .wrap(from_fn(catch_panic))
+        .wrap(from_fn(connection_rate_gate))
+        .wrap(from_fn(crate::ops::request::observe))
+        // Sentry's paths end in `/`; clients that omit it get the same route.
+        .wrap(NormalizePath::new(TrailingSlash::Always))
 }
 
-/// A panic in a handler is a bug: log it and answer a JSON 500 instead of dropping the connection.
-fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    ApiError::Internal.into_response()
+/// Answers the first request of a connection opened past the connection rate with 503.
+async fn connection_rate_gate(request: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, Error> {
+    if request.conn_data::<OverConnectionRate>().is_some() {
+        let response = Response::build(StatusCode::SERVICE_UNAVAILABLE)
+            .insert_header((header::RETRY_AFTER, HeaderValue::from(1)))
+            .force_close()
+            .json(serde_json::json!({"detail": "too many new connections; retry shortly"}));
+        return Ok(request.into_response(response));
+    }
+    next.call(request).await
 }
 
-/// CORS for browser SDKs, on every ingest response including errors.
-async fn cors(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    add_cors_headers(response.headers_mut());
-    response
-}
-
-fn add_cors_headers(h: &mut HeaderMap) {
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("x-sentry-error, x-sentry-rate-limits, retry-after"),
-    );
-    h.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+/// A panic in a handler is a bug: log it and answer a JSON 500 instead of dropping the
+/// connection. (The request cannot be kept aside for the answer: routing needs it unshared,
+/// so the 500 travels as an error that the connection turns into the response.)
+async fn catch_panic(request: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, Error> {
+    let call = std::panic::catch_unwind(AssertUnwindSafe(|| next.call(request)));
+    let outcome = match call {
+        Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    outcome.unwrap_or_else(|_| {
+        tracing::error!("a request handler panicked");
+        Err(ApiError::Internal.into())
+    })
 }
 
 /// Ingest under a path prefix, else a JSON 404.
 async fn fallback(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: axum::body::Body,
+    http: HttpRequest,
+    RawQuery(query): RawQuery,
+    body: web::Payload,
 ) -> Response {
-    if let Some((project, endpoint)) = crate::ingest::routes::match_prefixed(uri.path()) {
-        let mut response =
-            crate::ingest::routes::prefixed(&state, &project, endpoint, peer, &method, uri.query(), &headers, body)
-                .await;
-        add_cors_headers(response.headers_mut());
+    if let Some((project, endpoint)) = crate::ingest::routes::match_prefixed(http.path()) {
+        let peer = http.peer_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let method: &Method = http.method();
+        let mut response = crate::ingest::routes::prefixed(
+            &state,
+            &project,
+            endpoint,
+            peer,
+            method,
+            query.as_deref(),
+            http.headers(),
+            body,
+        )
+        .await;
+        crate::ingest::routes::add_cors_headers(response.headers_mut());
         return response;
     }
     ApiError::NotFound.into_response()

@@ -62,6 +62,24 @@ pub struct Config {
     pub body_timeout_secs: u64,
     /// Largest attachment kept with its event, bytes; larger ones are counted and dropped.
     pub max_stored_attachment_size: usize,
+    /// HTTP worker threads, each with its own single-threaded runtime (blocking work runs
+    /// on a separate pool, so two serve a two-core machine).
+    pub workers: usize,
+    /// Seconds a client may take to send a request's line and headers; a connection that
+    /// has not by then is answered 408 and closed. 0 = no limit.
+    pub client_request_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open; 0 = close after each response.
+    pub keep_alive_secs: u64,
+    /// Most open connections; past it the server stops accepting until some close.
+    pub max_connections: usize,
+    /// New connections per second; past it a connection's first request is answered 503
+    /// and the connection closed. 0 = no limit.
+    pub max_connection_rate: u32,
+    /// Ingest requests handled at once; past it ingest answers 429 with `Retry-After`.
+    pub ingest_concurrency: usize,
+    /// Largest body, bytes as sent (compressed), read before the key is known, when the key
+    /// is only inside the envelope (the `tunnel` case).
+    pub max_unauthenticated_body_size: usize,
 }
 
 impl Default for Config {
@@ -87,6 +105,13 @@ impl Default for Config {
             limits: Limits::default(),
             body_timeout_secs: 30,
             max_stored_attachment_size: 1024 * 1024,
+            workers: 2,
+            client_request_timeout_secs: 5,
+            keep_alive_secs: 30,
+            max_connections: 4096,
+            max_connection_rate: 1000,
+            ingest_concurrency: 64,
+            max_unauthenticated_body_size: 1024 * 1024,
         }
     }
 }
@@ -213,6 +238,13 @@ impl Config {
             ("read_pool_size", u64::from(self.read_pool_size)),
             ("retention_interval_secs", self.retention_interval_secs),
             ("retention_batch", self.retention_batch as u64),
+            ("workers", self.workers as u64),
+            ("max_connections", self.max_connections as u64),
+            ("ingest_concurrency", self.ingest_concurrency as u64),
+            (
+                "max_unauthenticated_body_size",
+                self.max_unauthenticated_body_size as u64,
+            ),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -6,9 +6,8 @@
 //! with a clear detail; overload and a full disk are 429/503 with `Retry-After`;
 //! a 500 means a bug, and its detail never carries internals.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, Responder, ResponseError};
 use serde_json::json;
 
 use crate::event::scrub::ScrubError;
@@ -18,6 +17,7 @@ use crate::ingest::envelope::EnvelopeError;
 use crate::ingest::limits::LimitError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
+use crate::web::{HeaderName, HeaderValue, IntoResponse, Json, Response, StatusCode, header};
 
 /// Seconds an SDK should wait after a 429 or 503.
 const RETRY_AFTER_SECS: u64 = 60;
@@ -63,6 +63,8 @@ pub enum IngestError {
     RateLimited { retry_after: u64, header: String },
     #[error("could not schedule event processing: the write queue is full")]
     QueueFull,
+    #[error("too many ingest requests in progress")]
+    Busy,
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error(transparent)]
@@ -83,7 +85,9 @@ impl IngestError {
             IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IngestError::UnsupportedEndpoint => StatusCode::NOT_FOUND,
-            IngestError::RateLimited { .. } | IngestError::QueueFull => StatusCode::TOO_MANY_REQUESTS,
+            IngestError::RateLimited { .. } | IngestError::QueueFull | IngestError::Busy => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             IngestError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Store(e) => store_status(e),
             _ => StatusCode::BAD_REQUEST,
@@ -121,27 +125,36 @@ fn public_detail(status: StatusCode, message: String) -> String {
     }
 }
 
-impl IntoResponse for IngestError {
-    fn into_response(self) -> Response {
+const X_SENTRY_RATE_LIMITS: HeaderName = HeaderName::from_static("x-sentry-rate-limits");
+
+impl IngestError {
+    /// The response an SDK gets for this error.
+    pub fn response(&self) -> Response {
         let status = self.status();
-        if let IngestError::RateLimited { retry_after, header } = &self {
+        if let IngestError::RateLimited { retry_after, header } = self {
             let mut response = (status, Json(json!({ "detail": self.to_string() }))).into_response();
             let h = response.headers_mut();
             h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             if let Ok(v) = HeaderValue::from_str(header) {
-                h.insert("x-sentry-rate-limits", v);
+                h.insert(X_SENTRY_RATE_LIMITS, v);
             }
             return response;
         }
-        if let IngestError::QueueFull = &self {
+        if let IngestError::QueueFull = self {
             let mut response = (status, Json(json!({ "detail": self.to_string() }))).into_response();
             let h = response.headers_mut();
             h.insert(header::RETRY_AFTER, HeaderValue::from(QUEUE_FULL_RETRY_AFTER_SECS));
-            h.insert("x-sentry-rate-limits", HeaderValue::from_static(QUEUE_FULL_RATE_LIMITS));
+            h.insert(X_SENTRY_RATE_LIMITS, HeaderValue::from_static(QUEUE_FULL_RATE_LIMITS));
+            return response;
+        }
+        if let IngestError::Busy = self {
+            let mut response = (status, Json(json!({ "detail": self.to_string() }))).into_response();
+            let h = response.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(QUEUE_FULL_RETRY_AFTER_SECS));
             return response;
         }
         let mut body = json!({ "detail": public_detail(status, self.to_string()) });
-        if let IngestError::Envelope(e) = &self {
+        if let IngestError::Envelope(e) = self {
             let causes = e.causes();
             if !causes.is_empty() {
                 body["causes"] = json!(causes);
@@ -154,9 +167,27 @@ impl IntoResponse for IngestError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         if let Ok(v) = HeaderValue::from_str(&self.to_string()) {
-            response.headers_mut().insert("x-sentry-error", v);
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("x-sentry-error"), v);
         }
         response
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        self.response()
+    }
+}
+
+impl ResponseError for IngestError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> Response {
+        self.response()
     }
 }
 
@@ -229,10 +260,28 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.error_response()
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> Response {
         let status = self.status();
-        if let ApiError::Validation { field, message } = &self {
+        if let ApiError::Validation { field, message } = self {
             return (status, Json(json!({ field.clone(): [message] }))).into_response();
         }
         detail_response(status, public_detail(status, self.to_string()))
+    }
+}
+
+impl Responder for ApiError {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> Response {
+        self.error_response()
     }
 }

@@ -13,4 +13,6 @@ pub mod ingest;
 pub mod notify;
 pub mod ops;
 pub mod settings;
+pub mod state;
 pub mod store;
+pub mod web;

@@ -202,7 +202,17 @@ fn tunnelled_envelope_authenticates_by_its_dsn() {
         let response = server.client.post(url).body(envelope.clone()).send().unwrap();
         assert_eq!(response.status(), 200);
     }
-    // A request key that disagrees with the envelope's DSN is a mismatch.
+    // A request key that disagrees with the envelope's DSN is a mismatch. (The request's own
+    // key is valid: an unknown one is refused before the body is read.)
+    let foreign = envelope.replace(&server.public_key, WIRE_KEY);
+    let response = server
+        .client
+        .post(server.envelope_url())
+        .header("X-Sentry-Auth", server.auth_header())
+        .body(foreign)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
     let response = server
         .client
         .post(server.envelope_url())
@@ -213,7 +223,7 @@ fn tunnelled_envelope_authenticates_by_its_dsn() {
         .body(envelope)
         .send()
         .unwrap();
-    assert_eq!(response.status(), 400);
+    assert_eq!(response.status(), 403);
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! Bearer-token authentication and scopes for the web API.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
-use axum::http::request::Parts;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
+use crate::web::{HeaderMap, app_state, header};
 use subtle::ConstantTimeEq;
 
 use crate::store::{ApiToken, Organization, Project, now_us, token_hash};
@@ -89,8 +90,8 @@ fn org_claim(token: &str) -> Option<String> {
 }
 
 /// Reads `Authorization: Bearer <token>`; `Ok(None)` when absent.
-pub async fn caller_from_parts(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+pub async fn caller_from_headers(headers: &HeaderMap, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
@@ -126,21 +127,32 @@ pub async fn caller_from_parts(parts: &Parts, state: &AppState) -> Result<Option
     Ok(Some(Caller { token }))
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+/// The caller of a request, from its headers and the app's state.
+fn caller_of(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Option<Caller>, ApiError>> {
+    let state = app_state(req);
+    let headers = req.headers().clone();
+    Box::pin(async move { caller_from_headers(&headers, &state?).await })
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        caller_from_parts(parts, state).await?.ok_or(ApiError::Unauthenticated)
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = caller_of(req);
+        Box::pin(async move { caller.await?.ok_or(ApiError::Unauthenticated) })
     }
 }
 
 /// For endpoints that also answer without a token (`GET /api/0/`).
 pub struct MaybeCaller(pub Option<Caller>);
 
-impl FromRequestParts<AppState> for MaybeCaller {
-    type Rejection = ApiError;
+impl FromRequest for MaybeCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(MaybeCaller(caller_from_parts(parts, state).await?))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = caller_of(req);
+        Box::pin(async move { Ok(MaybeCaller(caller.await?)) })
     }
 }

@@ -1,9 +1,9 @@
 //! Events: per issue (list, latest/oldest/recommended, by id) and per project.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{Uri, header};
-use axum::response::{IntoResponse, Response};
+use crate::web::Json;
+use crate::web::{IntoResponse, Response};
+use crate::web::{Path, Query, RequestUri, State};
+use crate::web::{Uri, header};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
@@ -11,8 +11,8 @@ use super::issues::resolve_issue;
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize;
 use super::{IssuePath, resolve_org, resolve_project, visible_projects};
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::store::{EventOrder, StoreError, StoredEvent};
 
 type Params = Vec<(String, String)>;
@@ -68,7 +68,7 @@ async fn issue_events_response(
 pub async fn issue_events(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
@@ -135,7 +135,7 @@ pub async fn issue_event(
 pub async fn project_events(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {

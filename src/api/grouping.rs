@@ -2,18 +2,18 @@
 //! (`…/events/{id}/grouping-info/`, Sentry's variant map plus Errata's frame-by-frame
 //! explanation) and unmerge by hash (`PUT /issues/{id}/hashes/?id=…`).
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use crate::web::Json;
+use crate::web::StatusCode;
+use crate::web::{IntoResponse, Response};
+use crate::web::{Path, Query, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::issues::resolve_issue;
 use super::{IssuePath, resolve_project};
-use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::ingest::process::tag_pairs;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 type Params = Vec<(String, String)>;

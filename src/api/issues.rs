@@ -2,18 +2,18 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use crate::web::Json;
+use crate::web::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use crate::web::{IntoResponse, Response};
+use crate::web::{Path, Query, RequestUri, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
 use super::{IssuePath, query, resolve_org, resolve_project};
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::store::{
     Cmp, Condition, Issue, IssueFilter, IssueSort, Organization, Project, StatusChange, TagValue, now_us,
 };
@@ -184,9 +184,10 @@ async fn list(
             v["matchingEventId"] = json!(id);
         }
         let mut response = Json(values).into_response();
-        response
-            .headers_mut()
-            .insert("x-sentry-direct-hit", HeaderValue::from_static("1"));
+        response.headers_mut().insert(
+            HeaderName::from_static("x-sentry-direct-hit"),
+            HeaderValue::from_static("1"),
+        );
         response
             .headers_mut()
             .insert(header::LINK, link_header(&state.base_url(), uri, 0, limit, false));
@@ -324,7 +325,7 @@ fn window_conditions(params: &Params) -> Result<Vec<Condition>, ApiError> {
 pub async fn project_list(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
@@ -365,7 +366,7 @@ async fn org_projects(
 pub async fn org_list(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path(org): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
@@ -625,7 +626,7 @@ pub async fn project_bulk_update(
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
@@ -637,10 +638,12 @@ pub async fn project_bulk_delete(
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
-    bulk_delete(&state, params, vec![project.id]).await
+    bulk_delete(&state, params, vec![project.id])
+        .await
+        .map(IntoResponse::into_response)
 }
 
 pub async fn org_bulk_update(
@@ -648,7 +651,7 @@ pub async fn org_bulk_update(
     caller: Caller,
     Path(org): Path<String>,
     Query(params): Query<Params>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
     let org = resolve_org(&state, &caller, &org).await?;
@@ -661,11 +664,13 @@ pub async fn org_bulk_delete(
     caller: Caller,
     Path(org): Path<String>,
     Query(params): Query<Params>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
     let org = resolve_org(&state, &caller, &org).await?;
     let projects = org_projects(&state, &caller, &org, &params).await?;
-    bulk_delete(&state, params, projects).await
+    bulk_delete(&state, params, projects)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 /// An issue by numeric id, or by short id within an organization.
@@ -806,7 +811,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     path: IssuePath,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:write")?;
     update_one(&state, &caller, path.org(), &path.id, &body).await
@@ -818,9 +823,11 @@ async fn delete_one(state: &AppState, caller: &Caller, org: Option<&str>, id: &s
     Ok(StatusCode::ACCEPTED)
 }
 
-pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<StatusCode, ApiError> {
+pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<Response, ApiError> {
     caller.require("event:admin")?;
-    delete_one(&state, &caller, path.org(), &path.id).await
+    delete_one(&state, &caller, path.org(), &path.id)
+        .await
+        .map(IntoResponse::into_response)
 }
 
 async fn tags_of(state: &AppState, caller: &Caller, org: Option<&str>, id: &str) -> Result<Vec<TagValue>, ApiError> {
@@ -908,7 +915,7 @@ async fn tag_values_response(
 pub async fn tag_values(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
@@ -944,7 +951,7 @@ async fn hashes_response(
 pub async fn hashes(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     path: IssuePath,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {

@@ -12,11 +12,11 @@ pub mod query;
 pub mod serialize;
 pub mod stats;
 
-use axum::Router;
-use axum::routing::{MethodRouter, any, get};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, Resource, Route, web};
 
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::store::{Organization, Project};
 use auth::Caller;
 
@@ -30,13 +30,18 @@ pub struct RouteInfo {
 /// Registers routes and records each with its methods, so the OpenAPI description can be
 /// checked against exactly what is served.
 struct Registry {
-    router: Router<AppState>,
+    resources: Vec<Resource>,
     table: Vec<RouteInfo>,
 }
 
 impl Registry {
-    fn add(mut self, path: &'static str, methods: &'static [&'static str], route: MethodRouter<AppState>) -> Self {
-        self.router = self.router.route(path, route);
+    /// A path with its method routes; any other method answers 405 with a detail.
+    fn add(mut self, path: &'static str, methods: &'static [&'static str], routes: Vec<Route>) -> Self {
+        let resource = routes
+            .into_iter()
+            .fold(web::resource(path), Resource::route)
+            .default_service(web::to(method_not_allowed));
+        self.resources.push(resource);
         self.table.push(RouteInfo { path, methods });
         self
     }
@@ -44,193 +49,268 @@ impl Registry {
 
 fn registry() -> Registry {
     Registry {
-        router: Router::new(),
+        resources: Vec::new(),
         table: Vec::new(),
     }
-    .add("/api/0/", &["GET"], get(organizations::index))
-    .add("/api/0/auth/", &["GET"], get(organizations::current_user))
-    .add("/api/0/users/me/regions/", &["GET"], get(organizations::regions))
-    .add("/api/0/organizations/", &["GET"], get(organizations::list))
-    .add("/api/0/organizations/{org}/", &["GET"], get(organizations::detail))
+    .add("/api/0/", &["GET"], vec![web::get().to(organizations::index)])
+    .add(
+        "/api/0/auth/",
+        &["GET"],
+        vec![web::get().to(organizations::current_user)],
+    )
+    .add(
+        "/api/0/users/me/regions/",
+        &["GET"],
+        vec![web::get().to(organizations::regions)],
+    )
+    .add(
+        "/api/0/organizations/",
+        &["GET"],
+        vec![web::get().to(organizations::list)],
+    )
+    .add(
+        "/api/0/organizations/{org}/",
+        &["GET"],
+        vec![web::get().to(organizations::detail)],
+    )
     .add(
         "/api/0/organizations/{org}/projects/",
         &["GET"],
-        get(organizations::projects),
+        vec![web::get().to(organizations::projects)],
     )
-    .add("/api/0/organizations/{org}/teams/", &["GET"], get(organizations::teams))
-    .add("/api/0/projects/", &["GET"], get(organizations::all_projects))
+    .add(
+        "/api/0/organizations/{org}/teams/",
+        &["GET"],
+        vec![web::get().to(organizations::teams)],
+    )
+    .add(
+        "/api/0/projects/",
+        &["GET"],
+        vec![web::get().to(organizations::all_projects)],
+    )
     .add(
         "/api/0/projects/{org}/{project}/",
         &["GET", "PUT", "DELETE"],
-        get(organizations::project_detail)
-            .put(organizations::project_update)
-            .delete(organizations::project_delete),
+        vec![
+            web::get().to(organizations::project_detail),
+            web::put().to(organizations::project_update),
+            web::delete().to(organizations::project_delete),
+        ],
     )
     .add(
         "/api/0/organizations/{org}/projects/new/",
         &["POST"],
-        axum::routing::post(organizations::project_create),
+        vec![web::post().to(organizations::project_create)],
     )
     .add(
         "/api/0/teams/{org}/{team}/projects/",
         &["POST"],
-        axum::routing::post(organizations::project_create_for_team),
+        vec![web::post().to(organizations::project_create_for_team)],
     )
     .add(
         "/api/0/projects/{org}/{project}/keys/",
         &["GET", "POST"],
-        get(organizations::keys).post(organizations::key_create),
+        vec![
+            web::get().to(organizations::keys),
+            web::post().to(organizations::key_create),
+        ],
     )
     .add(
         "/api/0/projects/{org}/{project}/keys/{key}/",
         &["GET", "PUT", "DELETE"],
-        get(organizations::key_detail)
-            .put(organizations::key_update)
-            .delete(organizations::key_delete),
+        vec![
+            web::get().to(organizations::key_detail),
+            web::put().to(organizations::key_update),
+            web::delete().to(organizations::key_delete),
+        ],
     )
     .add(
         "/api/0/projects/{org}/{project}/issues/",
         &["GET", "PUT", "DELETE"],
-        get(issues::project_list)
-            .put(issues::project_bulk_update)
-            .delete(issues::project_bulk_delete),
+        vec![
+            web::get().to(issues::project_list),
+            web::put().to(issues::project_bulk_update),
+            web::delete().to(issues::project_bulk_delete),
+        ],
     )
     .add(
         "/api/0/organizations/{org}/issues/",
         &["GET", "PUT", "DELETE"],
-        get(issues::org_list)
-            .put(issues::org_bulk_update)
-            .delete(issues::org_bulk_delete),
+        vec![
+            web::get().to(issues::org_list),
+            web::put().to(issues::org_bulk_update),
+            web::delete().to(issues::org_bulk_delete),
+        ],
     )
     .add(
         "/api/0/issues/{id}/",
         &["GET", "PUT", "DELETE"],
-        get(issues::detail).put(issues::update).delete(issues::delete),
+        vec![
+            web::get().to(issues::detail),
+            web::put().to(issues::update),
+            web::delete().to(issues::delete),
+        ],
     )
     .add(
         "/api/0/organizations/{org}/issues/{id}/",
         &["GET", "PUT", "DELETE"],
-        get(issues::detail).put(issues::update).delete(issues::delete),
+        vec![
+            web::get().to(issues::detail),
+            web::put().to(issues::update),
+            web::delete().to(issues::delete),
+        ],
     )
     .add(
         "/api/0/groups/{id}/",
         &["GET", "PUT", "DELETE"],
-        get(issues::detail).put(issues::update).delete(issues::delete),
+        vec![
+            web::get().to(issues::detail),
+            web::put().to(issues::update),
+            web::delete().to(issues::delete),
+        ],
     )
-    .add("/api/0/groups/{id}/events/", &["GET"], get(events::issue_events))
-    .add("/api/0/groups/{id}/events/{event}/", &["GET"], get(events::issue_event))
-    .add("/api/0/groups/{id}/tags/", &["GET"], get(issues::tags))
-    .add("/api/0/groups/{id}/tags/{key}/", &["GET"], get(issues::tag))
+    .add(
+        "/api/0/groups/{id}/events/",
+        &["GET"],
+        vec![web::get().to(events::issue_events)],
+    )
+    .add(
+        "/api/0/groups/{id}/events/{event}/",
+        &["GET"],
+        vec![web::get().to(events::issue_event)],
+    )
+    .add("/api/0/groups/{id}/tags/", &["GET"], vec![web::get().to(issues::tags)])
+    .add(
+        "/api/0/groups/{id}/tags/{key}/",
+        &["GET"],
+        vec![web::get().to(issues::tag)],
+    )
     .add(
         "/api/0/groups/{id}/tags/{key}/values/",
         &["GET"],
-        get(issues::tag_values),
+        vec![web::get().to(issues::tag_values)],
     )
-    .add("/api/0/groups/{id}/hashes/", &["GET"], get(issues::hashes))
-    .add("/api/0/issues/{id}/events/", &["GET"], get(events::issue_events))
+    .add(
+        "/api/0/groups/{id}/hashes/",
+        &["GET"],
+        vec![web::get().to(issues::hashes)],
+    )
+    .add(
+        "/api/0/issues/{id}/events/",
+        &["GET"],
+        vec![web::get().to(events::issue_events)],
+    )
     .add(
         "/api/0/organizations/{org}/issues/{id}/events/",
         &["GET"],
-        get(events::issue_events),
+        vec![web::get().to(events::issue_events)],
     )
-    .add("/api/0/issues/{id}/events/{event}/", &["GET"], get(events::issue_event))
+    .add(
+        "/api/0/issues/{id}/events/{event}/",
+        &["GET"],
+        vec![web::get().to(events::issue_event)],
+    )
     .add(
         "/api/0/organizations/{org}/issues/{id}/events/{event}/",
         &["GET"],
-        get(events::issue_event),
+        vec![web::get().to(events::issue_event)],
     )
-    .add("/api/0/issues/{id}/tags/", &["GET"], get(issues::tags))
+    .add("/api/0/issues/{id}/tags/", &["GET"], vec![web::get().to(issues::tags)])
     .add(
         "/api/0/organizations/{org}/issues/{id}/tags/",
         &["GET"],
-        get(issues::tags),
+        vec![web::get().to(issues::tags)],
     )
-    .add("/api/0/issues/{id}/tags/{key}/", &["GET"], get(issues::tag))
+    .add(
+        "/api/0/issues/{id}/tags/{key}/",
+        &["GET"],
+        vec![web::get().to(issues::tag)],
+    )
     .add(
         "/api/0/organizations/{org}/issues/{id}/tags/{key}/",
         &["GET"],
-        get(issues::tag),
+        vec![web::get().to(issues::tag)],
     )
     .add(
         "/api/0/issues/{id}/tags/{key}/values/",
         &["GET"],
-        get(issues::tag_values),
+        vec![web::get().to(issues::tag_values)],
     )
     .add(
         "/api/0/organizations/{org}/issues/{id}/tags/{key}/values/",
         &["GET"],
-        get(issues::tag_values),
+        vec![web::get().to(issues::tag_values)],
     )
     .add(
         "/api/0/issues/{id}/hashes/",
         &["GET", "PUT"],
-        get(issues::hashes).put(grouping::unmerge),
+        vec![web::get().to(issues::hashes), web::put().to(grouping::unmerge)],
     )
     .add(
         "/api/0/organizations/{org}/issues/{id}/hashes/",
         &["GET", "PUT"],
-        get(issues::hashes).put(grouping::unmerge),
+        vec![web::get().to(issues::hashes), web::put().to(grouping::unmerge)],
     )
     .add(
         "/api/0/projects/{org}/{project}/events/{event}/grouping-info/",
         &["GET"],
-        get(grouping::event_grouping_info),
+        vec![web::get().to(grouping::event_grouping_info)],
     )
     .add(
         "/api/0/organizations/{org}/shortids/{short}/",
         &["GET"],
-        get(issues::short_id_lookup),
+        vec![web::get().to(issues::short_id_lookup)],
     )
     .add(
         "/api/0/organizations/{org}/eventids/{event}/",
         &["GET"],
-        get(events::event_id_lookup),
+        vec![web::get().to(events::event_id_lookup)],
     )
     .add(
         "/api/0/projects/{org}/{project}/events/",
         &["GET"],
-        get(events::project_events),
+        vec![web::get().to(events::project_events)],
     )
     .add(
         "/api/0/projects/{org}/{project}/events/{event}/",
         &["GET"],
-        get(events::project_event),
+        vec![web::get().to(events::project_event)],
     )
     .add(
         "/api/0/projects/{org}/{project}/events/{event}/json/",
         &["GET"],
-        get(events::project_event_json),
+        vec![web::get().to(events::project_event_json)],
     )
     .add(
         "/api/0/projects/{org}/{project}/stats/",
         &["GET"],
-        get(stats::project_stats),
+        vec![web::get().to(stats::project_stats)],
     )
     .add(
         "/api/0/projects/{org}/{project}/outcomes/",
         &["GET"],
-        get(stats::project_outcomes),
+        vec![web::get().to(stats::project_outcomes)],
     )
     .add(
         "/api/0/projects/{org}/{project}/events/{event}/attachments/",
         &["GET"],
-        get(stats::event_attachments),
+        vec![web::get().to(stats::event_attachments)],
     )
     .add(
         "/api/0/projects/{org}/{project}/events/{event}/attachments/{id}/",
         &["GET"],
-        get(stats::event_attachment),
+        vec![web::get().to(stats::event_attachment)],
     )
-    .add("/api/0/openapi.json/", &["GET"], get(openapi::serve))
+    .add("/api/0/openapi.json/", &["GET"], vec![web::get().to(openapi::serve)])
 }
 
-/// The web API's router. A known path with a method it does not serve answers 405 with a
+/// Registers the web API. A known path with a method it does not serve answers 405 with a
 /// `{"detail"}` body; an unknown `/api/0/` path answers a JSON 404.
-pub fn router() -> Router<AppState> {
-    registry()
-        .router
-        .method_not_allowed_fallback(method_not_allowed)
-        .route("/api/0/{*rest}", any(not_found))
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for resource in registry().resources {
+        cfg.service(resource);
+    }
+    cfg.service(web::resource("/api/0/{rest:.*}").to(not_found));
 }
 
 /// Every route `router()` serves except the JSON 404 catch-all.
@@ -265,19 +345,23 @@ impl IssuePath {
     }
 }
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IssuePath {
-    type Rejection = ApiError;
+impl FromRequest for IssuePath {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(mut rest) =
-            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::NotFound)?;
-        let id = rest.remove("id").ok_or(ApiError::NotFound)?;
-        Ok(IssuePath {
-            org: rest.remove("org"),
-            id,
-            rest,
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let mut rest: std::collections::HashMap<String, String> = req
+            .match_info()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        std::future::ready(match rest.remove("id") {
+            Some(id) => Ok(IssuePath {
+                org: rest.remove("org"),
+                id,
+                rest,
+            }),
+            None => Err(ApiError::NotFound),
         })
     }
 }

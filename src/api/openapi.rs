@@ -2,12 +2,12 @@
 //! same route table the router is built from), the ingest endpoints SDKs call, and the
 //! operational endpoints. Served at `GET /api/0/openapi.json`.
 
-use axum::Json;
-use axum::extract::State;
+use crate::web::Json;
+use crate::web::State;
 use serde_json::{Map, Value, json};
 
 use super::RouteInfo;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Endpoints outside `/api/0/`: (path as documented, method, summary).
 pub const OTHER_OPERATIONS: &[(&str, &str, &str)] = &[

@@ -1,9 +1,9 @@
 //! Identity, organizations, projects and DSN keys.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use crate::web::Json;
+use crate::web::{HeaderName, StatusCode, Uri, header};
+use crate::web::{IntoResponse, Response};
+use crate::web::{Path, Query, RequestUri, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -11,8 +11,8 @@ use super::auth::{Caller, MaybeCaller};
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize::{self, iso};
 use super::{resolve_org, resolve_project, visible_projects};
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::store::{ApiToken, KeyChange, NewProject, ProjectChange, valid_slug};
 
 fn user_json(token: &ApiToken) -> Value {
@@ -69,7 +69,9 @@ pub fn paged(state: &AppState, uri: &Uri, params: &ListParams, items: Vec<Value>
         header::LINK,
         link_header(&state.base_url(), uri, cursor.offset, limit, has_next),
     );
-    response.headers_mut().insert("x-hits", total.into());
+    response
+        .headers_mut()
+        .insert(HeaderName::from_static("x-hits"), total.into());
     Ok(response)
 }
 
@@ -86,7 +88,7 @@ fn matches_query(query: Option<&str>, fields: &[&str]) -> bool {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("org:read")?;
@@ -133,7 +135,7 @@ pub async fn teams(
 pub async fn projects(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path(org): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
@@ -154,7 +156,7 @@ pub async fn projects(
 pub async fn all_projects(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("project:read")?;
@@ -208,7 +210,7 @@ pub async fn project_create(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("project:write")?;
     if caller.is_project_bound() {
@@ -247,7 +249,7 @@ pub async fn project_create_for_team(
     state: State<AppState>,
     caller: Caller,
     Path((org, _team)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     project_create(state, caller, Path(org), body).await
 }
@@ -279,7 +281,7 @@ pub async fn project_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: ProjectBody = body_json(&body)?;
@@ -315,17 +317,17 @@ pub async fn project_delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("project:admin")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     state.store.delete_project(project.id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn keys(
     State(state): State<AppState>,
     caller: Caller,
-    uri: Uri,
+    RequestUri(uri): RequestUri,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<KeyListParams>,
 ) -> Result<Response, ApiError> {
@@ -412,7 +414,7 @@ pub async fn key_create(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Response, ApiError> {
     // A new key is a new way in for events: admin only, like disabling or limiting one.
     caller.require("project:admin")?;
@@ -444,7 +446,7 @@ pub async fn key_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project, key)): Path<(String, String, String)>,
-    body: axum::body::Bytes,
+    body: crate::web::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: KeyBody = body_json(&body)?;
@@ -479,10 +481,10 @@ pub async fn key_delete(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project, key)): Path<(String, String, String)>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require("project:admin")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let id = project.id;
     state.store.delete_key(id, &key).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

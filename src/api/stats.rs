@@ -13,18 +13,17 @@
 //! `{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD", "totals": {outcome: n}, "rows":
 //! [{"day", "category", "outcome", "reason", "quantity"}]}` for every category.
 
-use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use crate::web::Json;
+use crate::web::{HeaderValue, header};
+use crate::web::{IntoResponse, Response};
+use crate::web::{Path, Query, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::resolve_project;
 use super::serialize::iso;
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::store::{OutcomeRow, StoreError};
 
 type Params = Vec<(String, String)>;
@@ -221,7 +220,7 @@ pub async fn event_attachment(
             StoreError::NotFound(_) => ApiError::NotFound,
             e => e.into(),
         })?;
-    let mut response = Body::from(data).into_response();
+    let mut response = data.into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -89,6 +89,30 @@ pub fn decode(encoding: ContentEncoding, body: &[u8], limit: usize) -> Result<Co
     Ok(Cow::Owned(decoded))
 }
 
+/// The first `n` bytes `body` decodes to (fewer if it is shorter): enough to read an
+/// envelope's header without inflating the rest.
+pub fn decode_prefix(encoding: ContentEncoding, body: &[u8], n: usize) -> Result<Vec<u8>, DecodeError> {
+    fn take(reader: impl std::io::Read, n: usize) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut reader.take(n as u64), &mut out)
+            .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+        Ok(out)
+    }
+    match encoding {
+        ContentEncoding::Identity => Ok(body[..n.min(body.len())].to_vec()),
+        ContentEncoding::Gzip => take(flate2::read::MultiGzDecoder::new(body), n),
+        ContentEncoding::Deflate if has_zlib_header(body) => {
+            take(flate2::read::ZlibDecoder::new(body), n).or_else(|_| take(flate2::read::DeflateDecoder::new(body), n))
+        }
+        ContentEncoding::Deflate => take(flate2::read::DeflateDecoder::new(body), n),
+        ContentEncoding::Brotli => take(brotli::Decompressor::new(body, 8 * 1024), n),
+        ContentEncoding::Zstd => take(
+            zstd::stream::read::Decoder::with_buffer(body).map_err(|e| DecodeError::Corrupt(e.to_string()))?,
+            n,
+        ),
+    }
+}
+
 /// Legacy `store/` bodies: JSON, or base64 of JSON, or base64 of zlib-compressed JSON.
 ///
 /// A body whose first non-blank byte is `{` is returned as it is. Otherwise it is read as

@@ -6,13 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
-use axum::{Json, Router};
-use http_body_util::BodyExt;
+use actix_web::dev::HttpServiceFactory;
+use actix_web::http::ConnectionType;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{HttpRequest, Resource, Route, web};
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Value, json};
 
 use super::auth::{self, SentryAuth};
@@ -21,10 +19,16 @@ use super::envelope::{self, Envelope, Item};
 use super::limits;
 use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
 use super::ratelimit::{Class, KeyLimit, QuotaCheck};
-use crate::app::AppState;
 use crate::errors::IngestError;
+use crate::state::AppState;
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
 use crate::store::{Announced, ProjectKey, StoreError, UserReport};
+use crate::web::{
+    HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode, header,
+};
+
+/// The request body as it arrives.
+pub type Body = web::Payload;
 
 /// Which ingest endpoint a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,69 +37,127 @@ pub enum Endpoint {
     Store,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/{project_id}/envelope/", post(envelope_route).options(preflight))
-        .route("/api/{project_id}/envelope", post(envelope_route).options(preflight))
-        .route("/api/{project_id}/store/", post(store_route).options(preflight))
-        .route("/api/{project_id}/store", post(store_route).options(preflight))
-        .route("/api/tunnel/", post(tunnel_route).options(preflight))
-        .route("/api/{project_id}/{endpoint}/", any(unsupported))
-        .route("/api/{project_id}/{endpoint}/{*rest}", any(unsupported))
+/// CORS for browser SDKs, on every ingest response including errors.
+pub fn cors_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .add((
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            "x-sentry-error, x-sentry-rate-limits, retry-after",
+        ))
+        .add((HeaderName::from_static("cross-origin-resource-policy"), "cross-origin"))
+}
+
+/// Adds the ingest CORS headers to a response built outside the ingest routes.
+pub fn add_cors_headers(h: &mut HeaderMap) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-sentry-error, x-sentry-rate-limits, retry-after"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("cross-origin"),
+    );
+}
+
+/// An ingest path: CORS on every answer, 405 for a method it does not take.
+fn ingest_resource(path: &str, routes: Vec<Route>) -> impl HttpServiceFactory + use<> {
+    routes
+        .into_iter()
+        .fold(web::resource(path), Resource::route)
+        .default_service(web::to(method_not_allowed))
+        .wrap(cors_headers())
+}
+
+/// Registers the ingest routes (paths reach the router with their trailing `/`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let post_or_preflight = |handler| vec![handler, web::method(Method::OPTIONS).to(preflight)];
+    cfg.service(ingest_resource(
+        "/api/{project_id}/envelope/",
+        post_or_preflight(web::post().to(envelope_route)),
+    ))
+    .service(ingest_resource(
+        "/api/{project_id}/store/",
+        post_or_preflight(web::post().to(store_route)),
+    ))
+    .service(ingest_resource(
+        "/api/tunnel/",
+        post_or_preflight(web::post().to(tunnel_route)),
+    ))
+    .service(ingest_resource(
+        "/api/{project_id}/{endpoint}/",
+        vec![web::route().to(unsupported)],
+    ))
+    .service(ingest_resource(
+        "/api/{project_id}/{endpoint}/{rest:.*}",
+        vec![web::route().to(unsupported)],
+    ));
+}
+
+async fn method_not_allowed() -> Response {
+    IngestError::MethodNotAllowed.into_response()
+}
+
+/// The peer's address; a connection without one (not TCP) counts as unspecified.
+fn peer_of(request: &HttpRequest) -> SocketAddr {
+    request
+        .peer_addr()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 async fn envelope_route(
     State(state): State<AppState>,
     Path(project): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    http: HttpRequest,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Response {
     let request = Request {
         endpoint: Endpoint::Envelope,
         project_path: Some(&project),
-        peer,
+        peer: peer_of(&http),
         query: query.as_deref(),
-        headers: &headers,
+        headers: http.headers(),
     };
-    respond(ingest(&state, request, body).await)
+    let response = respond(ingest(&state, request, &mut body).await);
+    close_if_unread(response, &mut body)
 }
 
 async fn store_route(
     State(state): State<AppState>,
     Path(project): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    http: HttpRequest,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Response {
     let request = Request {
         endpoint: Endpoint::Store,
         project_path: Some(&project),
-        peer,
+        peer: peer_of(&http),
         query: query.as_deref(),
-        headers: &headers,
+        headers: http.headers(),
     };
-    respond(ingest(&state, request, body).await)
+    let response = respond(ingest(&state, request, &mut body).await);
+    close_if_unread(response, &mut body)
 }
 
 /// A dedicated route for the JS SDK's `tunnel` option: the project comes from the envelope's DSN.
 async fn tunnel_route(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    http: HttpRequest,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Response {
     let request = Request {
         endpoint: Endpoint::Envelope,
         project_path: None,
-        peer,
+        peer: peer_of(&http),
         query: query.as_deref(),
-        headers: &headers,
+        headers: http.headers(),
     };
-    respond(ingest(&state, request, body).await)
+    let response = respond(ingest(&state, request, &mut body).await);
+    close_if_unread(response, &mut body)
 }
 
 /// Ingest paths under a prefix (`/sentry/api/42/envelope/`), matched by the app's fallback.
@@ -120,7 +182,7 @@ pub async fn prefixed(
     method: &Method,
     query: Option<&str>,
     headers: &HeaderMap,
-    body: Body,
+    mut body: Body,
 ) -> Response {
     if method == Method::OPTIONS {
         return preflight().await;
@@ -135,12 +197,13 @@ pub async fn prefixed(
         query,
         headers,
     };
-    respond(ingest(state, request, body).await)
+    let response = respond(ingest(state, request, &mut body).await);
+    close_if_unread(response, &mut body)
 }
 
 /// Minidump, security reports, unreal, cron…: answered with a clear 404 (preflights with 200).
-async fn unsupported(method: Method) -> Response {
-    if method == Method::OPTIONS {
+async fn unsupported(request: HttpRequest) -> Response {
+    if request.method() == Method::OPTIONS {
         return preflight().await;
     }
     IngestError::UnsupportedEndpoint.into_response()
@@ -158,6 +221,15 @@ async fn preflight() -> Response {
              authentication, authorization, content-encoding, transfer-encoding",
         ),
     );
+    response
+}
+
+/// An answer given before the whole body arrived (a bad key, too large, too slow) closes the
+/// connection: the client stops sending, and the server does not read the rest to discard it.
+fn close_if_unread(mut response: Response, body: &mut Body) -> Response {
+    if !matches!(body.next().now_or_never(), Some(None)) {
+        response.head_mut().set_connection_type(ConnectionType::Close);
+    }
     response
 }
 
@@ -194,20 +266,21 @@ const MAX_LEADING_WHITESPACE: usize = 64 * 1024;
 
 /// Reads the body within the configured time and size: a client trickling bytes gets 408,
 /// one sending too much gets 413 as soon as it crosses the limit, never after buffering it.
-async fn read_body(body: Body, limit: usize, timeout_secs: u64, headers: &HeaderMap) -> Result<Vec<u8>, IngestError> {
+async fn read_body(
+    body: &mut Body,
+    limit: usize,
+    timeout_secs: u64,
+    headers: &HeaderMap,
+) -> Result<Vec<u8>, IngestError> {
     let declared = header_str(headers, &header::CONTENT_LENGTH).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(IngestError::BodyTooLarge { limit });
     }
     let collect = async {
-        let mut body = body;
         let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(8 * 1024, |len| len as usize));
         let mut only_whitespace = true;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| IngestError::BodyRead(e.to_string()))?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
-            };
+        while let Some(data) = body.next().await {
+            let data = data.map_err(|e| IngestError::BodyRead(e.to_string()))?;
             if buf.len() + data.len() > limit {
                 return Err(IngestError::BodyTooLarge { limit });
             }
@@ -230,7 +303,7 @@ async fn read_body(body: Body, limit: usize, timeout_secs: u64, headers: &Header
 }
 
 /// The whole ingest path of one request.
-async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Response, IngestError> {
+async fn ingest(state: &AppState, request: Request<'_>, body: &mut Body) -> Result<Response, IngestError> {
     if state.is_shutting_down() {
         return Err(IngestError::ShuttingDown);
     }
@@ -252,6 +325,17 @@ async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Re
         header_str(headers, &header::AUTHORIZATION),
         request.query,
     )?;
+    // A key named in the request is checked before a byte of the body is read or inflated.
+    if let (Some(auth), Some(_)) = (&request_auth, path_project) {
+        authenticate(state, path_project, Some(auth.clone()), None).await?;
+    }
+    let authenticated = request_auth.is_some() && path_project.is_some();
+    // Ingest work in progress is bounded: past it, 429 before the body is read.
+    let _permit = state
+        .ingest_permits
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| IngestError::Busy)?;
 
     let limits = &state.config.limits;
     let encoding = ContentEncoding::parse(header_str(headers, &header::CONTENT_ENCODING))?;
@@ -263,9 +347,24 @@ async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Re
         limits.max_store_body_size
     };
     // A legacy store body may be base64: allow its overhead before decoding.
+    // A legacy store body never carries its key: without one in the request, refuse now.
+    if !is_envelope && !authenticated {
+        authenticate(state, path_project, request_auth.clone(), None).await?;
+    }
     let raw_limit = if is_envelope { limit } else { limit.saturating_mul(2) };
+    // Without a key in the request it is inside the envelope: read little until it is known.
+    let raw_limit = if authenticated {
+        raw_limit
+    } else {
+        raw_limit.min(state.config.max_unauthenticated_body_size)
+    };
     let body = read_body(body, raw_limit, state.config.body_timeout_secs, headers).await?;
-    let decoded = decode::decode(encoding, &body, limit)?;
+    let body = if authenticated {
+        body
+    } else {
+        authenticate_by_envelope_header(state, path_project, &request_auth, encoding, body).await?
+    };
+    let decoded = decode_off_runtime(encoding, body, limit).await?;
     if decoded.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::EmptyBody);
     }
@@ -284,7 +383,7 @@ async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Re
         let envelope = envelope::parse(&decoded, limits.max_envelope_items).inspect_err(|_| {
             OutcomeTally::record_unattributed("default", &Outcome::Invalid("envelope"), 1);
         })?;
-        let key = authenticate(state, path_project, request_auth, Some(&envelope)).await?;
+        let key = authenticate(state, path_project, request_auth, envelope.header.dsn.as_deref()).await?;
         let ctx = ctx(key.project_id, key);
         ctx.check_origin(headers, &envelope.items)?;
         if let Err(e) = limits::check_envelope(&envelope, limits) {
@@ -313,14 +412,57 @@ async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Re
     }
 }
 
+/// Inflates a compressed body on the blocking pool: the async workers keep serving meanwhile.
+async fn decode_off_runtime(encoding: ContentEncoding, body: Vec<u8>, limit: usize) -> Result<Vec<u8>, IngestError> {
+    if encoding == ContentEncoding::Identity {
+        decode::decode(encoding, &body, limit)?;
+        return Ok(body);
+    }
+    let decoded = tokio::task::spawn_blocking(move || decode::decode(encoding, &body, limit).map(|d| d.into_owned()))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    Ok(decoded)
+}
+
+/// The tunnel case: the key is in the envelope's header. Only the start of the body is
+/// inflated to read it (however far the rest would expand) before the key is checked.
+async fn authenticate_by_envelope_header(
+    state: &AppState,
+    path_project: Option<i64>,
+    request_auth: &Option<SentryAuth>,
+    encoding: ContentEncoding,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, IngestError> {
+    let cap = state.config.max_unauthenticated_body_size;
+    let (body, prefix) = off_runtime(move || {
+        let prefix = decode::decode_prefix(encoding, &body, cap);
+        (body, prefix)
+    })
+    .await;
+    let prefix = prefix?;
+    let header_line = prefix.split(|b| *b == b'\n').next().unwrap_or_default();
+    let dsn = serde_json::from_slice::<envelope::EnvelopeHeader>(header_line)
+        .ok()
+        .and_then(|h| h.dsn);
+    authenticate(state, path_project, request_auth.clone(), dsn.as_deref()).await?;
+    Ok(body)
+}
+
+/// Runs pure, CPU-bound work on the blocking pool; a panic there resumes here.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// Resolves the project and checks the key: request credentials, else the envelope's DSN (tunnel).
 async fn authenticate(
     state: &AppState,
     path_project: Option<i64>,
     request_auth: Option<SentryAuth>,
-    envelope: Option<&Envelope<'_>>,
+    envelope_dsn: Option<&str>,
 ) -> Result<Arc<ProjectKey>, IngestError> {
-    let dsn = match envelope.and_then(|e| e.header.dsn.as_deref()) {
+    let dsn = match envelope_dsn {
         Some(dsn) => Some(auth::parse_dsn(dsn)?),
         None => None,
     };
@@ -434,8 +576,11 @@ impl Ctx<'_> {
     /// A rate-limited event is not stored, but still counted on its issue when the issue is known.
     async fn count_limited_event(&self, payload: &[u8]) {
         let project = self.state.cache.project(&self.state.store, self.project_id).await.ok();
-        let counted =
-            project.and_then(|p| process::group_only(payload, &p, self.received_at, Some(&self.client_ip)).ok());
+        let (payload, received_at, client_ip) = (payload.to_vec(), self.received_at, self.client_ip.clone());
+        let counted = match project {
+            Some(p) => off_runtime(move || process::group_only(&payload, &p, received_at, Some(&client_ip)).ok()).await,
+            None => None,
+        };
         if let Some((hashes, timestamp)) = counted {
             self.state.cache.count_limited(self.project_id, hashes, timestamp);
         }
@@ -451,14 +596,19 @@ impl Ctx<'_> {
             .await
             .map_err(IngestError::Store)?;
         let max_size = state.config.limits.max_event_size;
-        let processed = process::process_event(
-            payload,
-            event_id,
-            &project,
-            self.received_at,
-            Some(&self.client_ip),
-            max_size,
-        )
+        let (payload, event_id) = (payload.to_vec(), event_id.map(str::to_string));
+        let (received_at, client_ip) = (self.received_at, self.client_ip.clone());
+        let processed = off_runtime(move || {
+            process::process_event(
+                &payload,
+                event_id.as_deref(),
+                &project,
+                received_at,
+                Some(&client_ip),
+                max_size,
+            )
+        })
+        .await
         .map_err(|e| {
             self.record("error", &Outcome::Invalid("event"), 1);
             IngestError::InvalidEvent(e.to_string())
@@ -610,14 +760,37 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
             .await
             .map_err(IngestError::Store)?;
         if attachment_event.is_some() {
-            for item in &attachments {
-                let raw = RawAttachment {
-                    name: item.header.filename.as_deref(),
-                    content_type: item.header.content_type.as_deref(),
-                    attachment_type: item.header.attachment_type.as_deref(),
-                    data: item.payload,
-                };
-                match process::prepare_attachment(&project, &raw) {
+            // Scrubbing text attachments is CPU work: on the blocking pool, with owned copies.
+            let owned: Vec<_> = attachments
+                .iter()
+                .map(|item| {
+                    let h = &item.header;
+                    (
+                        h.filename.clone(),
+                        h.content_type.clone(),
+                        h.attachment_type.clone(),
+                        item.payload.to_vec(),
+                    )
+                })
+                .collect();
+            let scrub_project = project.clone();
+            let results = off_runtime(move || {
+                owned
+                    .iter()
+                    .map(|(name, content_type, attachment_type, data)| {
+                        let raw = RawAttachment {
+                            name: name.as_deref(),
+                            content_type: content_type.as_deref(),
+                            attachment_type: attachment_type.as_deref(),
+                            data,
+                        };
+                        process::prepare_attachment(&scrub_project, &raw)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            for result in results {
+                match result {
                     Ok(attachment) => prepared.push(attachment),
                     Err(AttachmentRefusal::Binary) => {
                         ctx.record("attachment", &Outcome::Filtered("binary_attachment"), 1)

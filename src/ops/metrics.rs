@@ -8,11 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, header};
+use crate::web::{HeaderMap, header};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Table counts are reused this long: counting a large table is not free.
 const STATS_TTL: Duration = Duration::from_secs(10);

@@ -8,14 +8,11 @@ pub mod retention;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use actix_web::{HttpRequest, web};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
+use crate::web::{IntoResponse, Json, Response, State, StatusCode, header};
 
 /// How long a readiness probe's write check is reused, so probes cannot flood the writer.
 const WRITE_PROBE_TTL: Duration = Duration::from_secs(1);
@@ -46,19 +43,16 @@ pub struct OpsState {
     stats: Mutex<Option<(Instant, metrics::StoreStats)>>,
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/health/", get(health))
-        .route("/ready", get(ready))
-        .route("/ready/", get(ready))
-        .route("/metrics", get(metrics_endpoint))
-        .route("/metrics/", get(metrics_endpoint))
+/// Registers `/health`, `/ready` and `/metrics` (paths reach the router with their `/`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health/", web::get().to(health))
+        .route("/ready/", web::get().to(ready))
+        .route("/metrics/", web::get().to(metrics_endpoint));
 }
 
 /// Live: the process answers.
 async fn health() -> Response {
-    axum::Json(json!({"status": "ok"})).into_response()
+    Json(json!({"status": "ok"})).into_response()
 }
 
 /// Ready: not shutting down, the write queue below its high-water mark, and the database
@@ -90,7 +84,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         "queue_capacity": capacity,
         "shutting_down": shutting_down,
     });
-    let mut response = (status, axum::Json(body)).into_response();
+    let mut response = (status, Json(body)).into_response();
     if !ok {
         response
             .headers_mut()
@@ -119,20 +113,17 @@ async fn database_writable(state: &AppState) -> bool {
     ok
 }
 
-async fn metrics_endpoint(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn metrics_endpoint(State(state): State<AppState>, request: HttpRequest) -> Response {
+    let headers = request.headers();
     let Some(handle) = &state.metrics else {
-        return (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"detail": "metrics are disabled"})),
-        )
-            .into_response();
+        return (StatusCode::NOT_FOUND, Json(json!({"detail": "metrics are disabled"}))).into_response();
     };
     if let Some(token) = &state.config.metrics_token
-        && !metrics::token_matches(token, &headers)
+        && !metrics::token_matches(token, headers)
     {
         let mut response = (
             StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"detail": "Authentication credentials were not provided."})),
+            Json(json!({"detail": "Authentication credentials were not provided."})),
         )
             .into_response();
         response

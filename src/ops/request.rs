@@ -4,23 +4,28 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::Response;
+use actix_web::Error;
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use tracing::Instrument;
+
+use crate::web::{HeaderName, HeaderValue};
 
 /// Longest path written to a log line.
 const MAX_LOGGED_PATH: usize = 200;
 
-pub async fn observe(request: Request, next: Next) -> Response {
+pub async fn observe(request: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, Error> {
     let id = request_id();
     let endpoint = endpoint_label(request.uri().path());
     let path: String = request.uri().path().chars().take(MAX_LOGGED_PATH).collect();
     let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %path);
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let status = response.status();
+    let result = next.call(request).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status.is_server_error() {
@@ -31,10 +36,13 @@ pub async fn observe(request: Request, next: Next) -> Response {
     });
     metrics::counter!("errata_requests_total", "endpoint" => endpoint, "status" => status_label(status.as_u16()))
         .increment(1);
+    let mut response = result?;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
     }
-    response
+    Ok(response)
 }
 
 /// A fresh id per request; incoming `X-Request-Id` headers are not trusted into the logs.

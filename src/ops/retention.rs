@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{StoreError, now_us};
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
