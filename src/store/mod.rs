@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod migrate;
 pub mod model;
 pub mod outcomes;
+pub mod postgres;
 pub mod read;
 pub mod retention;
 pub mod writer;
