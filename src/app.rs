@@ -21,7 +21,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::config::Config;
 use crate::errors::ApiError;
 use crate::ingest::cache::IngestCache;
-use crate::store::{Store, StoreOptions, admin};
+use crate::store::{Bootstrap, Store};
 
 /// Everything a handler may need, cheap to clone.
 #[derive(Clone)]
@@ -58,18 +58,10 @@ impl Server {
     pub async fn start(
         config: Config,
         metrics: Option<PrometheusHandle>,
-    ) -> anyhow::Result<(Server, Option<admin::Bootstrap>)> {
+    ) -> anyhow::Result<(Server, Option<Bootstrap>)> {
         config.validate()?;
-        let store = Store::open(
-            &config.database_path(),
-            StoreOptions {
-                queue_capacity: config.queue_capacity,
-                batch_max: config.batch_max,
-                read_pool_size: config.read_pool_size,
-                synchronous_full: config.sync_full,
-            },
-        )?;
-        let bootstrap = store.writer.exec(|tx| admin::bootstrap_if_empty(tx)).await?;
+        let store = Store::open(&config.database_location(), config.store_options())?;
+        let bootstrap = store.bootstrap_if_empty().await?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let mut config = config;
@@ -129,9 +121,9 @@ impl Server {
         }
         // Outcomes and rate-limited counts still in memory go to disk before the writer stops.
         let _ = self.state.cache.flush(&self.state.store).await;
-        let writer = self.state.store.writer.clone();
-        let depth = writer.queue_depth();
-        tokio::task::spawn_blocking(move || writer.shutdown()).await?;
+        let store = self.state.store.clone();
+        let depth = store.queue_depth();
+        tokio::task::spawn_blocking(move || store.shutdown()).await?;
         tracing::info!(drained = depth, "write queue drained; stopped");
         Ok(())
     }

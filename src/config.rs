@@ -96,14 +96,6 @@ impl Default for Config {
     }
 }
 
-/// The database a node opens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    Sqlite(PathBuf),
-    /// A `postgres://` URL, shared by every node.
-    Postgres(String),
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -180,11 +172,21 @@ impl Config {
         self.data_dir.join("errata.sqlite3")
     }
 
-    /// Which database this node uses: PostgreSQL when a URL is set, else the SQLite file.
-    pub fn database(&self) -> Database {
+    /// Where the store keeps its data: PostgreSQL when a URL is set, else the SQLite file.
+    pub fn database_location(&self) -> crate::store::Location {
         match &self.database_url {
-            Some(url) => Database::Postgres(url.clone()),
-            None => Database::Sqlite(self.database_path()),
+            Some(url) => crate::store::Location::Postgres(url.clone()),
+            None => crate::store::Location::Sqlite(self.database_path()),
+        }
+    }
+
+    /// The store's queue, batch and pool tuning.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            queue_capacity: self.queue_capacity,
+            batch_max: self.batch_max,
+            read_pool_size: self.read_pool_size,
+            synchronous_full: self.sync_full,
         }
     }
 
@@ -355,13 +357,14 @@ mod tests {
             .expect("valid");
         config.validate().expect("a postgres URL is valid");
         assert_eq!(
-            config.database(),
-            Database::Postgres("postgres://errata:pw0rd@db/errata".into())
+            config.database_location(),
+            crate::store::Location::Postgres("postgres://errata:pw0rd@db/errata".into())
         );
         assert!(!config.to_masked_toml().contains("pw0rd"));
+        assert!(!config.database_location().describe().contains("pw0rd"));
         assert_eq!(
-            Config::default().database(),
-            Database::Sqlite(PathBuf::from("data/errata.sqlite3"))
+            Config::default().database_location(),
+            crate::store::Location::Sqlite(PathBuf::from("data/errata.sqlite3"))
         );
         let config = Config {
             database_url: Some("mysql://root:pw0rd@db/errata".into()),

@@ -96,7 +96,7 @@ fn store_status(e: &StoreError) -> StatusCode {
         StoreError::NotFound(_) => StatusCode::NOT_FOUND,
         StoreError::Conflict(_) => StatusCode::CONFLICT,
         StoreError::QueueFull => StatusCode::TOO_MANY_REQUESTS,
-        StoreError::Closed | StoreError::DiskFull | StoreError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::Closed | StoreError::DiskFull | StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use errata::api::serialize;
 use errata::app::Server;
 use errata::config::Config;
-use errata::store::{self, admin};
+use errata::store::{NewProject, Store};
 
 #[derive(Parser)]
 #[command(name = "errata", version, about = "A self-hosted, Sentry-compatible error tracker")]
@@ -26,6 +26,9 @@ struct GlobalArgs {
     /// Directory holding the SQLite database.
     #[arg(long, env = "ERRATA_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL database shared by several nodes (postgres://user:pass@host/db); unset = SQLite.
+    #[arg(long, env = "ERRATA_DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
     /// Base URL clients use to reach the server (DSNs, links).
     #[arg(long, env = "ERRATA_PUBLIC_URL", global = true)]
     public_url: Option<String>,
@@ -115,6 +118,9 @@ fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
     if let Some(dir) = &global.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &global.database_url {
+        config.database_url = Some(url.clone());
+    }
     if let Some(url) = &global.public_url {
         config.public_url = Some(url.clone());
     }
@@ -148,31 +154,34 @@ fn run() -> anyhow::Result<()> {
             config.validate()?;
             serve(config)
         }
-        Command::Project(cmd) => project(&config, cmd),
-        Command::Token(cmd) => token(&config, cmd),
+        Command::Project(cmd) => with_store(&config, true, |store| project(store, &config, cmd)),
+        Command::Token(cmd) => with_store(&config, true, |store| token(store, &config, cmd)),
         Command::Migrate => {
-            open(&config)?;
-            println!(
-                "database at {} is at schema version {}",
-                config.database_path().display(),
-                store::migrate::latest_version()
-            );
-            Ok(())
+            let location = config.database_location().describe();
+            with_store(&config, true, |store| async move {
+                println!("database at {location} is at schema version {}", store.schema_version());
+                Ok(())
+            })
         }
         Command::Config => {
             print!("{}", config.to_masked_toml());
             Ok(())
         }
         Command::Backup { file } => {
-            let report = store::backup::backup(&config.database_path(), &file)
-                .with_context(|| format!("backing up {} to {}", config.database_path().display(), file.display()))?;
-            eprintln!(
-                "backup written: {} ({} bytes, {} events, integrity ok)",
-                file.display(),
-                report.bytes,
-                report.events
-            );
-            Ok(())
+            let location = config.database_location().describe();
+            with_store(&config, false, |store| async move {
+                let report = store
+                    .backup(&file)
+                    .await
+                    .with_context(|| format!("backing up {location} to {}", file.display()))?;
+                eprintln!(
+                    "backup written: {} ({} bytes, {} events, integrity ok)",
+                    file.display(),
+                    report.bytes,
+                    report.events
+                );
+                Ok(())
+            })
         }
     }
 }
@@ -195,6 +204,15 @@ fn init_logging(json: bool) {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
+    if let errata::store::Location::Postgres(_) = config.database_location() {
+        // A server that answers half its API with 503 is worse than one that does not start.
+        bail!(
+            "serving from PostgreSQL ({}) is not complete yet ({} store methods remain); \
+             `errata --database-url … migrate` prepares the database",
+            config.database_location().describe(),
+            errata::store::postgres::PENDING.len()
+        );
+    }
     init_logging(config.log_json);
     errata::ops::tune_allocator();
     let metrics = errata::ops::metrics::install().context("installing the metrics recorder")?;
@@ -248,31 +266,57 @@ async fn shutdown_signal() {
     }
 }
 
-/// Opens the database for a CLI command (works while the server runs: WAL + busy timeout).
-fn open(config: &Config) -> anyhow::Result<rusqlite::Connection> {
-    let mut conn = store::open_write_connection(&config.database_path(), config.sync_full)?;
-    store::migrate::run(&mut conn)?;
-    admin::bootstrap_if_empty(&conn)?;
-    Ok(conn)
+/// Runs a CLI command against the store (works while the server runs; `bootstrap` creates
+/// the first organization, project and token on an empty database, as the server does),
+/// then lets the store's writer finish before returning.
+fn with_store<F, Fut>(config: &Config, bootstrap: bool, command: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = Store::connect(&config.database_location(), config.store_options()).await?;
+        let result = async {
+            if bootstrap {
+                store.bootstrap_if_empty().await?;
+            }
+            command(store.clone()).await
+        }
+        .await;
+        let closing = store.clone();
+        tokio::task::spawn_blocking(move || closing.shutdown()).await?;
+        result
+    })
 }
 
-fn project(config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
-    let conn = open(config)?;
+async fn project(store: Store, config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
     let base = config.base_url();
     match cmd {
         ProjectCommand::Create { slug, name, platform } => {
-            let org = admin::organizations(&conn)?
+            let org = store
+                .organizations()
+                .await?
                 .into_iter()
                 .next()
                 .context("no organization")?;
             let name = name.unwrap_or_else(|| slug.clone());
-            let project = admin::create_project(&conn, org.id, &slug, &name, platform.as_deref())?;
-            let key = admin::create_key(&conn, project.id, "Default")?;
+            let (project, key) = store
+                .create_project(NewProject {
+                    organization_id: org.id,
+                    slug,
+                    name,
+                    platform,
+                    key_label: "Default".into(),
+                })
+                .await?;
             println!("{}", serialize::dsn(&base, &key.public_key, None, project.id));
         }
         ProjectCommand::List => {
-            for p in admin::projects(&conn, None)? {
-                let dsn = admin::keys(&conn, p.id)?
+            for p in store.projects(None).await? {
+                let dsn = store
+                    .keys(p.id)
+                    .await?
                     .into_iter()
                     .find(|k| k.is_active)
                     .map(|k| serialize::dsn(&base, &k.public_key, None, p.id))
@@ -281,28 +325,29 @@ fn project(config: &Config, cmd: ProjectCommand) -> anyhow::Result<()> {
             }
         }
         ProjectCommand::Delete { slug } => {
-            let org = admin::organizations(&conn)?
+            let org = store
+                .organizations()
+                .await?
                 .into_iter()
                 .next()
                 .context("no organization")?;
-            let project = admin::project(&conn, org.id, &slug)?;
-            admin::delete_project(&conn, project.id)?;
+            let project = store.project(org.id, &slug).await?;
+            store.delete_project(project.id).await?;
             println!("deleted project {}", project.slug);
         }
         ProjectCommand::Rules(args) => {
-            let effective = errata::settings::run_rules(&conn, &args)?;
+            let effective = errata::settings::run_rules(&store, &args).await?;
             println!("{}", serde_json::to_string_pretty(&effective.to_json())?);
         }
         ProjectCommand::Scrub(args) => {
-            let effective = errata::settings::run_scrub(&conn, &args)?;
+            let effective = errata::settings::run_scrub(&store, &args).await?;
             println!("{}", serde_json::to_string_pretty(&effective.to_json())?);
         }
     }
     Ok(())
 }
 
-fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
-    let conn = open(config)?;
+async fn token(store: Store, config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Create { name, scope, org } => {
             if !errata::api::auth::valid_level(&scope) {
@@ -310,16 +355,17 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
             }
             match org {
                 Some(org) => {
-                    let org = admin::organization(&conn, &org)?;
-                    let token =
-                        admin::create_org_token(&conn, &name, &[scope.as_str()], &config.base_url(), &org.slug)?;
+                    let org = store.organization(&org).await?;
+                    let token = store
+                        .create_org_token(&name, &[scope.as_str()], &config.base_url(), &org.slug)
+                        .await?;
                     println!("{token}");
                 }
-                None => println!("{}", admin::create_token(&conn, &name, &[scope.as_str()])?),
+                None => println!("{}", store.create_token(&name, &[scope.as_str()]).await?),
             }
         }
         TokenCommand::List => {
-            for t in admin::tokens(&conn)? {
+            for t in store.tokens().await? {
                 let last = t.last_used.map(serialize::iso).unwrap_or_else(|| "never".into());
                 println!(
                     "{}\t{}\t{}\tcreated {}\tlast used {}",
@@ -332,7 +378,7 @@ fn token(config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            admin::revoke_token(&conn, id)?;
+            store.revoke_token(id).await?;
             println!("revoked token {id}");
         }
     }

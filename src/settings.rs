@@ -4,12 +4,11 @@
 //! `{"scrubbing": ScrubSettings, "grouping": {"fingerprint_rules": "…", "stacktrace_rules": "…"}}`.
 
 use clap::Args;
-use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use crate::event::group::{GroupingRules, RuleError};
 use crate::event::scrub::{CustomRule, ScrubSettings, Scrubber};
-use crate::store::{Project, StoreError, admin};
+use crate::store::{Project, ProjectChange, Store, StoreError};
 
 /// The names of the scrubbing knobs (spec/scrubbing.md §3), as stored and as the API takes them.
 const SCRUB_KEYS: [&str; 6] = [
@@ -165,12 +164,20 @@ pub fn merged(current: &Value, change: &SettingsChange) -> Result<Value, Setting
     Ok(settings)
 }
 
-/// Applies `change` to a project over a write connection and returns what is now in effect.
-pub fn apply(conn: &Connection, project_id: i64, change: &SettingsChange) -> Result<EffectiveSettings, SettingsError> {
-    let project = admin::project_by_id(conn, project_id)?;
+/// Applies `change` to a project and returns what is now in effect.
+pub async fn apply(
+    store: &Store,
+    project_id: i64,
+    change: &SettingsChange,
+) -> Result<EffectiveSettings, SettingsError> {
+    let project = store.project_by_id(project_id).await?;
     let settings = merged(&project.settings, change)?;
-    admin::update_project_settings(conn, project_id, &settings)?;
-    Ok(EffectiveSettings::of(&settings))
+    let change = ProjectChange {
+        settings: Some(settings),
+        ..ProjectChange::default()
+    };
+    let updated = store.update_project(project_id, change).await?;
+    Ok(EffectiveSettings::of(&updated.settings))
 }
 
 // ---------------------------------------------------------------------------
@@ -242,12 +249,14 @@ pub struct ScrubArgs {
 }
 
 /// A project by slug or id, within `org` if given, else across all organizations.
-pub fn find_project(conn: &Connection, org: Option<&str>, slug_or_id: &str) -> Result<Project, SettingsError> {
+pub async fn find_project(store: &Store, org: Option<&str>, slug_or_id: &str) -> Result<Project, SettingsError> {
     if let Some(org) = org {
-        let org = admin::organization(conn, org)?;
-        return Ok(admin::project(conn, org.id, slug_or_id)?);
+        let org = store.organization(org).await?;
+        return Ok(store.project(org.id, slug_or_id).await?);
     }
-    let mut found: Vec<Project> = admin::projects(conn, None)?
+    let mut found: Vec<Project> = store
+        .projects(None)
+        .await?
         .into_iter()
         .filter(|p| p.slug == slug_or_id || p.id.to_string() == slug_or_id)
         .collect();
@@ -350,16 +359,16 @@ impl ScrubArgs {
 }
 
 /// Runs `errata project rules`: applies the files given and returns the settings now in effect.
-pub fn run_rules(conn: &Connection, args: &RulesArgs) -> Result<EffectiveSettings, SettingsError> {
-    let project = find_project(conn, args.org.as_deref(), &args.project)?;
-    apply(conn, project.id, &args.change()?)
+pub async fn run_rules(store: &Store, args: &RulesArgs) -> Result<EffectiveSettings, SettingsError> {
+    let project = find_project(store, args.org.as_deref(), &args.project).await?;
+    apply(store, project.id, &args.change()?).await
 }
 
 /// Runs `errata project scrub`: applies the flags given and returns the settings now in effect.
-pub fn run_scrub(conn: &Connection, args: &ScrubArgs) -> Result<EffectiveSettings, SettingsError> {
-    let project = find_project(conn, args.org.as_deref(), &args.project)?;
+pub async fn run_scrub(store: &Store, args: &ScrubArgs) -> Result<EffectiveSettings, SettingsError> {
+    let project = find_project(store, args.org.as_deref(), &args.project).await?;
     let current = EffectiveSettings::of(&project.settings);
-    apply(conn, project.id, &args.change(&current.scrubbing)?)
+    apply(store, project.id, &args.change(&current.scrubbing)?).await
 }
 
 #[cfg(test)]

@@ -280,7 +280,7 @@ fn now_secs() -> f64 {
 fn token_with(server: &TestServer, level: &str) -> String {
     let conn = rusqlite::Connection::open(server.database_path()).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    errata::store::admin::create_token(&conn, level, &[level]).unwrap()
+    errata::store::sqlite::admin::create_token(&conn, level, &[level]).unwrap()
 }
 
 /// `path?k=v&…` with the values percent-encoded.
@@ -419,7 +419,7 @@ fn token_use_is_recorded() {
     let token = token_with(&server, "read");
     let last_used = || {
         let conn = rusqlite::Connection::open(server.database_path()).unwrap();
-        errata::store::admin::tokens(&conn)
+        errata::store::sqlite::admin::tokens(&conn)
             .unwrap()
             .into_iter()
             .find(|t| t.name == "read")
@@ -439,7 +439,7 @@ fn token_use_is_recorded() {
 fn org_tokens_carry_url_and_org_and_act_without_a_user() {
     let server = spawn_server();
     let conn = rusqlite::Connection::open(server.database_path()).unwrap();
-    let token = errata::store::admin::create_org_token(&conn, "ci", &["read"], &server.base, "errata").unwrap();
+    let token = errata::store::sqlite::admin::create_org_token(&conn, "ci", &["read"], &server.base, "errata").unwrap();
     let (prefix, rest) = token.split_at(7);
     assert_eq!(prefix, "sntrys_");
     let (claims, _secret) = rest.split_once('_').unwrap();

@@ -56,7 +56,7 @@ fn assert_aggregates_exact(conn: &Connection, issue_id: i64) {
     for (ts, user, payload) in &rows {
         *hours.entry(ts.div_euclid(3_600_000_000)).or_default() += 1;
         users.extend(user.clone());
-        let data = errata::store::read::decode_payload(payload).expect("payload decodes");
+        let data = errata::store::decode_payload(payload).expect("payload decodes");
         for tag in errata::ingest::process::tag_pairs(&data) {
             let entry = tags.entry(tag).or_insert((0, *ts, *ts));
             entry.0 += 1;

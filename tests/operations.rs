@@ -432,7 +432,7 @@ fn a_database_at_schema_version_1_is_upgraded_and_served() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("version");
-    assert_eq!(version as usize, errata::store::migrate::latest_version());
+    assert_eq!(version as usize, errata::store::sqlite::migrate::latest_version());
 }
 
 #[test]

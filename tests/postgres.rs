@@ -1,6 +1,7 @@
 //! The PostgreSQL backend against a real, throwaway PostgreSQL cluster (tests/support/pg.rs):
-//! migrations under the advisory lock, and the ingest write path with several nodes — each
-//! node its own pool and writer — writing one database at once.
+//! migrations under the advisory lock, and the ingest write path through the store
+//! interface with several nodes — each node its own `Store` (pool and writer) — writing one
+//! database at once.
 
 #[path = "support/pg.rs"]
 mod pg;
@@ -8,8 +9,8 @@ mod pg;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-use errata::store::postgres::{PgOptions, PgStore, admin, migrate, read};
-use errata::store::{EventRecord, Stored};
+use errata::store::postgres::migrate;
+use errata::store::{EventRecord, Location, Store, StoreOptions, Stored};
 use pg::PgCluster;
 
 const HOUR: i64 = 3_600_000_000;
@@ -31,24 +32,36 @@ async fn scalar(url: &str, sql: &str) -> i64 {
 
 /// A node: its own pool and writer on the shared database. Small batches, so that batches
 /// of the two nodes interleave.
-async fn node(url: &str) -> PgStore {
-    let opts = PgOptions {
+async fn node(url: &str) -> Store {
+    let opts = StoreOptions {
         queue_capacity: 10_000,
         batch_max: 16,
-        pool_size: 4,
+        read_pool_size: 2,
+        synchronous_full: false,
     };
-    PgStore::open(url, opts).await.expect("opens")
+    Store::connect(&Location::Postgres(url.into()), opts)
+        .await
+        .expect("opens")
+}
+
+/// Stops a node's writer once its queue is committed (blocking, so off the runtime).
+async fn close(store: Store) {
+    tokio::time::timeout(BOUND, tokio::task::spawn_blocking(move || store.shutdown()))
+        .await
+        .expect("the writer drains in time")
+        .expect("shutdown ran");
 }
 
 /// A database with the schema and the bootstrap project, and its project id.
 async fn bootstrapped() -> (String, i64) {
     let url = PgCluster::shared().fresh_database().await;
     let store = node(&url).await;
-    let boot = admin::bootstrap_if_empty(&store.pool)
+    let boot = store
+        .bootstrap_if_empty()
         .await
         .expect("bootstraps")
         .expect("an empty database is bootstrapped");
-    store.shutdown().await;
+    close(store).await;
     (url, boot.project.id)
 }
 
@@ -82,10 +95,10 @@ fn record(project_id: i64, event_id: &str, hash: &str, user: Option<&str>, times
 }
 
 /// Sends every record to its node at once (one task each) and collects the answers in order.
-async fn send_all(sends: Vec<(PgStore, EventRecord)>) -> Vec<Stored> {
+async fn send_all(sends: Vec<(Store, EventRecord)>) -> Vec<Stored> {
     let tasks: Vec<_> = sends
         .into_iter()
-        .map(|(store, r)| tokio::spawn(async move { store.store_event(r).await }))
+        .map(|(store, r)| tokio::spawn(async move { store.store_event(r, None).await }))
         .collect();
     let mut out = Vec::new();
     for task in tasks {
@@ -181,7 +194,7 @@ async fn a_starting_node_waits_while_another_holds_the_migration_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_newer_than_this_build_is_refused() {
     let url = PgCluster::shared().fresh_database().await;
-    node(&url).await.shutdown().await;
+    close(node(&url).await).await;
     client(&url)
         .await
         .execute(
@@ -190,7 +203,7 @@ async fn a_schema_newer_than_this_build_is_refused() {
         )
         .await
         .expect("records a newer version");
-    let err = match PgStore::open(&url, PgOptions::default()).await {
+    let err = match Store::connect(&Location::Postgres(url.clone()), StoreOptions::default()).await {
         Err(e) => e.to_string(),
         Ok(_) => "opened".into(),
     };
@@ -201,12 +214,13 @@ async fn a_schema_newer_than_this_build_is_refused() {
 async fn nodes_starting_together_on_an_empty_database_bootstrap_it_once() {
     let url = PgCluster::shared().fresh_database().await;
     let (a, b) = (node(&url).await, node(&url).await);
-    let (ra, rb) = tokio::join!(admin::bootstrap_if_empty(&a.pool), admin::bootstrap_if_empty(&b.pool));
+    let (ra, rb) = tokio::join!(a.bootstrap_if_empty(), b.bootstrap_if_empty());
     let boots: Vec<_> = [ra.expect("a"), rb.expect("b")].into_iter().flatten().collect();
     assert_eq!(boots.len(), 1, "exactly one node bootstraps");
     assert_eq!(scalar(&url, "SELECT count(*) FROM projects").await, 1);
     assert_eq!(scalar(&url, "SELECT count(*) FROM api_tokens").await, 1);
-    let key = admin::key_by_public(&a.pool, &boots[0].key.public_key)
+    let key = a
+        .key_by_public(&boots[0].key.public_key)
         .await
         .expect("reads")
         .expect("the key is stored");
@@ -272,10 +286,10 @@ async fn an_event_id_sent_to_two_nodes_is_stored_and_counted_once() {
         N as i64
     );
     // The payload reads back as stored.
-    let event = read::event(&a.pool, project, &event_id(7)).await.expect("reads");
+    let event = a.event(project, &event_id(7)).await.expect("reads");
     assert_eq!(event.data["event_id"], event_id(7));
-    a.shutdown().await;
-    b.shutdown().await;
+    close(a).await;
+    close(b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -330,10 +344,10 @@ async fn a_new_fingerprint_seen_by_two_nodes_at_once_opens_one_issue() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(short_ids, (1..=FINGERPRINTS as i64).collect::<Vec<_>>());
-    let issue = read::issue(&a.pool, stored[0].issue_id).await.expect("reads");
+    let issue = a.issue(stored[0].issue_id).await.expect("reads");
     assert_eq!(issue.substatus.as_deref(), Some("ongoing"));
-    a.shutdown().await;
-    b.shutdown().await;
+    close(a).await;
+    close(b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -409,8 +423,8 @@ async fn counts_user_counts_tags_and_hours_stay_exact_under_concurrent_batches()
         scalar(&url, "SELECT count(*) FROM issue_users").await,
         expected_users.values().map(|u| u.len() as i64).sum::<i64>()
     );
-    a.shutdown().await;
-    b.shutdown().await;
+    close(a).await;
+    close(b).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,10 +432,10 @@ async fn a_resolved_issue_regresses_on_its_next_event() {
     let (url, project) = bootstrapped().await;
     let store = node(&url).await;
     let first = store
-        .store_event(record(project, &event_id(1), "reg", None, 400 * HOUR))
+        .store_event(record(project, &event_id(1), "reg", None, 400 * HOUR), None)
         .await
         .expect("stored");
-    let issue = read::issue(&store.pool, first.issue_id).await.expect("reads");
+    let issue = store.issue(first.issue_id).await.expect("reads");
     assert_eq!(
         (issue.status.as_str(), issue.substatus.as_deref()),
         ("unresolved", Some("new"))
@@ -440,17 +454,15 @@ async fn a_resolved_issue_regresses_on_its_next_event() {
     ])
     .await;
     assert!(again.iter().all(|s| s.issue_id == first.issue_id && !s.duplicate));
-    let issue = read::issue(&store.pool, first.issue_id).await.expect("reads");
+    let issue = store.issue(first.issue_id).await.expect("reads");
     assert_eq!(
         (issue.status.as_str(), issue.substatus.as_deref(), issue.times_seen),
         ("unresolved", Some("regressed"), 3)
     );
     assert_eq!(issue.last_seen, 401 * HOUR);
-    let by_short = read::issue_by_short_id(&store.pool, project, issue.short_id)
-        .await
-        .expect("reads");
+    let by_short = store.issue_by_short_id(project, issue.short_id).await.expect("reads");
     assert_eq!(by_short.id, issue.id);
-    store.shutdown().await;
+    close(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -461,15 +473,12 @@ async fn an_event_postgres_cannot_hold_fails_alone_and_its_batch_is_kept() {
     let mut bad = record(project, &event_id(1), "nul", None, 500 * HOUR);
     bad.title = "bad\u{0}title".into();
     let good = record(project, &event_id(2), "fine", None, 500 * HOUR);
-    let (bad, good) = tokio::join!(store.store_event(bad), store.store_event(good));
+    let (bad, good) = tokio::join!(store.store_event(bad, None), store.store_event(good, None));
     assert!(bad.is_err(), "{bad:?}");
     let good = good.expect("the other event is stored");
     assert_eq!(scalar(&url, "SELECT count(*) FROM events").await, 1);
-    assert_eq!(
-        read::issue(&store.pool, good.issue_id).await.expect("reads").times_seen,
-        1
-    );
-    store.shutdown().await;
+    assert_eq!(store.issue(good.issue_id).await.expect("reads").times_seen, 1);
+    close(store).await;
 }
 
 #[test]
@@ -495,4 +504,75 @@ fn the_cluster_listens_on_a_unix_socket_only() {
             .get(0);
         assert_eq!(one, 1);
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outcome_and_rate_limited_counts_from_two_nodes_add_up() {
+    use errata::store::{LimitedCount, OutcomeRow};
+    let (url, project) = bootstrapped().await;
+    let (a, b) = (node(&url).await, node(&url).await);
+    let known = send_all(vec![(
+        a.clone(),
+        record(project, &event_id(1), "lim", None, 600 * HOUR),
+    )])
+    .await[0];
+    let outcome = |quantity| OutcomeRow {
+        project_id: project,
+        day: "2026-12-02".into(),
+        category: "error".into(),
+        outcome: "rate_limited".into(),
+        reason: "key_quota".into(),
+        quantity,
+    };
+    let limited = |count| LimitedCount {
+        project_id: project,
+        hashes: vec!["unknown-first".into(), "lim".into()],
+        hour: 600,
+        count,
+        last_seen: 600 * HOUR + 9,
+    };
+    let unknown = LimitedCount {
+        project_id: project,
+        hashes: vec!["never-seen".into()],
+        hour: 600,
+        count: 1000,
+        last_seen: 600 * HOUR,
+    };
+    // Twenty flushes per node at once, each with a repeated row the flush must fold.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        for store in [&a, &b] {
+            let store = store.clone();
+            let rows = vec![outcome(i + 1), outcome(1)];
+            let counts = vec![limited(i + 1), unknown.clone()];
+            tasks.push(tokio::spawn(async move { store.flush_counts(rows, counts).await }));
+        }
+    }
+    for task in tasks {
+        tokio::time::timeout(BOUND, task)
+            .await
+            .expect("in time")
+            .expect("ran")
+            .expect("flushed");
+    }
+    // Per node: sum(i + 1 for i in 0..20) + 20 = 230.
+    assert_eq!(
+        scalar(&url, "SELECT sum(quantity)::bigint FROM outcomes").await,
+        2 * 230
+    );
+    assert_eq!(scalar(&url, "SELECT count(*) FROM outcomes").await, 1);
+    let issue = a.issue(known.issue_id).await.expect("reads");
+    assert_eq!(issue.times_seen, 1 + 2 * 210, "the stored event and every limited one");
+    assert_eq!(issue.last_seen, 600 * HOUR + 9);
+    assert_eq!(
+        scalar(&url, "SELECT sum(count)::bigint FROM issue_hourly").await,
+        1 + 2 * 210
+    );
+    assert_eq!(
+        scalar(&url, "SELECT count(*) FROM issues").await,
+        1,
+        "unknown hashes open nothing"
+    );
+    close(a).await;
+    close(b).await;
 }

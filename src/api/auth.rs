@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::errors::ApiError;
 use subtle::ConstantTimeEq;
 
-use crate::store::{ApiToken, admin, now_us};
+use crate::store::{ApiToken, ORG_TOKEN_MARKER, now_us, token_hash};
 
 /// Errata's token levels and the Sentry scopes each grants.
 pub fn sentry_scopes(levels: &[String]) -> Vec<&'static str> {
@@ -41,7 +41,7 @@ impl Caller {
 
     /// Organization tokens (`sntrys_`) act for the organization, not a user.
     pub fn is_org_token(&self) -> bool {
-        self.token.scopes.iter().any(|s| s == admin::ORG_TOKEN_MARKER)
+        self.token.scopes.iter().any(|s| s == ORG_TOKEN_MARKER)
     }
 
     /// Fails with 403 unless the token grants `scope`.
@@ -69,19 +69,17 @@ pub async fn caller_from_parts(parts: &Parts, state: &AppState) -> Result<Option
     }
     // Only the SHA-256 of the token is looked up, so the index walk's timing says nothing
     // usable about the token; the stored hash is then compared in constant time.
-    let hash = admin::token_hash(token);
-    let lookup = hash.clone();
-    let found = state.store.read(move |c| admin::token_and_hash(c, &lookup)).await?;
+    let hash = token_hash(token);
+    let found = state.store.token_by_hash(&hash).await?;
     let (token, stored) = found.ok_or(ApiError::InvalidToken)?;
     if !bool::from(stored.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(ApiError::InvalidToken);
     }
     // Record use at most once a minute; the write is awaited so `token list` is exact.
-    if token.last_used.is_none_or(|t| now_us() - t > 60_000_000) {
-        let id = token.id;
-        if let Err(e) = state.store.writer.exec(move |tx| admin::touch_token(tx, id)).await {
-            tracing::warn!(error = %e, "could not record token use");
-        }
+    if token.last_used.is_none_or(|t| now_us() - t > 60_000_000)
+        && let Err(e) = state.store.touch_token(token.id).await
+    {
+        tracing::warn!(error = %e, "could not record token use");
     }
     Ok(Some(Caller { token }))
 }

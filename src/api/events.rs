@@ -13,8 +13,7 @@ use super::serialize;
 use super::{IssuePath, resolve_org, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
-use crate::store::read::{self, EventOrder};
-use crate::store::{StoreError, StoredEvent, admin};
+use crate::store::{EventOrder, StoreError, StoredEvent};
 
 type Params = Vec<(String, String)>;
 
@@ -60,7 +59,7 @@ async fn issue_events_response(
     let (issue_id, offset) = (issue.id, cursor.offset);
     let events = state
         .store
-        .read(move |c| read::issue_events(c, issue_id, EventOrder::NewestFirst, limit + 1, offset))
+        .issue_events(issue_id, EventOrder::NewestFirst, limit + 1, offset)
         .await?;
     Ok(page(state, uri, events, offset, limit, full(params)))
 }
@@ -78,8 +77,7 @@ pub async fn issue_events(
 
 /// The full event with its neighbours in the issue.
 async fn with_neighbours(state: &AppState, event: StoredEvent) -> Result<Value, ApiError> {
-    let e = event.clone();
-    let (previous, next) = state.store.read(move |c| read::neighbours(c, &e)).await?;
+    let (previous, next) = state.store.neighbours(&event).await?;
     let mut v = serialize::event(&event);
     v["previousEventID"] = json!(previous);
     v["nextEventID"] = json!(next);
@@ -95,23 +93,26 @@ async fn issue_event_response(
     let (issue, _) = resolve_issue(state, org, id).await?;
     let issue_id = issue.id;
     let project_id = issue.project_id;
-    let which = which.to_string();
-    let event = state
-        .store
-        .read(move |c| {
-            let found = match which.as_str() {
-                "latest" | "recommended" => read::issue_events(c, issue_id, EventOrder::NewestFirst, 1, 0)?.pop(),
-                "oldest" => read::issue_events(c, issue_id, EventOrder::OldestFirst, 1, 0)?.pop(),
-                raw => {
-                    let event_id: String = raw.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
-                    read::event(c, project_id, &event_id)
-                        .ok()
-                        .filter(|e| e.issue_id == issue_id)
-                }
-            };
-            Ok(found)
-        })
-        .await?;
+    let event = match which {
+        "latest" | "recommended" => state
+            .store
+            .issue_events(issue_id, EventOrder::NewestFirst, 1, 0)
+            .await?
+            .pop(),
+        "oldest" => state
+            .store
+            .issue_events(issue_id, EventOrder::OldestFirst, 1, 0)
+            .await?
+            .pop(),
+        raw => {
+            let event_id: String = raw.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+            state
+                .store
+                .find_event(vec![project_id], &event_id)
+                .await?
+                .filter(|e| e.issue_id == issue_id)
+        }
+    };
     let event = event.ok_or_else(|| {
         ApiError::NotFoundDetail(
             "Event not found. The event ID may be incorrect, or it's age exceeded the retention period.".into(),
@@ -141,10 +142,7 @@ pub async fn project_events(
     let cursor = Cursor::parse(param(&params, "cursor"))?;
     let limit = page_size(param(&params, "per_page").or_else(|| param(&params, "limit")))?;
     let (project_id, offset) = (project.id, cursor.offset);
-    let events = state
-        .store
-        .read(move |c| read::project_events(c, project_id, limit + 1, offset))
-        .await?;
+    let events = state.store.project_events(project_id, limit + 1, offset).await?;
     Ok(page(&state, &uri, events, offset, limit, full(&params)))
 }
 
@@ -152,14 +150,10 @@ async fn find_project_event(state: &AppState, org: &str, project: &str, event: &
     let (_, project) = resolve_project(state, org, project).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
     let project_id = project.id;
-    state
-        .store
-        .read(move |c| read::event(c, project_id, &event_id))
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
-            e => e.into(),
-        })
+    state.store.event(project_id, &event_id).await.map_err(|e| match e {
+        StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
+        e => e.into(),
+    })
 }
 
 pub async fn project_event(
@@ -190,19 +184,17 @@ pub async fn event_id_lookup(
     caller.require("event:read")?;
     let org = resolve_org(&state, &org).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
-    let org_id = org.id;
-    let found = state
+    let projects = state.store.projects(Some(org.id)).await?;
+    let ids = projects.iter().map(|p| p.id).collect();
+    let event = state
         .store
-        .read(move |c| {
-            for p in admin::projects(c, Some(org_id))? {
-                if let Ok(e) = read::event(c, p.id, &event_id) {
-                    return Ok(Some((p, e)));
-                }
-            }
-            Ok(None)
-        })
-        .await?;
-    let (project, event) = found.ok_or(ApiError::NotFound)?;
+        .find_event(ids, &event_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let project = projects
+        .into_iter()
+        .find(|p| p.id == event.project_id)
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(json!({
         "organizationSlug": org.slug,
         "projectSlug": project.slug,

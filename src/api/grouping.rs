@@ -14,7 +14,7 @@ use super::{IssuePath, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::ingest::process::tag_pairs;
-use crate::store::{StoreError, admin, read};
+use crate::store::StoreError;
 
 type Params = Vec<(String, String)>;
 
@@ -120,25 +120,25 @@ pub async fn event_grouping_info(
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
     let project_id = project.id;
-    let (event, owners) = state
+    let event = state.store.event(project_id, &event_id).await.map_err(|e| match e {
+        StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
+        e => e.into(),
+    })?;
+    let hashes: Vec<String> = event
+        .data
+        .get("hashes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.as_str().map(str::to_owned))
+        .collect();
+    let owners: Map<String, Value> = state
         .store
-        .read(move |c| {
-            let event = read::event(c, project_id, &event_id)?;
-            let mut owners = Map::new();
-            for hash in event.data.get("hashes").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(hash) = hash.as_str()
-                    && let Some(issue) = read::hash_owner(c, project_id, hash)?
-                {
-                    owners.insert(hash.to_owned(), Value::String(issue.to_string()));
-                }
-            }
-            Ok((event, owners))
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
-            e => e.into(),
-        })?;
+        .hash_owners(project_id, hashes)
+        .await?
+        .into_iter()
+        .map(|(hash, issue)| (hash, Value::String(issue.to_string())))
+        .collect();
     // Events stored before the explanation was recomputed on read still carry their own.
     let explain = match event.data.get("grouping_explain") {
         Some(explain) => explain.clone(),
@@ -177,8 +177,11 @@ async fn unmerge_response(
     let issue_id = issue.id;
     let owned: Vec<String> = state
         .store
-        .read(move |c| Ok(read::issue_hashes(c, issue_id)?.into_iter().map(|(h, _)| h).collect()))
-        .await?;
+        .issue_hashes(issue_id)
+        .await?
+        .into_iter()
+        .map(|h| h.hash)
+        .collect();
     if let Some(foreign) = hashes.iter().find(|h| !owned.contains(h)) {
         return Err(ApiError::BadRequest(format!(
             "The hash {foreign} does not belong to this issue."
@@ -189,12 +192,7 @@ async fn unmerge_response(
             "An issue keeps at least one of its hashes; leave one out.".into(),
         ));
     }
-    let moved = hashes.clone();
-    let unmerged = state
-        .store
-        .writer
-        .exec(move |tx| admin::unmerge_hashes(tx, issue_id, &moved, &tag_pairs))
-        .await?;
+    let unmerged = state.store.unmerge(issue_id, hashes.clone(), tag_pairs).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({

@@ -14,8 +14,9 @@ use super::serialize::{self, iso};
 use super::{IssuePath, query, resolve_org, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
-use crate::store::read::{self, Condition, IssueFilter, IssueSort};
-use crate::store::{Issue, Organization, Project, admin, now_us};
+use crate::store::{
+    Cmp, Condition, Issue, IssueFilter, IssueSort, Organization, Project, StatusChange, TagValue, now_us,
+};
 
 /// Query parameters as a list, since Sentry repeats keys (`id=1&id=2`, `project=…`).
 type Params = Vec<(String, String)>;
@@ -66,23 +67,12 @@ async fn issue_values(state: &AppState, issues: Vec<Issue>, stats: StatsPeriod) 
     let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
     let project_ids: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
     let now = now_us();
-    let (projects, series) = state
-        .store
-        .read(move |c| {
-            let mut projects = HashMap::new();
-            for id in project_ids {
-                if let std::collections::hash_map::Entry::Vacant(e) = projects.entry(id) {
-                    e.insert(admin::project_by_id(c, id)?);
-                }
-            }
-            let series = match stats {
-                StatsPeriod::None => HashMap::new(),
-                StatsPeriod::Day => read::issue_stats(c, &ids, now, 1, 24)?,
-                StatsPeriod::TwoWeeks => read::issue_stats(c, &ids, now, 24, 14)?,
-            };
-            Ok((projects, series))
-        })
-        .await?;
+    let projects = state.store.projects_by_id(project_ids).await?;
+    let series = match stats {
+        StatsPeriod::None => HashMap::new(),
+        StatsPeriod::Day => state.store.issue_stats(ids, now, 1, 24).await?,
+        StatsPeriod::TwoWeeks => state.store.issue_stats(ids, now, 24, 14).await?,
+    };
     let base = state.base_url();
     let mut out = Vec::with_capacity(issues.len());
     for issue in &issues {
@@ -150,37 +140,23 @@ async fn direct_hit(
     let projects = project_ids.to_vec();
     if is_event_id(&q) {
         let event_id: String = q.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
-        let hit = state
-            .store
-            .read(move |c| {
-                for p in projects {
-                    if let Ok(e) = read::event(c, p, &event_id) {
-                        return Ok(Some((read::issue(c, e.issue_id)?, Some(e.event_id))));
-                    }
-                }
-                Ok(None)
-            })
-            .await?;
-        return Ok(hit);
+        return Ok(match state.store.find_event(projects, &event_id).await? {
+            Some(e) => Some((state.store.issue(e.issue_id).await?, Some(e.event_id))),
+            None => None,
+        });
     }
     if param(params, "shortIdLookup") == Some("1")
         && let Some((slug, number)) = serialize::parse_short_id(&q)
     {
-        let hit = state
-            .store
-            .read(move |c| {
-                for p in projects {
-                    let project = admin::project_by_id(c, p)?;
-                    if project.slug == slug
-                        && let Ok(issue) = read::issue_by_short_id(c, p, number)
-                    {
-                        return Ok(Some((issue, None)));
-                    }
-                }
-                Ok(None)
-            })
-            .await?;
-        return Ok(hit);
+        for p in projects {
+            let project = state.store.project_by_id(p).await?;
+            if project.slug == slug
+                && let Ok(issue) = state.store.issue_by_short_id(p, number).await
+            {
+                return Ok(Some((issue, None)));
+            }
+        }
+        return Ok(None);
     }
     Ok(None)
 }
@@ -241,7 +217,7 @@ async fn list(
     let (issues, link) = if value_paged(sort) && !(cursor.value == 0 && cursor.offset > 0) {
         value_page(state, uri, filter, cursor, limit).await?
     } else {
-        let mut issues = state.store.read(move |c| read::issues(c, &filter)).await?;
+        let mut issues = state.store.issues(filter).await?;
         let has_next = issues.len() > limit;
         issues.truncate(limit);
         let link = link_header(&state.base_url(), uri, cursor.offset, limit, has_next);
@@ -271,15 +247,10 @@ async fn value_page(
     let start = (cursor.value > 0).then_some(cursor.value);
     let is_prev = cursor.is_prev && start.is_some();
     let mut issues = match start {
-        Some(value) => {
-            state
-                .store
-                .read(move |c| read::issues_by_value(c, &filter, value, is_prev))
-                .await?
-        }
+        Some(value) => state.store.issues_by_value(filter, value, is_prev).await?,
         None => {
             let filter = IssueFilter { offset: 0, ..filter };
-            state.store.read(move |c| read::issues(c, &filter)).await?
+            state.store.issues(filter).await?
         }
     };
     let more = issues.len() > limit;
@@ -318,7 +289,6 @@ async fn value_page(
 
 /// Org lists: `statsPeriod` is a search window over last seen, or `start`/`end`.
 fn window_conditions(params: &Params) -> Result<Vec<Condition>, ApiError> {
-    use crate::store::read::Cmp;
     let mut out = Vec::new();
     let start = param(params, "start").filter(|s| !s.is_empty());
     let end = param(params, "end").filter(|s| !s.is_empty());
@@ -366,7 +336,7 @@ pub async fn project_list(
 /// The projects an org-scoped request names (`project=` ids or slugs; none or -1 = all).
 async fn org_projects(state: &AppState, org: &Organization, params: &Params) -> Result<Vec<i64>, ApiError> {
     let org_id = org.id;
-    let projects = state.store.read(move |c| admin::projects(c, Some(org_id))).await?;
+    let projects = state.store.projects(Some(org_id)).await?;
     let wanted: Vec<&str> = params_all(params, "project")
         .into_iter()
         .filter(|p| *p != "-1" && !p.is_empty())
@@ -566,49 +536,20 @@ async fn apply(state: &AppState, ids: Vec<i64>, update: &Update) -> Result<usize
         if ids.len() < 2 {
             return Err(ApiError::BadRequest("Merging needs at least two issues.".into()));
         }
-        let merged = ids.clone();
-        state
-            .store
-            .writer
-            .exec(move |tx| admin::merge_issues(tx, &merged).map(|_| ()))
-            .await?;
+        state.store.merge_issues(ids.clone()).await?;
         return Ok(ids.len());
     }
     let Some(status) = update.status.clone() else {
         return Ok(ids.len());
     };
-    let (substatus, details) = (update.substatus.clone(), update.details.clone());
+    let change = StatusChange {
+        status,
+        substatus: update.substatus.clone(),
+        details: update.details.clone(),
+    };
     let n = ids.len();
-    state
-        .store
-        .writer
-        .exec(move |tx| {
-            for id in ids {
-                let details = resolve_next_release(tx, id, &status, &details)?;
-                admin::set_issue_status(tx, id, &status, substatus.as_deref(), &details)?;
-            }
-            Ok(())
-        })
-        .await?;
+    state.store.set_status(ids, change).await?;
     Ok(n)
-}
-
-/// `inNextRelease`: record the release last seen, so only newer releases regress it.
-fn resolve_next_release(
-    conn: &rusqlite::Connection,
-    id: i64,
-    status: &str,
-    details: &Value,
-) -> Result<Value, crate::store::StoreError> {
-    let mut details = details.clone();
-    if status == "resolved" && details.get("inNextRelease") == Some(&json!(true)) {
-        let issue = read::issue(conn, id)?;
-        if let Some(release) = issue.last_release {
-            details["inRelease"] = json!(release);
-            details["inNextRelease"] = json!(true);
-        }
-    }
-    Ok(details)
 }
 
 /// The issues a bulk request targets: `?id=` values, else every match of the list query (max 1000).
@@ -641,7 +582,7 @@ async fn bulk_targets(state: &AppState, params: &Params, project_ids: Vec<i64>) 
         limit: 1000,
         offset: 0,
     };
-    let issues = state.store.read(move |c| read::issues(c, &filter)).await?;
+    let issues = state.store.issues(filter).await?;
     Ok(issues.into_iter().map(|i| i.id).collect())
 }
 
@@ -667,16 +608,7 @@ async fn bulk_update(
 async fn bulk_delete(state: &AppState, params: Params, project_ids: Vec<i64>) -> Result<StatusCode, ApiError> {
     let targets = bulk_targets(state, &params, project_ids).await?;
     if !targets.is_empty() {
-        state
-            .store
-            .writer
-            .exec(move |tx| {
-                for id in targets {
-                    admin::delete_issue(tx, id)?;
-                }
-                Ok(())
-            })
-            .await?;
+        state.store.delete_issues(targets).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -735,46 +667,28 @@ pub async fn resolve_issue(state: &AppState, org: Option<&str>, id: &str) -> Res
         Some(o) => Some(resolve_org(state, o).await?),
         None => None,
     };
-    let id = id.to_string();
-    let (issue, project) = state
-        .store
-        .read(move |c| {
-            let issue = match id.parse::<i64>() {
-                Ok(n) => read::issue(c, n)?,
-                Err(_) => {
-                    let (slug, number) =
-                        serialize::parse_short_id(&id).ok_or(crate::store::StoreError::NotFound("issue"))?;
-                    let projects = admin::projects(c, org.as_ref().map(|o| o.id))?;
-                    let project = projects
-                        .iter()
-                        .find(|p| p.slug == slug)
-                        .ok_or(crate::store::StoreError::NotFound("issue"))?;
-                    read::issue_by_short_id(c, project.id, number)?
-                }
-            };
-            let project = admin::project_by_id(c, issue.project_id)?;
-            if org.as_ref().is_some_and(|o| o.id != project.organization_id) {
-                return Err(crate::store::StoreError::NotFound("issue"));
-            }
-            Ok((issue, project))
-        })
-        .await?;
+    let issue = match id.parse::<i64>() {
+        Ok(n) => state.store.issue(n).await?,
+        Err(_) => {
+            let (slug, number) = serialize::parse_short_id(id).ok_or(ApiError::NotFound)?;
+            let projects = state.store.projects(org.as_ref().map(|o| o.id)).await?;
+            let project = projects.iter().find(|p| p.slug == slug).ok_or(ApiError::NotFound)?;
+            state.store.issue_by_short_id(project.id, number).await?
+        }
+    };
+    let project = state.store.project_by_id(issue.project_id).await?;
+    if org.as_ref().is_some_and(|o| o.id != project.organization_id) {
+        return Err(ApiError::NotFound);
+    }
     Ok((issue, project))
 }
 
 async fn detail_value(state: &AppState, issue: Issue, project: &Project, params: &Params) -> Result<Value, ApiError> {
     let id = issue.id;
     let now = now_us();
-    let (day, month, tags) = state
-        .store
-        .read(move |c| {
-            Ok((
-                read::issue_stats(c, &[id], now, 1, 24)?,
-                read::issue_stats(c, &[id], now, 24, 30)?,
-                read::issue_tags(c, id)?,
-            ))
-        })
-        .await?;
+    let day = state.store.issue_stats(vec![id], now, 1, 24).await?;
+    let month = state.store.issue_stats(vec![id], now, 24, 30).await?;
+    let tags = state.store.issue_tags(id).await?;
     let collapse: Vec<&str> = params_all(params, "collapse");
     let mut v = serialize::issue(&issue, project, &state.base_url());
     let series = |m: &HashMap<i64, Vec<(i64, i64)>>| -> Vec<Value> {
@@ -813,8 +727,8 @@ fn tag_name(key: &str) -> String {
 }
 
 /// Tag keys with totals and up to `top` top values.
-fn tag_keys(tags: &[read::TagValue], top: usize) -> Value {
-    let mut keys: Vec<(&str, Vec<&read::TagValue>)> = Vec::new();
+fn tag_keys(tags: &[TagValue], top: usize) -> Value {
+    let mut keys: Vec<(&str, Vec<&TagValue>)> = Vec::new();
     for t in tags {
         match keys.iter_mut().find(|(k, _)| *k == t.key) {
             Some((_, values)) => values.push(t),
@@ -837,7 +751,7 @@ fn tag_keys(tags: &[read::TagValue], top: usize) -> Value {
     )
 }
 
-fn tag_value(t: &read::TagValue) -> Value {
+fn tag_value(t: &TagValue) -> Value {
     json!({"key": t.key, "name": t.value, "value": t.value, "count": t.count,
            "firstSeen": iso(t.first_seen), "lastSeen": iso(t.last_seen)})
 }
@@ -878,8 +792,7 @@ pub async fn update(
 
 async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<StatusCode, ApiError> {
     let (issue, _) = resolve_issue(state, org, id).await?;
-    let id = issue.id;
-    state.store.writer.exec(move |tx| admin::delete_issue(tx, id)).await?;
+    state.store.delete_issues(vec![issue.id]).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -888,10 +801,9 @@ pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePa
     delete_one(&state, path.org(), &path.id).await
 }
 
-async fn tags_of(state: &AppState, org: Option<&str>, id: &str) -> Result<Vec<read::TagValue>, ApiError> {
+async fn tags_of(state: &AppState, org: Option<&str>, id: &str) -> Result<Vec<TagValue>, ApiError> {
     let (issue, _) = resolve_issue(state, org, id).await?;
-    let issue_id = issue.id;
-    Ok(state.store.read(move |c| read::issue_tags(c, issue_id)).await?)
+    Ok(state.store.issue_tags(issue.id).await?)
 }
 
 async fn tags_response(
@@ -902,7 +814,7 @@ async fn tags_response(
 ) -> Result<Json<Value>, ApiError> {
     let tags = tags_of(state, org, id).await?;
     let wanted = params_all(params, "key");
-    let tags: Vec<read::TagValue> = tags
+    let tags: Vec<TagValue> = tags
         .into_iter()
         .filter(|t| wanted.is_empty() || wanted.contains(&t.key.as_str()))
         .collect();
@@ -920,7 +832,7 @@ pub async fn tags(
 }
 
 async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) -> Result<Json<Value>, ApiError> {
-    let tags: Vec<read::TagValue> = tags_of(state, org, id)
+    let tags: Vec<TagValue> = tags_of(state, org, id)
         .await?
         .into_iter()
         .filter(|t| t.key == key)
@@ -946,7 +858,7 @@ async fn tag_values_response(
     key: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let mut values: Vec<read::TagValue> = tags_of(state, org, id)
+    let mut values: Vec<TagValue> = tags_of(state, org, id)
         .await?
         .into_iter()
         .filter(|t| t.key == key)
@@ -983,22 +895,15 @@ async fn hashes_response(
 ) -> Result<Response, ApiError> {
     let (issue, _) = resolve_issue(state, org, id).await?;
     let issue_id = issue.id;
-    let rows = state
-        .store
-        .read(move |c| {
-            let hashes = read::issue_hashes(c, issue_id)?;
-            let latest = read::latest_event_per_hash(c, issue_id)?;
-            Ok((hashes, latest))
-        })
-        .await?;
-    let (hashes, latest) = rows;
+    let hashes = state.store.issue_hashes(issue_id).await?;
+    let latest = state.store.latest_event_per_hash(issue_id).await?;
     let items = hashes
         .iter()
-        .map(|(hash, config)| {
+        .map(|h| {
             json!({
-                "id": hash,
-                "groupingConfig": config,
-                "latestEvent": latest.get(hash).map(serialize::simple_event),
+                "id": h.hash,
+                "groupingConfig": h.grouping_config,
+                "latestEvent": latest.get(&h.hash).map(serialize::simple_event),
             })
         })
         .collect();

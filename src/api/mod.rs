@@ -17,7 +17,7 @@ use axum::routing::{MethodRouter, any, get};
 
 use crate::app::AppState;
 use crate::errors::ApiError;
-use crate::store::{Organization, Project, admin};
+use crate::store::{Organization, Project};
 
 /// One registered API route: its path (as routed, with the trailing slash) and methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,19 +283,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IssuePath {
 
 /// The organization named in a path, by slug or id.
 pub async fn resolve_org(state: &AppState, org: &str) -> Result<Organization, ApiError> {
-    let org = org.to_string();
-    Ok(state.store.read(move |c| admin::organization(c, &org)).await?)
+    Ok(state.store.organization(org).await?)
 }
 
 /// The organization and project named in a path.
 pub async fn resolve_project(state: &AppState, org: &str, project: &str) -> Result<(Organization, Project), ApiError> {
-    let (org, project) = (org.to_string(), project.to_string());
-    Ok(state
-        .store
-        .read(move |c| {
-            let org = admin::organization(c, &org)?;
-            let project = admin::project(c, org.id, &project)?;
-            Ok((org, project))
-        })
-        .await?)
+    let org = state.store.organization(org).await?;
+    let project = state.store.project(org.id, project).await?;
+    Ok((org, project))
 }

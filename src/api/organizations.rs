@@ -13,7 +13,7 @@ use super::serialize::{self, iso};
 use super::{resolve_org, resolve_project};
 use crate::app::AppState;
 use crate::errors::ApiError;
-use crate::store::{ApiToken, admin};
+use crate::store::{ApiToken, KeyChange, NewProject, ProjectChange, valid_slug};
 
 fn user_json(token: &ApiToken) -> Value {
     json!({
@@ -90,7 +90,7 @@ pub async fn list(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("org:read")?;
-    let orgs = state.store.read(admin::organizations).await?;
+    let orgs = state.store.organizations().await?;
     let base = state.base_url();
     let items = orgs
         .iter()
@@ -108,7 +108,7 @@ pub async fn detail(
     caller.require("org:read")?;
     let org = resolve_org(&state, &org).await?;
     let org_id = org.id;
-    let projects = state.store.read(move |c| admin::projects(c, Some(org_id))).await?;
+    let projects = state.store.projects(Some(org_id)).await?;
     let base = state.base_url();
     let mut v = serialize::organization(&org, &base);
     v["projects"] = projects.iter().map(|p| serialize::project(p, None, &base)).collect();
@@ -138,7 +138,7 @@ pub async fn projects(
     caller.require("project:read")?;
     let org = resolve_org(&state, &org).await?;
     let org_id = org.id;
-    let projects = state.store.read(move |c| admin::projects(c, Some(org_id))).await?;
+    let projects = state.store.projects(Some(org_id)).await?;
     let base = state.base_url();
     let items = projects
         .iter()
@@ -155,10 +155,8 @@ pub async fn all_projects(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("project:read")?;
-    let (orgs, projects) = state
-        .store
-        .read(|c| Ok((admin::organizations(c)?, admin::projects(c, None)?)))
-        .await?;
+    let orgs = state.store.organizations().await?;
+    let projects = state.store.projects(None).await?;
     let base = state.base_url();
     let items = projects
         .iter()
@@ -220,15 +218,14 @@ pub async fn project_create(
             message: "This field is required.".into(),
         })?;
     let slug = body.slug.clone().unwrap_or_else(|| slugify(&name));
-    let platform = body.platform.clone();
-    let org_id = org.id;
-    let project = state
+    let (project, _) = state
         .store
-        .writer
-        .exec(move |tx| {
-            let project = admin::create_project(tx, org_id, &slug, &name, platform.as_deref())?;
-            admin::create_key(tx, project.id, "Default")?;
-            Ok(project)
+        .create_project(NewProject {
+            organization_id: org.id,
+            slug,
+            name,
+            platform: body.platform.clone(),
+            key_label: "Default".into(),
         })
         .await?;
     Ok((
@@ -282,22 +279,20 @@ pub async fn project_update(
     let settings = merged_settings(&project.settings, &body)?;
     let (id, name, slug, platform) = (project.id, body.name.clone(), body.slug.clone(), body.platform.clone());
     if let Some(slug) = &slug
-        && !admin::valid_slug(slug)
+        && !valid_slug(slug)
     {
         return Err(ApiError::Validation {
             field: "slug".into(),
             message: "Enter a valid slug.".into(),
         });
     }
-    let updated = state
-        .store
-        .writer
-        .exec(move |tx| {
-            admin::update_project_settings(tx, id, &settings)?;
-            admin::update_project_fields(tx, id, name.as_deref(), slug.as_deref(), platform.as_deref())?;
-            admin::project_by_id(tx, id)
-        })
-        .await?;
+    let change = ProjectChange {
+        name,
+        slug,
+        platform,
+        settings: Some(settings),
+    };
+    let updated = state.store.update_project(id, change).await?;
     let mut v = serialize::project(&updated, Some(&org), &state.base_url());
     v["options"] = updated.settings.clone();
     Ok(Json(v))
@@ -310,8 +305,7 @@ pub async fn project_delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require("project:admin")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
-    let id = project.id;
-    state.store.writer.exec(move |tx| admin::delete_project(tx, id)).await?;
+    state.store.delete_project(project.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -325,7 +319,7 @@ pub async fn keys(
     caller.require("project:read")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let id = project.id;
-    let keys = state.store.read(move |c| admin::keys(c, id)).await?;
+    let keys = state.store.keys(id).await?;
     let base = state.base_url();
     let items = keys
         .iter()
@@ -412,11 +406,7 @@ pub async fn key_create(
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let id = project.id;
     let label = body.name.clone().unwrap_or_else(|| "Default".into());
-    let key = state
-        .store
-        .writer
-        .exec(move |tx| admin::create_key(tx, id, &label))
-        .await?;
+    let key = state.store.create_key(id, &label).await?;
     Ok((StatusCode::CREATED, Json(serialize::key(&key, &state.base_url()))).into_response())
 }
 
@@ -429,7 +419,7 @@ pub async fn key_detail(
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let key = state
         .store
-        .read(move |c| admin::key_by_public(c, &key))
+        .key_by_public(&key)
         .await?
         .filter(|k| k.project_id == project.id)
         .ok_or(ApiError::NotFound)?;
@@ -456,20 +446,13 @@ pub async fn key_update(
     }
     let rate_limit = body.rate_limit.map(|l| l.map(|l| (l.count, l.window)));
     let origins = body.allowed_origins.as_ref().map(AllowedOrigins::stored);
-    let key = state
-        .store
-        .writer
-        .exec(move |tx| {
-            let updated = admin::update_key(tx, id, &key, body.name.as_deref(), body.is_active, rate_limit)?;
-            match origins {
-                Some(origins) => {
-                    crate::store::ingest::set_allowed_origins(tx, updated.id, &origins)?;
-                    admin::key_by_public(tx, &key)?.ok_or(crate::store::StoreError::NotFound("key"))
-                }
-                None => Ok(updated),
-            }
-        })
-        .await?;
+    let change = KeyChange {
+        label: body.name,
+        is_active: body.is_active,
+        rate_limit,
+        allowed_origins: origins,
+    };
+    let key = state.store.update_key(id, &key, change).await?;
     Ok(Json(serialize::key(&key, &state.base_url())))
 }
 
@@ -481,10 +464,6 @@ pub async fn key_delete(
     caller.require("project:admin")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let id = project.id;
-    state
-        .store
-        .writer
-        .exec(move |tx| admin::delete_key(tx, id, &key))
-        .await?;
+    state.store.delete_key(id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

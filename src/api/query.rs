@@ -2,7 +2,7 @@
 //! parsed into typed store conditions.
 
 use crate::errors::ApiError;
-use crate::store::read::{Cmp, Condition};
+use crate::store::{Cmp, Condition};
 
 /// Splits on spaces outside double quotes; quotes are removed.
 fn tokens(query: &str) -> Result<Vec<String>, ApiError> {

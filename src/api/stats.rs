@@ -25,8 +25,7 @@ use super::resolve_project;
 use super::serialize::iso;
 use crate::app::AppState;
 use crate::errors::ApiError;
-use crate::store::outcomes::{self, OutcomeRow};
-use crate::store::{StoreError, ingest};
+use crate::store::{OutcomeRow, StoreError};
 
 type Params = Vec<(String, String)>;
 
@@ -86,10 +85,7 @@ async fn rows(state: &AppState, project_id: i64, since: i64, until: i64) -> Resu
         tracing::warn!(error = %e, "flushing outcomes before a stats read failed");
     }
     let (since, until) = (day_name(since), day_name(until));
-    Ok(state
-        .store
-        .read(move |c| outcomes::read(c, project_id, &since, &until))
-        .await?)
+    Ok(state.store.outcomes(project_id, &since, &until).await?)
 }
 
 /// Whether an outcome row counts toward a legacy `stat`.
@@ -187,10 +183,7 @@ pub async fn event_attachments(
     caller.require("event:read")?;
     let (_, project) = resolve_project(&state, &org, &project).await?;
     let (project_id, event_id) = (project.id, canonical_event_id(&event));
-    let list = state
-        .store
-        .read(move |c| ingest::attachments(c, project_id, &event_id))
-        .await?;
+    let list = state.store.attachments(project_id, &event_id).await?;
     Ok(Json(Value::Array(
         list.iter()
             .map(|a| {
@@ -222,7 +215,7 @@ pub async fn event_attachment(
     let (project_id, event_id) = (project.id, canonical_event_id(&event));
     let (info, data) = state
         .store
-        .read(move |c| ingest::attachment(c, project_id, &event_id, id))
+        .attachment(project_id, &event_id, id)
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => ApiError::NotFound,

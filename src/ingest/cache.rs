@@ -19,9 +19,8 @@ use super::process::{ProjectContext, SharedProject};
 use super::ratelimit::RateLimiters;
 use crate::event::group::GroupingRules;
 use crate::event::scrub::{ScrubSettings, Scrubber};
-use crate::store::ingest::LimitedCount;
 use crate::store::outcomes::OutcomeTally;
-use crate::store::{ProjectKey, Store, StoreError, admin, ingest, outcomes};
+use crate::store::{LimitedCount, ProjectKey, Store, StoreError};
 
 /// Bound on cached keys, so a flood of random keys cannot grow memory.
 const MAX_KEYS: usize = 10_000;
@@ -118,14 +117,7 @@ impl IngestCache {
             return Ok(());
         }
         let (rows_again, limited_again) = (rows.clone(), limited.clone());
-        let result = store
-            .writer
-            // Outcomes and counts leave keys, settings and hashes alone: keep every cache warm.
-            .maintain(move |tx| {
-                outcomes::write(tx, &rows)?;
-                ingest::count_on_known_issues(tx, &limited)
-            })
-            .await;
+        let result = store.flush_counts(rows, limited).await;
         if let Err(e) = &result {
             tracing::warn!(error = %e, "writing outcomes failed; keeping them for the next flush");
             self.outcomes.restore(rows_again);
@@ -139,7 +131,7 @@ impl IngestCache {
                 }
             }
         }
-        result.map(|_| ())
+        result
     }
 
     /// The key with this public id, if it exists.
@@ -150,11 +142,7 @@ impl IngestCache {
         {
             return Ok(key);
         }
-        let lookup = public_key.to_string();
-        let key = store
-            .read(move |c| admin::key_by_public(c, &lookup))
-            .await?
-            .map(Arc::new);
+        let key = store.key_by_public(public_key).await?.map(Arc::new);
         if let Ok(mut map) = self.keys.write() {
             if map.len() >= MAX_KEYS {
                 map.clear();
@@ -173,7 +161,7 @@ impl IngestCache {
         {
             return Ok(context.clone());
         }
-        let project = store.read(move |c| admin::project_by_id(c, project_id)).await?;
+        let project = store.project_by_id(project_id).await?;
         let context = match cached {
             Some((_, settings, context)) if settings == project.settings => context,
             _ => Arc::new(project_context(project.id, &project.settings)),

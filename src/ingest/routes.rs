@@ -23,9 +23,8 @@ use super::process::{self, parse_event_id};
 use super::ratelimit::KeyLimit;
 use crate::app::AppState;
 use crate::errors::IngestError;
-use crate::store::ingest::{self as store_ingest, NewAttachment, UserReport};
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
-use crate::store::{Announced, ProjectKey, StoreError};
+use crate::store::{Announced, NewAttachment, ProjectKey, StoreError, UserReport};
 
 /// Which ingest endpoint a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +236,7 @@ async fn ingest(state: &AppState, request: Request<'_>, body: Body) -> Result<Re
     }
     // Most ingest requests carry an event: let an open batch wait for it while it is read
     // and processed (the announcement ends when it is queued or this request returns).
-    let announced = state.store.writer.announce();
+    let announced = state.store.announce();
     let headers = request.headers;
     let path_project = match request.project_path {
         Some(p) => Some(
@@ -454,12 +453,7 @@ impl Ctx<'_> {
         } else {
             "default"
         };
-        match state
-            .store
-            .writer
-            .store_event(processed.record, Some(self.announced))
-            .await
-        {
+        match state.store.store_event(processed.record, Some(self.announced)).await {
             Ok(stored) => {
                 let outcome = if stored.duplicate {
                     Outcome::Duplicate
@@ -568,18 +562,7 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
         let written = ctx
             .state
             .store
-            .writer
-            // Attachments and user reports leave keys, settings and hashes alone.
-            .maintain(move |tx| {
-                let kept = match &attachment_event {
-                    Some(event_id) => store_ingest::insert_attachments(tx, project_id, event_id, &attachments)?,
-                    None => 0,
-                };
-                for report in &report_list {
-                    store_ingest::save_user_report(tx, project_id, report)?;
-                }
-                Ok(kept)
-            })
+            .store_extras(project_id, attachment_event, attachments, report_list)
             .await;
         match written {
             Ok(kept) => {

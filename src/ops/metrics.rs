@@ -17,11 +17,7 @@ use crate::app::AppState;
 /// Table counts are reused this long: counting a large table is not free.
 const STATS_TTL: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StoreStats {
-    pub events: i64,
-    pub issues: i64,
-}
+pub use crate::store::StoreCounts as StoreStats;
 
 /// Installs the process-wide recorder with Errata's histogram buckets and help texts.
 pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildError> {
@@ -86,9 +82,9 @@ pub fn token_matches(expected: &str, headers: &HeaderMap) -> bool {
 
 /// Sets the gauges that are read rather than counted.
 pub async fn record_gauges(state: &AppState) {
-    metrics::gauge!("errata_queue_depth").set(state.store.writer.queue_depth() as f64);
-    metrics::gauge!("errata_queue_capacity").set(state.store.writer.queue_capacity() as f64);
-    metrics::gauge!("errata_database_bytes").set(database_bytes(&state.store.path) as f64);
+    metrics::gauge!("errata_queue_depth").set(state.store.queue_depth() as f64);
+    metrics::gauge!("errata_queue_capacity").set(state.store.queue_capacity() as f64);
+    metrics::gauge!("errata_database_bytes").set(state.store.disk_bytes() as f64);
     if let Some(free) = super::disk_free_bytes(&state.config.data_dir) {
         metrics::gauge!("errata_disk_free_bytes").set(free as f64);
     }
@@ -98,36 +94,13 @@ pub async fn record_gauges(state: &AppState) {
     }
 }
 
-/// The main file plus its WAL: what the database occupies on disk.
-pub fn database_bytes(path: &std::path::Path) -> u64 {
-    let wal = {
-        let mut name = path.as_os_str().to_owned();
-        name.push("-wal");
-        std::path::PathBuf::from(name)
-    };
-    [path.to_path_buf(), wal]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
-}
-
 async fn store_stats(state: &AppState) -> Option<StoreStats> {
     if let Some((at, stats)) = state.ops.stats.lock().ok().and_then(|s| *s)
         && at.elapsed() < STATS_TTL
     {
         return Some(stats);
     }
-    let stats = state
-        .store
-        .read(|c| {
-            Ok(StoreStats {
-                events: c.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?,
-                issues: c.query_row("SELECT count(*) FROM issues", [], |r| r.get(0))?,
-            })
-        })
-        .await
-        .ok()?;
+    let stats = state.store.counts().await.ok()?;
     if let Ok(mut slot) = state.ops.stats.lock() {
         *slot = Some((Instant::now(), stats));
     }

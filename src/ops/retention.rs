@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use crate::app::AppState;
-use crate::store::{StoreError, now_us, retention};
+use crate::store::{StoreError, now_us};
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 /// Issues examined per step when looking for ones over the per-issue cap.
 const ISSUE_SCAN: usize = 200;
+/// Most event ids chosen per issue and pass when trimming to the per-issue cap.
+const TRIM_SCAN_MAX: usize = 10_000;
 /// The size cap deletes down to this share of the cap, so it does not run on every pass.
 const SIZE_CAP_LOW_WATER_PERCENT: i64 = 90;
 
@@ -48,16 +50,14 @@ pub async fn run(state: AppState) {
 /// One pass of every enabled rule.
 pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
     let config = &state.config;
-    let writer = &state.store.writer;
+    let store = &state.store;
     let batch = config.retention_batch;
     let mut report = PassReport::default();
 
     if config.retention_days > 0 {
         let cutoff = now_us() - i64::from(config.retention_days) * MICROS_PER_DAY;
         loop {
-            let deleted = writer
-                .maintain(move |tx| retention::delete_expired(tx, cutoff, batch))
-                .await?;
+            let deleted = store.delete_expired(cutoff, batch).await?;
             count(&mut report.expired, deleted, "age");
             if deleted < batch || state.is_shutting_down() {
                 break;
@@ -69,16 +69,11 @@ pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
         let cap = config.max_events_per_issue;
         let mut after = 0;
         loop {
-            let issues = writer
-                .maintain(move |tx| retention::issues_over_cap(tx, cap, after, ISSUE_SCAN))
-                .await?;
+            let issues = store.issues_over_cap(cap, after, ISSUE_SCAN).await?;
             for &issue in &issues {
-                let doomed = writer
-                    .maintain(move |tx| retention::events_beyond_cap(tx, issue, cap, retention::TRIM_SCAN_MAX))
-                    .await?;
+                let doomed = store.events_beyond_cap(issue, cap, TRIM_SCAN_MAX).await?;
                 for chunk in doomed.chunks(batch) {
-                    let chunk = chunk.to_vec();
-                    let deleted = writer.maintain(move |tx| retention::delete_ids(tx, &chunk)).await?;
+                    let deleted = store.delete_events(chunk.to_vec()).await?;
                     count(&mut report.over_issue_cap, deleted, "issue_cap");
                     if state.is_shutting_down() {
                         return Ok(report);
@@ -97,21 +92,21 @@ pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
             .unwrap_or(i64::MAX / 2)
             .saturating_mul(1 << 20);
         let low_water = cap / 100 * SIZE_CAP_LOW_WATER_PERCENT;
-        if writer.maintain(|tx| retention::used_bytes(tx)).await? > cap {
+        if store.used_bytes().await? > cap {
             loop {
-                let deleted = writer.maintain(move |tx| retention::delete_oldest(tx, batch)).await?;
+                let deleted = store.delete_oldest(batch).await?;
                 count(&mut report.over_size_cap, deleted, "size_cap");
                 if deleted == 0 || state.is_shutting_down() {
                     break;
                 }
-                if writer.maintain(|tx| retention::used_bytes(tx)).await? <= low_water {
+                if store.used_bytes().await? <= low_water {
                     break;
                 }
             }
         }
     }
 
-    while writer.maintain(|tx| retention::reclaim_step(tx)).await? > 0 {
+    while store.reclaim_step().await? > 0 {
         if state.is_shutting_down() {
             break;
         }

@@ -118,3 +118,135 @@ pub struct Stored {
     /// The event id was already stored for this project: acknowledged, not counted again.
     pub duplicate: bool,
 }
+
+/// A tag value of an issue with its counts.
+#[derive(Debug, Clone)]
+pub struct TagValue {
+    pub key: String,
+    pub value: String,
+    pub count: i64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+/// What first start created: shown once to the operator.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub organization: Organization,
+    pub project: Project,
+    pub key: ProjectKey,
+    pub token: String,
+}
+
+/// What an unmerge did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmerged {
+    pub new_issue_id: i64,
+    /// Events moved to the new issue.
+    pub events: i64,
+}
+
+/// An attachment as received, already within the stored-size cap.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub name: String,
+    pub content_type: Option<String>,
+    pub attachment_type: String,
+    pub data: Vec<u8>,
+}
+
+/// A stored attachment without its bytes.
+#[derive(Debug, Clone)]
+pub struct AttachmentInfo {
+    pub id: i64,
+    pub event_id: String,
+    pub name: String,
+    pub content_type: Option<String>,
+    pub attachment_type: String,
+    pub size: i64,
+    pub date_created: i64,
+}
+
+/// What a user wrote about an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserReport {
+    pub event_id: String,
+    pub name: String,
+    pub email: String,
+    pub comments: String,
+}
+
+/// Occurrences of rate-limited events, summed per project, grouping hashes and hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitedCount {
+    pub project_id: i64,
+    /// The event's grouping hashes, primary first.
+    pub hashes: Vec<String>,
+    /// Unix hour number of the events.
+    pub hour: i64,
+    pub count: i64,
+    /// Latest event timestamp, microseconds.
+    pub last_seen: i64,
+}
+
+/// What a backup wrote.
+#[derive(Debug, Clone)]
+pub struct BackupReport {
+    pub pages: i64,
+    pub bytes: u64,
+    pub events: i64,
+}
+
+/// How many events and issues are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    pub events: i64,
+    pub issues: i64,
+}
+
+/// A project to create, with its first DSN key.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub organization_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub platform: Option<String>,
+    pub key_label: String,
+}
+
+/// Changes to a project; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectChange {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub platform: Option<String>,
+    /// The whole settings document, already validated and merged (`settings::merged`).
+    pub settings: Option<Value>,
+}
+
+/// Changes to a DSN key; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct KeyChange {
+    pub label: Option<String>,
+    pub is_active: Option<bool>,
+    /// `Some(None)` removes the limit; `Some(Some((count, window_secs)))` sets it.
+    pub rate_limit: Option<Option<(i64, i64)>>,
+    /// `*` or a comma-separated list of origins, hosts or wildcards.
+    pub allowed_origins: Option<String>,
+}
+
+/// A grouping hash of an issue and the grouping config that produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueHash {
+    pub hash: String,
+    pub grouping_config: String,
+}
+
+/// A status change as the API asks for it.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub status: String,
+    pub substatus: Option<String>,
+    /// Sentry's `statusDetails`, as stored.
+    pub details: Value,
+}

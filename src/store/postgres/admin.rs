@@ -6,20 +6,11 @@ use deadpool_postgres::Pool;
 use serde_json::json;
 
 use super::PgError;
-use crate::store::admin::{DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, token_hash};
-use crate::store::{Organization, Project, ProjectKey, now_us};
+use crate::store::rules::{DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, token_hash};
+use crate::store::{Bootstrap, Organization, Project, ProjectKey, now_us};
 
 /// Advisory lock key of the first start's bootstrap (ASCII "errata" and 2).
 const BOOTSTRAP_LOCK: i64 = 0x6572_7261_7461_0002;
-
-/// What the first start created: printed once, as with SQLite.
-#[derive(Debug, Clone)]
-pub struct Bootstrap {
-    pub organization: Organization,
-    pub project: Project,
-    pub key: ProjectKey,
-    pub token: String,
-}
 
 fn random_hex32() -> String {
     uuid::Uuid::new_v4().simple().to_string()

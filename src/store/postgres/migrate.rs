@@ -100,6 +100,9 @@ mod tests {
     #[test]
     fn every_sqlite_migration_has_its_postgres_counterpart() {
         // One version number, one shape, on both backends.
-        assert_eq!(latest_version() as usize, crate::store::migrate::latest_version());
+        assert_eq!(
+            latest_version() as usize,
+            crate::store::sqlite::migrate::latest_version()
+        );
     }
 }

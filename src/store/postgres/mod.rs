@@ -7,7 +7,9 @@
 //! process. Connections come from a deadpool pool over tokio-postgres.
 
 pub mod admin;
+pub mod counts;
 pub mod migrate;
+mod pending;
 pub mod read;
 pub mod writer;
 
@@ -17,7 +19,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use super::{EventRecord, Stored};
+use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
+pub use pending::PENDING;
 pub use writer::PgWriter;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,26 +85,6 @@ pub fn is_postgres_url(url: &str) -> bool {
     lower.starts_with("postgres://") || lower.starts_with("postgresql://")
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct PgOptions {
-    /// Events that may wait for this node's writer; past this, ingest answers 429.
-    pub queue_capacity: usize,
-    /// Most events committed in one transaction.
-    pub batch_max: usize,
-    /// Connections this node opens at most (the writer takes one per batch).
-    pub pool_size: usize,
-}
-
-impl Default for PgOptions {
-    fn default() -> Self {
-        Self {
-            queue_capacity: 4096,
-            batch_max: 1024,
-            pool_size: 8,
-        }
-    }
-}
-
 /// Builds a connection pool for `url` (`postgres://user@host/db`, or the key=value form;
 /// a Unix socket directory as host: `postgres://user@%2Frun%2Fpostgresql/db`). Connects
 /// lazily: nothing is dialled until the first query.
@@ -123,32 +106,181 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, PgError> {
         .map_err(|e| PgError::Url(e.to_string()))
 }
 
+impl From<PgError> for StoreError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::Url(m) => StoreError::Database(format!("invalid PostgreSQL database URL: {m}")),
+            PgError::Db(e) if e.is_closed() || e.code().is_none() => StoreError::Unavailable(e.to_string()),
+            PgError::Db(e) => StoreError::Database(e.to_string()),
+            PgError::Pool(e) => StoreError::Unavailable(e.to_string()),
+            PgError::Migration(m) => StoreError::Migration(m),
+            PgError::Unavailable(m) => StoreError::Unavailable(m),
+            PgError::NotFound(what) => StoreError::NotFound(what),
+            PgError::Corrupt(m) => StoreError::Corrupt(m),
+            PgError::QueueFull => StoreError::QueueFull,
+            PgError::Closed => StoreError::Closed,
+        }
+    }
+}
+
+/// A database URL for logs and messages: the password, if any, replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "a PostgreSQL database".into();
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _password)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    // Query parameters may carry a password too (`?password=…`): drop them.
+    let path = path.split('?').next().unwrap_or("");
+    format!("{scheme}://{authority}/{path}")
+}
+
 /// Handle to a PostgreSQL database: the pool and this node's writer. Cheap to clone.
 #[derive(Clone)]
 pub struct PgStore {
     pub pool: Pool,
     pub writer: PgWriter,
+    /// Bumped by this node's changes to projects, keys or settings. Not yet shared between
+    /// nodes: another node's change is not seen here until that is built.
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PgStore {
     /// Connects, brings the schema up to date (under an advisory lock, so nodes starting
     /// together apply each migration once), and starts this node's writer.
-    pub async fn open(url: &str, opts: PgOptions) -> Result<PgStore, PgError> {
-        let pool = pool(url, opts.pool_size)?;
+    pub async fn open(url: &str, opts: StoreOptions) -> Result<PgStore, PgError> {
+        // The writer holds one connection per batch; reads and administrative writes share the rest.
+        let pool = pool(url, opts.read_pool_size as usize + 2)?;
         migrate::run(&pool).await?;
-        let writer = PgWriter::start(pool.clone(), opts);
-        Ok(PgStore { pool, writer })
+        let writer = PgWriter::start(pool.clone(), opts.queue_capacity, opts.batch_max);
+        Ok(PgStore {
+            pool,
+            writer,
+            generation: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        })
+    }
+
+    // ---------------------------------------------------------------- lifecycle and health
+
+    pub fn schema_version(&self) -> usize {
+        migrate::latest_version() as usize
+    }
+
+    /// Stops taking events and blocks until the writer has committed what is queued; call it
+    /// off the async runtime's worker threads (`spawn_blocking`), as with SQLite.
+    pub fn shutdown(&self) {
+        self.writer.shutdown();
+        self.pool.close();
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.writer.queue_depth()
+    }
+
+    pub fn queue_capacity(&self) -> usize {
+        self.writer.queue_capacity()
+    }
+
+    /// A real write, committed: a read-only replica or a full disk shows here.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await.map_err(PgError::from)?;
+        let tx = client.transaction().await.map_err(PgError::from)?;
+        tx.execute(
+            "UPDATE errata_schema SET applied = applied WHERE version = $1",
+            &[&migrate::latest_version()],
+        )
+        .await
+        .map_err(PgError::from)?;
+        tx.commit().await.map_err(PgError::from)?;
+        Ok(())
+    }
+
+    pub async fn counts(&self) -> Result<super::StoreCounts, StoreError> {
+        let client = self.pool.get().await.map_err(PgError::from)?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM issues)",
+                &[],
+            )
+            .await
+            .map_err(PgError::from)?;
+        Ok(super::StoreCounts {
+            events: row.get(0),
+            issues: row.get(1),
+        })
+    }
+
+    /// Unknown here (the database's files are on its own server): 0.
+    pub fn disk_bytes(&self) -> u64 {
+        0
+    }
+
+    // ---------------------------------------------------------------- ingest
+
+    pub fn announce(&self) -> Announced {
+        self.writer.announce()
     }
 
     /// Queues an event and waits until the transaction holding it has committed.
-    pub async fn store_event(&self, record: EventRecord) -> Result<Stored, PgError> {
-        self.writer.store_event(record).await
+    pub async fn store_event(&self, record: EventRecord, announced: Option<&Announced>) -> Result<Stored, StoreError> {
+        Ok(self.writer.store_event(record, announced).await?)
     }
 
-    /// Stops taking events, lets the writer commit what is queued, and closes the pool.
-    pub async fn shutdown(&self) {
-        self.writer.shutdown().await;
-        self.pool.close();
+    /// Adds tallied outcomes and counts rate-limited events on their known issues, in one
+    /// transaction.
+    pub async fn flush_counts(
+        &self,
+        outcomes: Vec<super::OutcomeRow>,
+        limited: Vec<super::LimitedCount>,
+    ) -> Result<(), StoreError> {
+        counts::flush(&self.pool, &outcomes, &limited).await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- organizations, projects, keys
+
+    pub async fn bootstrap_if_empty(&self) -> Result<Option<super::Bootstrap>, StoreError> {
+        Ok(admin::bootstrap_if_empty(&self.pool).await?)
+    }
+
+    pub async fn project_by_id(&self, id: i64) -> Result<super::Project, StoreError> {
+        Ok(admin::project_by_id(&self.pool, id).await?)
+    }
+
+    pub async fn key_by_public(&self, public_key: &str) -> Result<Option<super::ProjectKey>, StoreError> {
+        Ok(admin::key_by_public(&self.pool, public_key).await?)
+    }
+
+    // ---------------------------------------------------------------- issues and events
+
+    pub async fn issue(&self, id: i64) -> Result<super::Issue, StoreError> {
+        Ok(read::issue(&self.pool, id).await?)
+    }
+
+    pub async fn issue_by_short_id(&self, project_id: i64, short_id: i64) -> Result<super::Issue, StoreError> {
+        Ok(read::issue_by_short_id(&self.pool, project_id, short_id).await?)
+    }
+
+    pub async fn hash_owners(
+        &self,
+        project_id: i64,
+        hashes: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        Ok(read::hash_owners(&self.pool, project_id, hashes).await?)
+    }
+
+    pub async fn event(&self, project_id: i64, event_id: &str) -> Result<super::StoredEvent, StoreError> {
+        Ok(read::event(&self.pool, project_id, event_id).await?)
     }
 }
 
@@ -162,6 +294,16 @@ mod tests {
         assert!(is_postgres_url("PostgreSQL://u@%2Ftmp/db"));
         assert!(!is_postgres_url("/var/lib/errata/errata.sqlite3"));
         assert!(!is_postgres_url("sqlite:///x"));
+    }
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            redact_url("postgres://errata:s3cret@db.internal:5432/errata?sslmode=require&password=x"),
+            "postgres://errata:***@db.internal:5432/errata"
+        );
+        assert_eq!(redact_url("postgres://errata@%2Ftmp/db"), "postgres://errata@%2Ftmp/db");
+        assert!(!redact_url("host=/tmp password=s3cret").contains("s3cret"));
     }
 
     #[test]

@@ -104,3 +104,19 @@ pub async fn event(pool: &Pool, project_id: i64, event_id: &str) -> Result<Store
         data: decode_payload(&payload)?,
     })
 }
+
+/// Which issue each of `hashes` belongs to in a project (hashes of no issue are left out).
+pub async fn hash_owners(
+    pool: &Pool,
+    project_id: i64,
+    hashes: Vec<String>,
+) -> Result<std::collections::HashMap<String, i64>, PgError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT hash, issue_id FROM issue_hashes WHERE project_id = $1 AND hash = ANY($2)",
+            &[&project_id, &hashes],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}

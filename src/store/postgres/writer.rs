@@ -11,13 +11,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{PgError, PgOptions};
-use crate::store::{EventRecord, Stored};
+use super::PgError;
+use crate::store::{Announced, EventRecord, Stored};
 
 type Reply = oneshot::Sender<Result<Stored, PgError>>;
 
@@ -32,22 +33,36 @@ pub struct PgWriter {
 
 struct Inner {
     tx: std::sync::Mutex<Option<mpsc::Sender<(Box<EventRecord>, Reply)>>>,
-    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Disconnected when the writer task has answered its last event.
+    done: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    /// Requests announced as about to queue an event (kept for the interface; batches do
+    /// not wait for them yet).
+    incoming: Arc<AtomicUsize>,
     capacity: usize,
 }
 
 impl PgWriter {
-    pub(super) fn start(pool: Pool, opts: PgOptions) -> PgWriter {
-        let capacity = opts.queue_capacity.max(1);
+    /// Starts the writer task on the current tokio runtime.
+    pub(super) fn start(pool: Pool, queue_capacity: usize, batch_max: usize) -> PgWriter {
+        let capacity = queue_capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
-        let task = tokio::spawn(run(pool, rx, opts.batch_max.max(1)));
+        let (finished, done) = std::sync::mpsc::channel::<()>();
+        tokio::spawn(async move {
+            run(pool, rx, batch_max.max(1)).await;
+            drop(finished);
+        });
         PgWriter {
             inner: Arc::new(Inner {
                 tx: std::sync::Mutex::new(Some(tx)),
-                task: tokio::sync::Mutex::new(Some(task)),
+                done: std::sync::Mutex::new(Some(done)),
+                incoming: Arc::new(AtomicUsize::new(0)),
                 capacity,
             }),
         }
+    }
+
+    pub fn announce(&self) -> Announced {
+        Announced::new(self.inner.incoming.clone())
     }
 
     fn sender(&self) -> Result<mpsc::Sender<(Box<EventRecord>, Reply)>, PgError> {
@@ -70,24 +85,31 @@ impl PgWriter {
 
     /// Queues an event (429-worthy `QueueFull` when the queue is full) and waits until its
     /// transaction has committed.
-    pub async fn store_event(&self, record: EventRecord) -> Result<Stored, PgError> {
+    pub async fn store_event(&self, record: EventRecord, announced: Option<&Announced>) -> Result<Stored, PgError> {
         let (reply, rx) = oneshot::channel();
-        self.sender()?
-            .try_send((Box::new(record), reply))
-            .map_err(|e| match e {
+        let queued = self.sender().and_then(|s| {
+            s.try_send((Box::new(record), reply)).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => PgError::QueueFull,
                 mpsc::error::TrySendError::Closed(_) => PgError::Closed,
-            })?;
+            })
+        });
+        if let Some(a) = announced {
+            a.arrived();
+        }
+        queued?;
         rx.await.map_err(|_| PgError::Closed)?
     }
 
-    /// Stops taking events and waits until the queued ones are committed and answered.
-    pub async fn shutdown(&self) {
+    /// Stops taking events and blocks until the queued ones are committed and answered.
+    /// Blocks the calling thread: call it from `spawn_blocking`, never on a runtime worker.
+    pub fn shutdown(&self) {
         if let Ok(mut tx) = self.inner.tx.lock() {
             tx.take();
         }
-        if let Some(task) = self.inner.task.lock().await.take() {
-            let _ = task.await;
+        let done = self.inner.done.lock().ok().and_then(|mut d| d.take());
+        if let Some(done) = done {
+            // Returns once the task has dropped its end, after the last batch.
+            let _ = done.recv();
         }
     }
 }
@@ -515,7 +537,7 @@ impl Folded {
             let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
             let times_seen: i64 = row.get(2);
             let reopen = delta.seen.iter().find_map(|(release, timestamp)| {
-                crate::store::admin::reopens(&status, &details, release.as_deref(), *timestamp, times_seen)
+                crate::store::rules::reopens(&status, &details, release.as_deref(), *timestamp, times_seen)
             });
             if let Some(substatus) = reopen {
                 tx.execute(

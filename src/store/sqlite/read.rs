@@ -1,115 +1,34 @@
 //! Read queries for the API, on read-only connections.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 
-use super::{Issue, StoreError, StoredEvent};
+use super::{
+    Cmp, Condition, EventOrder, Issue, IssueFilter, IssueHash, IssueSort, StoreError, StoredEvent, TagValue,
+    decode_payload,
+};
 
-/// How an issue list is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IssueSort {
-    /// Last seen, newest first.
-    #[default]
-    Date,
-    /// First seen, newest first.
-    New,
-    /// Most events first.
-    Freq,
-    /// Most users first.
-    User,
-}
-
-/// A comparison in an issue query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cmp {
-    Eq,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-}
-
-impl Cmp {
-    fn sql(self) -> &'static str {
-        match self {
-            Cmp::Eq => "=",
-            Cmp::Gt => ">",
-            Cmp::Ge => ">=",
-            Cmp::Lt => "<",
-            Cmp::Le => "<=",
-        }
+/// The issue column an order sorts by (descending; ties by id, descending).
+fn sort_column(sort: IssueSort) -> &'static str {
+    match sort {
+        IssueSort::Date => "i.last_seen",
+        IssueSort::New => "i.first_seen",
+        IssueSort::Freq => "i.times_seen",
+        IssueSort::User => "i.user_count",
     }
 }
 
-/// One term of an issue query, already parsed and typed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Condition {
-    /// `is:` — any of these statuses.
-    Status {
-        values: Vec<String>,
-        negate: bool,
-    },
-    Level {
-        values: Vec<String>,
-        negate: bool,
-    },
-    /// Any event of the issue has one of these releases.
-    Release {
-        values: Vec<String>,
-        negate: bool,
-    },
-    Environment {
-        values: Vec<String>,
-        negate: bool,
-    },
-    FirstSeen {
-        cmp: Cmp,
-        at_us: i64,
-    },
-    LastSeen {
-        cmp: Cmp,
-        at_us: i64,
-    },
-    TimesSeen {
-        cmp: Cmp,
-        count: i64,
-    },
-    UserCount {
-        cmp: Cmp,
-        count: i64,
-    },
-    /// Tag `key` has one of these values (`*` wildcards allowed).
-    Tag {
-        key: String,
-        values: Vec<String>,
-        negate: bool,
-    },
-    /// Tag `key` is present at all.
-    Has {
-        key: String,
-        negate: bool,
-    },
-    /// Case-insensitive substring of title, culprit or message.
-    Text {
-        text: String,
-        negate: bool,
-    },
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct IssueFilter {
-    /// Empty means every project.
-    pub project_ids: Vec<i64>,
-    /// Empty means no restriction.
-    pub issue_ids: Vec<i64>,
-    pub conditions: Vec<Condition>,
-    pub sort: IssueSort,
-    pub limit: usize,
-    pub offset: usize,
+fn cmp_sql(cmp: Cmp) -> &'static str {
+    match cmp {
+        Cmp::Eq => "=",
+        Cmp::Gt => ">",
+        Cmp::Ge => ">=",
+        Cmp::Lt => "<",
+        Cmp::Le => "<=",
+    }
 }
 
 const ISSUE_COLUMNS: &str = "i.id, i.project_id, i.short_id, i.title, i.culprit, i.location, i.level, i.type, \
@@ -204,10 +123,10 @@ fn where_clause(filter: &IssueFilter, args: &mut Vec<SqlValue>) -> String {
             Condition::Level { values, negate } => in_list("i.level", values, *negate, args),
             Condition::Release { values, negate } => tag_exists("release", Some(values), *negate, args),
             Condition::Environment { values, negate } => tag_exists("environment", Some(values), *negate, args),
-            Condition::FirstSeen { cmp, at_us } => format!("i.first_seen {} {at_us}", cmp.sql()),
-            Condition::LastSeen { cmp, at_us } => format!("i.last_seen {} {at_us}", cmp.sql()),
-            Condition::TimesSeen { cmp, count } => format!("i.times_seen {} {count}", cmp.sql()),
-            Condition::UserCount { cmp, count } => format!("i.user_count {} {count}", cmp.sql()),
+            Condition::FirstSeen { cmp, at_us } => format!("i.first_seen {} {at_us}", cmp_sql(*cmp)),
+            Condition::LastSeen { cmp, at_us } => format!("i.last_seen {} {at_us}", cmp_sql(*cmp)),
+            Condition::TimesSeen { cmp, count } => format!("i.times_seen {} {count}", cmp_sql(*cmp)),
+            Condition::UserCount { cmp, count } => format!("i.user_count {} {count}", cmp_sql(*cmp)),
             Condition::Tag { key, values, negate } => tag_exists(key, Some(values), *negate, args),
             Condition::Has { key, negate } => tag_exists(key, None, *negate, args),
             Condition::Text { text, negate } => {
@@ -244,28 +163,6 @@ pub fn issues(conn: &Connection, filter: &IssueFilter) -> Result<Vec<Issue>, Sto
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-impl IssueSort {
-    /// The issue column this order sorts by (descending; ties by id, descending).
-    pub fn column(self) -> &'static str {
-        match self {
-            IssueSort::Date => "i.last_seen",
-            IssueSort::New => "i.first_seen",
-            IssueSort::Freq => "i.times_seen",
-            IssueSort::User => "i.user_count",
-        }
-    }
-
-    /// The value of this order's column for one issue (what a value cursor carries).
-    pub fn value_of(self, issue: &Issue) -> i64 {
-        match self {
-            IssueSort::Date => issue.last_seen,
-            IssueSort::New => issue.first_seen,
-            IssueSort::Freq => issue.times_seen,
-            IssueSort::User => issue.user_count,
-        }
-    }
-}
-
 /// One page of issues positioned by the sort column's value rather than by a row count,
 /// as Sentry's value cursors are: going forward, the rows whose value is at most `value`
 /// (skipping `filter.offset` rows, the ones with exactly `value` already shown); going back
@@ -280,7 +177,7 @@ pub fn issues_by_value(
 ) -> Result<Vec<Issue>, StoreError> {
     let mut args = Vec::new();
     let clause = where_clause(filter, &mut args);
-    let column = filter.sort.column();
+    let column = sort_column(filter.sort);
     let (bound, dir) = if is_prev { (">=", "ASC") } else { ("<=", "DESC") };
     let sql = format!(
         "SELECT {ISSUE_COLUMNS} FROM issues i WHERE {clause} AND {column} {bound} {value} \
@@ -320,12 +217,6 @@ pub fn issue_by_short_id(conn: &Connection, project_id: i64, short_id: i64) -> R
     .ok_or(StoreError::NotFound("issue"))
 }
 
-/// Decompresses a stored payload.
-pub fn decode_payload(blob: &[u8]) -> Result<Value, StoreError> {
-    let json = zstd::decode_all(blob).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 const EVENT_COLUMNS: &str = "id, project_id, issue_id, event_id, timestamp, received, size, payload";
 
 fn event_from_row(r: &rusqlite::Row) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
@@ -351,13 +242,6 @@ fn decode_rows(rows: Vec<(StoredEvent, Vec<u8>)>) -> Result<Vec<StoredEvent>, St
             Ok(event)
         })
         .collect()
-}
-
-/// Which end of an issue's event list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventOrder {
-    NewestFirst,
-    OldestFirst,
 }
 
 /// A page of an issue's events.
@@ -407,20 +291,25 @@ pub fn event(conn: &Connection, project_id: i64, event_id: &str) -> Result<Store
 }
 
 /// The events just before and after `event` within its issue: (previous, next) ids.
-pub fn neighbours(conn: &Connection, event: &StoredEvent) -> Result<(Option<String>, Option<String>), StoreError> {
+pub fn neighbours(
+    conn: &Connection,
+    issue_id: i64,
+    timestamp: i64,
+    id: i64,
+) -> Result<(Option<String>, Option<String>), StoreError> {
     let previous = conn
         .prepare_cached(
             "SELECT event_id FROM events WHERE issue_id = ?1 AND (timestamp < ?2 OR (timestamp = ?2 AND id < ?3)) \
              ORDER BY timestamp DESC, id DESC LIMIT 1",
         )?
-        .query_row(params![event.issue_id, event.timestamp, event.id], |r| r.get(0))
+        .query_row(params![issue_id, timestamp, id], |r| r.get(0))
         .optional()?;
     let next = conn
         .prepare_cached(
             "SELECT event_id FROM events WHERE issue_id = ?1 AND (timestamp > ?2 OR (timestamp = ?2 AND id > ?3)) \
              ORDER BY timestamp ASC, id ASC LIMIT 1",
         )?
-        .query_row(params![event.issue_id, event.timestamp, event.id], |r| r.get(0))
+        .query_row(params![issue_id, timestamp, id], |r| r.get(0))
         .optional()?;
     Ok((previous, next))
 }
@@ -466,16 +355,6 @@ pub fn issue_stats(
     Ok(out)
 }
 
-/// A tag value of an issue with its counts.
-#[derive(Debug, Clone)]
-pub struct TagValue {
-    pub key: String,
-    pub value: String,
-    pub count: i64,
-    pub first_seen: i64,
-    pub last_seen: i64,
-}
-
 /// Every tag value of an issue, most frequent first.
 pub fn issue_tags(conn: &Connection, issue_id: i64) -> Result<Vec<TagValue>, StoreError> {
     let mut stmt = conn.prepare_cached(
@@ -495,10 +374,15 @@ pub fn issue_tags(conn: &Connection, issue_id: i64) -> Result<Vec<TagValue>, Sto
 }
 
 /// The grouping hashes of an issue.
-pub fn issue_hashes(conn: &Connection, issue_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+pub fn issue_hashes(conn: &Connection, issue_id: i64) -> Result<Vec<IssueHash>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT hash, grouping_config FROM issue_hashes WHERE issue_id = ?1 ORDER BY hash")?;
-    let rows = stmt.query_map(params![issue_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = stmt.query_map(params![issue_id], |r| {
+        Ok(IssueHash {
+            hash: r.get(0)?,
+            grouping_config: r.get(1)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -508,20 +392,6 @@ pub fn hash_owner(conn: &Connection, project_id: i64, hash: &str) -> Result<Opti
         .prepare_cached("SELECT issue_id FROM issue_hashes WHERE project_id = ?1 AND hash = ?2")?
         .query_row(params![project_id, hash], |r| r.get(0))
         .optional()?)
-}
-
-/// Orders release names: semver-aware where both parse (`pkg@1.10.0` > `pkg@1.9.2`), else by text.
-pub fn compare_releases(a: &str, b: &str) -> Ordering {
-    fn version(release: &str) -> Option<Vec<u64>> {
-        let v = release.rsplit('@').next().unwrap_or(release);
-        let v = v.trim_start_matches('v');
-        let core = v.split(['-', '+']).next().unwrap_or(v);
-        core.split('.').map(|p| p.parse::<u64>().ok()).collect()
-    }
-    match (version(a), version(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        _ => a.cmp(b),
-    }
 }
 
 /// For each primary hash of an issue, its newest event.
@@ -544,13 +414,6 @@ pub fn latest_event_per_hash(conn: &Connection, issue_id: i64) -> Result<HashMap
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn releases_compare_semver_aware() {
-        assert_eq!(compare_releases("shop@1.10.0", "shop@1.9.2"), Ordering::Greater);
-        assert_eq!(compare_releases("1.2.0", "1.2.0"), Ordering::Equal);
-        assert_eq!(compare_releases("v2.0", "v10.0"), Ordering::Less);
-    }
 
     #[test]
     fn like_pattern_escapes_and_expands_wildcards() {

@@ -4,21 +4,11 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use super::{ApiToken, Organization, Project, ProjectKey, StoreError, now_us};
-
-pub const DEFAULT_ORG_SLUG: &str = "errata";
-pub const DEFAULT_PROJECT_SLUG: &str = "default";
-
-/// What first start created: shown once to the operator.
-#[derive(Debug, Clone)]
-pub struct Bootstrap {
-    pub organization: Organization,
-    pub project: Project,
-    pub key: ProjectKey,
-    pub token: String,
-}
+use super::{
+    ApiToken, Bootstrap, DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, ORG_TOKEN_MARKER, Organization, Project, ProjectKey,
+    StoreError, Unmerged, now_us, token_hash, valid_slug,
+};
 
 /// On an empty database: one organization, project 1 with a DSN key, and an admin token.
 pub fn bootstrap_if_empty(conn: &Connection) -> Result<Option<Bootstrap>, StoreError> {
@@ -71,17 +61,6 @@ pub fn organization(conn: &Connection, slug_or_id: &str) -> Result<Organization,
         .into_iter()
         .find(|o| o.slug == slug_or_id || o.id.to_string() == slug_or_id)
         .ok_or(StoreError::NotFound("organization"))
-}
-
-/// Project slugs: lower-case letters, digits, `-` and `_`, starting with a letter or digit.
-pub fn valid_slug(slug: &str) -> bool {
-    !slug.is_empty()
-        && slug.len() <= 50
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        && slug.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && !slug.chars().all(|c| c.is_ascii_digit())
 }
 
 pub fn create_project(
@@ -271,11 +250,6 @@ pub fn delete_key(conn: &Connection, project_id: i64, public_key: &str) -> Resul
     Ok(())
 }
 
-/// SHA-256 of a token, hex: the only form in which tokens are stored.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// Mints a user token (`sntryu_` + 64 hex, the format sentry-cli recognises) and stores its hash.
 pub fn create_token(conn: &Connection, name: &str, scopes: &[&str]) -> Result<String, StoreError> {
     let token = format!("sntryu_{}{}", random_hex32(), random_hex32());
@@ -350,9 +324,6 @@ pub fn create_org_token(
     Ok(token)
 }
 
-/// Stored among a token's scopes when it is an organization token.
-pub const ORG_TOKEN_MARKER: &str = "org-token";
-
 pub fn touch_token(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE api_tokens SET last_used = ?2 WHERE id = ?1",
@@ -367,45 +338,6 @@ pub fn revoke_token(conn: &Connection, id: i64) -> Result<(), StoreError> {
         return Err(StoreError::NotFound("token"));
     }
     Ok(())
-}
-
-/// Whether a new event reopens an issue, and with which substatus.
-///
-/// Resolved issues regress unless the event comes from a release older than the one the
-/// issue was resolved in; ignored issues wake when their time or count condition is met.
-pub fn reopens(
-    status: &str,
-    details: &Value,
-    release: Option<&str>,
-    timestamp: i64,
-    times_seen: i64,
-) -> Option<&'static str> {
-    match status {
-        "resolved" => {
-            if let (Some(resolved_in), Some(release)) = (details.get("inRelease").and_then(Value::as_str), release) {
-                // Resolved "in the next release": the release it was seen in still has the bug.
-                let next_only = details.get("inNextRelease") == Some(&Value::Bool(true));
-                let order = crate::store::read::compare_releases(release, resolved_in);
-                if order == std::cmp::Ordering::Less || (next_only && order == std::cmp::Ordering::Equal) {
-                    return None;
-                }
-            }
-            Some("regressed")
-        }
-        "ignored" => {
-            let until = details.get("ignoreUntilUs").and_then(Value::as_i64);
-            if until.is_some_and(|u| timestamp >= u) {
-                return Some("escalating");
-            }
-            let count = details.get("ignoreCount").and_then(Value::as_i64);
-            let base = details.get("timesSeenAtIgnore").and_then(Value::as_i64).unwrap_or(0);
-            if count.is_some_and(|c| times_seen - base >= c) {
-                return Some("escalating");
-            }
-            None
-        }
-        _ => None,
-    }
 }
 
 /// Sets an issue's status; `details` is Sentry's `statusDetails` as the API stores it.
@@ -546,14 +478,6 @@ pub fn merge_issues(conn: &Connection, ids: &[i64]) -> Result<i64, StoreError> {
     Ok(parent)
 }
 
-/// What an unmerge did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unmerged {
-    pub new_issue_id: i64,
-    /// Events moved to the new issue.
-    pub events: i64,
-}
-
 /// One moved event's share of an issue's aggregates.
 struct MovedEvent {
     timestamp: i64,
@@ -573,10 +497,10 @@ pub fn unmerge_hashes(
     hashes: &[String],
     tags_of: &dyn Fn(&Value) -> Vec<(String, String)>,
 ) -> Result<Unmerged, StoreError> {
-    let old = crate::store::read::issue(conn, issue_id)?;
-    let owned: Vec<String> = crate::store::read::issue_hashes(conn, issue_id)?
+    let old = super::read::issue(conn, issue_id)?;
+    let owned: Vec<String> = super::read::issue_hashes(conn, issue_id)?
         .into_iter()
-        .map(|(hash, _)| hash)
+        .map(|h| h.hash)
         .collect();
     if hashes.is_empty() {
         return Err(StoreError::Conflict("name at least one hash to unmerge".into()));
@@ -607,7 +531,7 @@ pub fn unmerge_hashes(
                 continue;
             }
             let blob: Vec<u8> = row.get(4)?;
-            let payload = crate::store::read::decode_payload(&blob)?;
+            let payload = super::decode_payload(&blob)?;
             moved.push((
                 row.get(0)?,
                 MovedEvent {
@@ -794,7 +718,7 @@ fn refresh_tag_times(
     while let Some(row) = rows.next()? {
         let timestamp: i64 = row.get(0)?;
         let blob: Vec<u8> = row.get(1)?;
-        for tag in tags_of(&crate::store::read::decode_payload(&blob)?) {
+        for tag in tags_of(&super::decode_payload(&blob)?) {
             if let Some(seen) = stale.get_mut(&tag) {
                 let (first, last) = seen.get_or_insert((timestamp, timestamp));
                 *first = (*first).min(timestamp);

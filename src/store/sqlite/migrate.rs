@@ -7,8 +7,8 @@ use rusqlite_migration::{M, Migrations};
 use super::StoreError;
 
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../schema/0001_init.sql"),
-    include_str!("../../schema/0002_attachments_user_reports.sql"),
+    include_str!("../../../schema/0001_init.sql"),
+    include_str!("../../../schema/0002_attachments_user_reports.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

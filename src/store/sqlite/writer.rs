@@ -12,29 +12,7 @@ use std::time::Instant;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
-use super::{EventRecord, StoreError, Stored};
-
-#[derive(Debug, Clone, Copy)]
-pub struct StoreOptions {
-    /// Jobs that may wait for the writer; past this, ingest answers 429.
-    pub queue_capacity: usize,
-    /// Most events committed in one transaction.
-    pub batch_max: usize,
-    pub read_pool_size: u32,
-    /// `synchronous=FULL` (power-loss durable) instead of NORMAL.
-    pub synchronous_full: bool,
-}
-
-impl Default for StoreOptions {
-    fn default() -> Self {
-        Self {
-            queue_capacity: 4096,
-            batch_max: 1024,
-            read_pool_size: 4,
-            synchronous_full: false,
-        }
-    }
-}
+use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
 
 type ExecFn = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -67,26 +45,6 @@ struct WriterInner {
 /// when nothing is on its way, so a lone event is committed at once.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// An announced event: counts as incoming until it is queued or the request gives up.
-pub struct Announced {
-    incoming: Arc<AtomicUsize>,
-    pending: std::sync::atomic::AtomicBool,
-}
-
-impl Announced {
-    fn arrived(&self) {
-        if self.pending.swap(false, Ordering::AcqRel) {
-            self.incoming.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-impl Drop for Announced {
-    fn drop(&mut self) {
-        self.arrived();
-    }
-}
-
 impl Writer {
     pub(super) fn start(conn: Connection, opts: StoreOptions, generation: Arc<AtomicU64>) -> Writer {
         let (tx, rx) = sync_channel(opts.queue_capacity);
@@ -117,11 +75,7 @@ impl Writer {
     /// processed), so an open batch may wait briefly for it. Dropping the guard, or
     /// queueing the event, ends the announcement.
     pub fn announce(&self) -> Announced {
-        self.inner.incoming.fetch_add(1, Ordering::AcqRel);
-        Announced {
-            incoming: self.inner.incoming.clone(),
-            pending: std::sync::atomic::AtomicBool::new(true),
-        }
+        Announced::new(self.inner.incoming.clone())
     }
 
     /// Jobs waiting for the writer now.
@@ -195,7 +149,7 @@ impl Writer {
             let result = (|| {
                 let tx = conn.transaction()?;
                 let value = f(&tx)?;
-                tx.commit().map_err(StoreError::from_write)?;
+                tx.commit().map_err(super::from_write)?;
                 Ok(value)
             })();
             let _ = reply.send(result);
@@ -367,14 +321,14 @@ fn commit_batch(conn: &mut Connection, cache: &mut HashCache, batch: Vec<(Box<Ev
     let mut learned = HashCache::new();
     let mut results = Vec::with_capacity(size);
     let outcome = (|| -> Result<(), StoreError> {
-        let tx = conn.transaction().map_err(StoreError::from_write)?;
+        let tx = conn.transaction().map_err(super::from_write)?;
         let mut folded = Folded::default();
         for (record, _) in &batch {
             let result = store_one_in_savepoint(&tx, cache, &mut learned, &mut folded, record);
             results.push(result);
         }
         folded.write(&tx)?;
-        tx.commit().map_err(StoreError::from_write)
+        tx.commit().map_err(super::from_write)
     })();
     match outcome {
         Ok(()) => {
@@ -417,7 +371,7 @@ struct IssueState {
 impl IssueState {
     /// Counts one more event, reopening the issue if it was resolved (or wakes it if ignored).
     fn touch(&mut self, r: &EventRecord) {
-        let reopen = super::admin::reopens(
+        let reopen = super::reopens(
             &self.status,
             &self.details,
             r.release.as_deref(),
@@ -605,7 +559,7 @@ fn store_one_in_savepoint(
 ) -> Result<Stored, StoreError> {
     tx.prepare_cached("SAVEPOINT event")?
         .execute([])
-        .map_err(StoreError::from_write)?;
+        .map_err(super::from_write)?;
     let mut staged = HashCache::new();
     let outcome = store_one(tx, cache, learned, &mut staged, record).and_then(|(stored, created)| {
         let new_user = match stored.duplicate {
@@ -618,7 +572,7 @@ fn store_one_in_savepoint(
         Ok((stored, created, new_user)) => {
             tx.prepare_cached("RELEASE event")?
                 .execute([])
-                .map_err(StoreError::from_write)?;
+                .map_err(super::from_write)?;
             learned.extend(staged);
             // Folded only once the event's own rows are in: a rolled-back event counts nowhere.
             if !stored.duplicate {
@@ -628,7 +582,7 @@ fn store_one_in_savepoint(
         }
         Err(e) => {
             tx.execute_batch("ROLLBACK TO event; RELEASE event")
-                .map_err(StoreError::from_write)?;
+                .map_err(super::from_write)?;
             Err(e)
         }
     }
@@ -801,9 +755,10 @@ mod tests {
 
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut conn = super::super::open_write_connection(&dir.path().join("t.sqlite3"), false).expect("opens");
-        super::super::migrate::run(&mut conn).expect("migrates");
-        super::super::admin::bootstrap_if_empty(&conn).expect("bootstraps");
+        let mut conn =
+            crate::store::sqlite::open_write_connection(&dir.path().join("t.sqlite3"), false).expect("opens");
+        crate::store::sqlite::migrate::run(&mut conn).expect("migrates");
+        crate::store::sqlite::admin::bootstrap_if_empty(&conn).expect("bootstraps");
         (dir, conn)
     }
 

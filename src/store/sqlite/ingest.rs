@@ -5,28 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
-use super::{StoreError, now_us};
-
-/// An attachment as received, already within the stored-size cap.
-#[derive(Debug, Clone)]
-pub struct NewAttachment {
-    pub name: String,
-    pub content_type: Option<String>,
-    pub attachment_type: String,
-    pub data: Vec<u8>,
-}
-
-/// A stored attachment without its bytes.
-#[derive(Debug, Clone)]
-pub struct AttachmentInfo {
-    pub id: i64,
-    pub event_id: String,
-    pub name: String,
-    pub content_type: Option<String>,
-    pub attachment_type: String,
-    pub size: i64,
-    pub date_created: i64,
-}
+use super::{AttachmentInfo, LimitedCount, NewAttachment, StoreError, UserReport, now_us};
 
 fn event_exists(conn: &Connection, project_id: i64, event_id: &str) -> Result<bool, StoreError> {
     Ok(conn
@@ -107,15 +86,6 @@ pub fn attachment(
     .ok_or(StoreError::NotFound("attachment"))
 }
 
-/// What a user wrote about an event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserReport {
-    pub event_id: String,
-    pub name: String,
-    pub email: String,
-    pub comments: String,
-}
-
 /// Saves a user report (a later one for the same event replaces it) and, when the event is
 /// stored, attaches it to the event as `user_report`. Returns whether the event was found.
 pub fn save_user_report(tx: &Transaction, project_id: i64, report: &UserReport) -> Result<bool, StoreError> {
@@ -170,19 +140,6 @@ pub fn save_user_report(tx: &Transaction, project_id: i64, report: &UserReport) 
     Ok(true)
 }
 
-/// Occurrences of rate-limited events, summed per project, grouping hashes and hour.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimitedCount {
-    pub project_id: i64,
-    /// The event's grouping hashes, primary first.
-    pub hashes: Vec<String>,
-    /// Unix hour number of the events.
-    pub hour: i64,
-    pub count: i64,
-    /// Latest event timestamp, microseconds.
-    pub last_seen: i64,
-}
-
 /// Counts rate-limited events on the issue their hashes already belong to (times seen,
 /// last seen, hourly counts); events of unknown issues open nothing. Returns how many
 /// events were counted.
@@ -229,7 +186,7 @@ pub fn set_allowed_origins(conn: &Connection, key_id: i64, origins: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::migrate;
+    use crate::store::sqlite::migrate;
 
     fn db() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();

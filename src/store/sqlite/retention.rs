@@ -13,8 +13,6 @@ use super::StoreError;
 pub const RECLAIM_PAGES: i64 = 2000;
 /// Free pages tolerated before reclaiming: small free lists are reused by new events anyway.
 pub const RECLAIM_THRESHOLD: i64 = 256;
-/// Most event ids chosen per issue and pass when trimming to the per-issue cap.
-pub const TRIM_SCAN_MAX: usize = 10_000;
 
 /// Deletes up to `limit` of the oldest events received before `cutoff_us`; returns how many.
 ///
@@ -118,7 +116,7 @@ pub fn reclaim_step(conn: &Connection) -> Result<i64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::migrate;
+    use crate::store::sqlite::migrate;
 
     fn database() -> Connection {
         let mut conn = Connection::open_in_memory().expect("in-memory database");

@@ -6,18 +6,10 @@ use std::path::Path;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::StoreError;
+use super::{BackupReport, StoreError};
 
 /// Retries, 50 ms apart, while the source is locked (a checkpoint can hold it briefly).
 const BUSY_RETRIES: u32 = 200;
-
-/// What a backup wrote.
-#[derive(Debug, Clone)]
-pub struct BackupReport {
-    pub pages: i64,
-    pub bytes: u64,
-    pub events: i64,
-}
 
 /// Copies the database at `source` into `dest` (which must not exist), checks the copy's
 /// integrity and returns its size. The copy is written beside `dest` and renamed into
