@@ -27,6 +27,9 @@ use errata::ingest::cache::project_context;
 use errata::ingest::decode::{self, ContentEncoding};
 use errata::ingest::envelope;
 use errata::ingest::process::process_event;
+
+/// The default `limits.max_event_size`.
+const MAX_EVENT_SIZE: usize = 1 << 20;
 use serde_json::Value;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data");
@@ -111,6 +114,7 @@ fn stages(c: &mut Criterion) {
                     &project,
                     1.0,
                     None,
+                    MAX_EVENT_SIZE,
                 )
                 .expect("processes")
             })
@@ -167,7 +171,15 @@ fn count_stage(spec: &str) {
             "summarize" => drop(run!(|| group::summarize(&scrubbed))),
             "serialize" => drop(run!(|| serde_json::to_vec(&scrubbed).expect("serializes"))),
             "process" => drop(run!(|| {
-                process_event(&item, Some("0123456789abcdef0123456789abcdef"), &project, 1.0, None).expect("processes")
+                process_event(
+                    &item,
+                    Some("0123456789abcdef0123456789abcdef"),
+                    &project,
+                    1.0,
+                    None,
+                    MAX_EVENT_SIZE,
+                )
+                .expect("processes")
             })),
             other => panic!("unknown stage {other}"),
         }
@@ -179,8 +191,15 @@ fn count_stage(spec: &str) {
 fn dump(name: &str) {
     let project = project_context(1, &Value::Object(Default::default()));
     let item = event_item(&envelope_bytes(name));
-    let mut processed =
-        process_event(&item, Some("0123456789abcdef0123456789abcdef"), &project, 1.0, None).expect("processes");
+    let mut processed = process_event(
+        &item,
+        Some("0123456789abcdef0123456789abcdef"),
+        &project,
+        1.0,
+        None,
+        MAX_EVENT_SIZE,
+    )
+    .expect("processes");
     let json = zstd::decode_all(processed.record.payload.as_slice()).expect("stored payload decompresses");
     processed.record.payload.clear();
     println!("{:?}", processed.record);

@@ -1,6 +1,7 @@
 //! Pure functions over one event, no I/O: normalize → scrub → group.
 //! Everything here takes and returns `serde_json::Value` in the canonical shape.
 
+pub mod bounds;
 pub mod group;
 pub mod normalize;
 pub mod scrub;

@@ -12,12 +12,17 @@ mod attrs {
     use serde_json::{Map, Value};
 
     use super::meta::{Path, Recorder};
-    use super::scalars::{json_text, lenient_string, number_text, strict_string};
+    use super::scalars::{json_text, lenient_string, number_text, strict_string, truncate_chars};
 
     const MAX_TAG_CHARS: usize = 200;
     const MAX_RELEASE_BYTES: usize = 200;
     const MAX_ENVIRONMENT_BYTES: usize = 64;
     const MAX_DIST_CHARS: usize = 64;
+    /// Longest `logentry.message` and `logentry.formatted` (Relay's limit, in characters).
+    pub(crate) const MAX_MESSAGE_CHARS: usize = 8192;
+    /// Formatting stops once the output holds this many bytes: at four bytes per
+    /// character at most, that is always more than `MAX_MESSAGE_CHARS` characters.
+    const MAX_MESSAGE_BYTES: usize = 4 * MAX_MESSAGE_CHARS;
 
     /// `logentry` from its object form or a legacy `message` scalar; `formatted`
     /// is filled from `message` and `params`.
@@ -36,6 +41,12 @@ mod attrs {
         };
         strict_string(&mut entry, "message", &path, rec);
         strict_string(&mut entry, "formatted", &path, rec);
+        // Relay's cap: a message longer than this is cut, whoever rendered it.
+        for key in ["message", "formatted"] {
+            if let Some(Value::String(text)) = entry.get_mut(key) {
+                truncate_chars(text, MAX_MESSAGE_CHARS);
+            }
+        }
         if entry.values().all(Value::is_null) {
             return;
         }
@@ -63,18 +74,23 @@ mod attrs {
     }
 
     /// printf-style formatting: positional `%s`/`%d`/... with array params,
-    /// `%(name)s` with object params, `%%` as a literal percent.
+    /// `%(name)s` with object params, `%%` as a literal percent. The result is cut at
+    /// `MAX_MESSAGE_CHARS`; formatting stops as soon as that is reached, so a template
+    /// repeating a large parameter costs no more than the cap.
     fn format_message(template: &str, params: &Value) -> Option<String> {
         let positional = match params {
             Value::Array(items) if !items.is_empty() => Some(items.as_slice()),
             Value::Object(map) if !map.is_empty() => None,
             _ => return None,
         };
-        let mut out = String::with_capacity(template.len() + 16);
+        let mut out = String::with_capacity(template.len().min(MAX_MESSAGE_BYTES) + 16);
         let mut next_param = 0;
         let mut rest = template;
         while let Some(pos) = rest.find('%') {
-            out.push_str(&rest[..pos]);
+            if out.len() >= MAX_MESSAGE_BYTES {
+                break;
+            }
+            push_bounded(&mut out, &rest[..pos]);
             let spec = &rest[pos + 1..];
             if let Some(after) = spec.strip_prefix('%') {
                 out.push('%');
@@ -104,16 +120,32 @@ mod attrs {
             };
             let consumed = spec.len() - after_name.len() + conv_len;
             match param {
-                Some(value) => out.push_str(&param_text(value)),
+                Some(Value::String(text)) => push_bounded(&mut out, text),
+                Some(value) => push_bounded(&mut out, &param_text(value)),
                 None => {
                     out.push('%');
-                    out.push_str(&spec[..consumed]);
+                    push_bounded(&mut out, &spec[..consumed]);
                 }
             }
             rest = &spec[consumed..];
         }
-        out.push_str(rest);
+        push_bounded(&mut out, rest);
+        truncate_chars(&mut out, MAX_MESSAGE_CHARS);
         Some(out)
+    }
+
+    /// Appends as much of `text` as fits in `MAX_MESSAGE_BYTES`, cut at a character boundary.
+    fn push_bounded(out: &mut String, text: &str) {
+        let room = MAX_MESSAGE_BYTES.saturating_sub(out.len());
+        if text.len() <= room {
+            out.push_str(text);
+            return;
+        }
+        let mut end = room;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push_str(&text[..end]);
     }
 
     /// Length of `[flags][width][.precision]conversion`, if `s` starts with one.
@@ -2442,6 +2474,33 @@ mod tests {
         assert_eq!(ev["logentry"], json!({"formatted": "Disk full"}));
         assert_eq!(ev["exception"]["values"][0]["stacktrace"]["frames"][0]["lineno"], 88);
         assert!(ev.get("errors").is_none());
+    }
+
+    #[test]
+    fn formatting_a_repeated_large_parameter_stops_at_the_message_cap() {
+        // Was ~45 GiB: 100,000 placeholders each replaced by a 480 KB parameter.
+        let big = "p".repeat(480_000);
+        for (message, params) in [
+            ("%(a)s".repeat(100_000), json!({"a": big})),
+            ("%s".repeat(100_000), json!(vec![big.clone(); 3])),
+            ("é%s".repeat(50_000), json!(["ü".repeat(1000)])),
+        ] {
+            let ev = run(json!({"logentry": {"message": message, "params": params}}));
+            let formatted = ev["logentry"]["formatted"].as_str().unwrap();
+            assert_eq!(formatted.chars().count(), 8192);
+            assert!(formatted.ends_with("..."));
+            let message = ev["logentry"]["message"].as_str().unwrap();
+            assert!(message.chars().count() <= 8192);
+        }
+    }
+
+    #[test]
+    fn short_messages_are_formatted_whole() {
+        let ev = run(json!({"logentry": {"message": "%s and %(x)s", "params": ["a"]}}));
+        assert_eq!(ev["logentry"]["formatted"], "a and %(x)s");
+        let long = "x".repeat(20_000);
+        let ev = run(json!({"logentry": {"formatted": long}}));
+        assert_eq!(ev["logentry"]["formatted"].as_str().unwrap().chars().count(), 8192);
     }
 
     #[test]

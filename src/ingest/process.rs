@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::event::bounds::{self, BoundsError};
 use crate::event::group::{self, GroupingRules, lookup};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
@@ -26,6 +27,8 @@ pub enum ProcessError {
     Normalize(#[from] NormalizeError),
     #[error("invalid event id {0:?}")]
     InvalidEventId(String),
+    #[error(transparent)]
+    TooLarge(#[from] BoundsError),
 }
 
 /// Canonical lower-case 32-hex form of an event id (accepts hyphenated UUIDs, any case).
@@ -51,12 +54,15 @@ pub struct Processed {
 }
 
 /// Processes one event payload. `event_id` (from the envelope header) wins over the payload's.
+/// The stored JSON is at most `max_size` bytes (`limits.max_event_size`): a larger event
+/// is trimmed (`event::bounds::fit_to_size`), and one that cannot be is refused.
 pub fn process_event(
     payload: &[u8],
     event_id: Option<&str>,
     project: &ProjectContext,
     received_at: f64,
     client_ip: Option<&str>,
+    max_size: usize,
 ) -> Result<Processed, ProcessError> {
     let mut raw = normalize::parse_payload(payload)?;
     if let (Some(id), Some(obj)) = (event_id, raw.as_object_mut()) {
@@ -69,6 +75,7 @@ pub fn process_event(
         infer_ip: !project.scrub_ip,
     };
     let mut event = normalize::normalize(raw, &ctx)?;
+    bounds::limit_depth(&mut event);
     let scrubbed = project.scrubber.scrub(&mut event);
     let grouping = group::group(&event, &project.rules);
     let summary = group::summarize(&event);
@@ -124,8 +131,13 @@ pub fn process_event(
     }
     // The stored form adds normalized fields, `_meta` and the summary to the payload;
     // sizing the buffer up front saves the copies of growing it by doubling from 128 bytes.
-    let mut json = Vec::with_capacity(serialized_capacity(payload.len()));
+    let mut json = Vec::with_capacity(serialized_capacity(payload.len()).min(max_size.saturating_add(1)));
     serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    if json.len() > max_size {
+        bounds::fit_to_size(&mut event, max_size)?;
+        json.clear();
+        serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    }
     let size = json.len();
     let payload = compress(&json).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
 
@@ -175,6 +187,7 @@ pub fn group_only(
         infer_ip: !project.scrub_ip,
     };
     let mut event = normalize::normalize(raw, &ctx)?;
+    bounds::limit_depth(&mut event);
     project.scrubber.scrub(&mut event);
     let grouping = group::group(&event, &project.rules);
     let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
@@ -317,6 +330,131 @@ pub type SharedProject = Arc<ProjectContext>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// The pure pipeline end to end, then read back the way the API reads it.
+    fn round_trip(payload: &[u8], limit: usize) -> Result<(usize, Value), ProcessError> {
+        let project = crate::ingest::cache::project_context(1, &json!({}));
+        let processed = process_event(payload, None, &project, 1_700_000_000.0, Some("10.0.0.1"), limit)?;
+        let json = zstd::decode_all(processed.record.payload.as_slice()).expect("stored payload decompresses");
+        assert_eq!(json.len(), processed.record.size);
+        let event: Value = serde_json::from_slice(&json).expect("stored event parses with serde_json defaults");
+        Ok((json.len(), event))
+    }
+
+    /// `levels` nested objects (or arrays) with a sensitive key at the bottom.
+    fn deep(levels: usize, arrays: bool) -> Value {
+        let mut value = json!({"password": "Zq9-deep-secret", "card": "4111 1111 1111 1111"});
+        for i in 0..levels {
+            value = if arrays {
+                json!([value])
+            } else {
+                json!({ format!("k{i}"): value })
+            };
+        }
+        value
+    }
+
+    /// Where a deep value is planted: extra, contexts, tags, breadcrumb data, frame vars.
+    fn plant(place: usize, value: Value) -> Value {
+        match place {
+            0 => json!({"extra": {"x": value}}),
+            1 => json!({"contexts": {"custom": {"x": value}}}),
+            2 => json!({"tags": {"t": value}}),
+            3 => json!({"breadcrumbs": [{"message": "m", "data": {"x": value}}]}),
+            _ => json!({"exception": [{"type": "E", "value": "v",
+                "stacktrace": {"frames": [{"function": "f", "vars": {"x": value}}]}}]}),
+        }
+    }
+
+    fn amplifier(count: usize, param_len: usize, named: bool) -> Value {
+        let param = "p".repeat(param_len);
+        if named {
+            json!({"logentry": {"message": "%(a)s".repeat(count), "params": {"a": param}}})
+        } else {
+            json!({"logentry": {"message": "%s".repeat(count), "params": vec![param; count.min(64)]}})
+        }
+    }
+
+    #[test]
+    fn the_amplification_payload_is_stored_within_the_limit() {
+        let payload = serde_json::to_vec(&amplifier(100_000, 480_000, true)).unwrap();
+        let (size, event) = round_trip(&payload, 1 << 20).unwrap();
+        assert!(size <= 1 << 20);
+        assert_eq!(event["logentry"]["formatted"].as_str().unwrap().chars().count(), 8192);
+    }
+
+    #[test]
+    fn events_over_the_limit_keep_the_error_and_record_the_trimming() {
+        let crumbs: Vec<Value> = (0..500)
+            .map(|i| json!({"message": format!("{i} {}", "c".repeat(500))}))
+            .collect();
+        let mut event = json!({
+            "exception": [{"type": "KeyError", "value": "missing", "stacktrace": {"frames": [
+                {"function": "handler", "vars": {"blob": "v".repeat(100_000)}}]}}],
+            "extra": {"blob": "e".repeat(100_000)},
+        });
+        event["breadcrumbs"] = json!(crumbs);
+        let payload = serde_json::to_vec(&event).unwrap();
+        let limit = 64 << 10;
+        let (size, stored) = round_trip(&payload, limit).unwrap();
+        assert!(size <= limit, "{size}");
+        assert_eq!(stored["exception"]["values"][0]["type"], "KeyError");
+        assert_eq!(stored["title"], "KeyError: missing");
+        assert!(stored["_meta"].to_string().contains(bounds::LIMIT_RULE));
+    }
+
+    #[test]
+    fn deep_scrubbed_keys_leave_a_readable_event() {
+        for levels in [90, 100, 110, 118, 122, 124, 126] {
+            for place in 0..5 {
+                let payload = serde_json::to_vec(&plant(place, deep(levels, levels % 2 == 0))).unwrap();
+                let Ok((_, event)) = round_trip(&payload, 1 << 20) else {
+                    // Deeper than the parser accepts: refused as invalid, never stored.
+                    assert!(levels >= 120, "{levels} at {place} refused");
+                    continue;
+                };
+                assert!(bounds::depth(&event) < bounds::READ_DEPTH_LIMIT);
+                assert!(!event.to_string().contains("Zq9-deep-secret"));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn stored_events_fit_the_limit_and_read_back(
+            count in 1usize..20_000,
+            param_len in 0usize..50_000,
+            named in any::<bool>(),
+            levels in 0usize..130,
+            arrays in any::<bool>(),
+            place in 0usize..5,
+            crumbs in 0usize..300,
+            limit in prop::sample::select(vec![16usize << 10, 64 << 10, 1 << 20]),
+        ) {
+            let mut event = amplifier(count, param_len, named);
+            let planted = plant(place, deep(levels, arrays));
+            for (k, v) in planted.as_object().unwrap() {
+                event[k] = v.clone();
+            }
+            if crumbs > 0 && place != 3 {
+                event["breadcrumbs"] = json!((0..crumbs).map(|i| json!({"message": format!("crumb {i} password=x{i}")})).collect::<Vec<_>>());
+            }
+            let payload = serde_json::to_vec(&event).unwrap();
+            match round_trip(&payload, limit) {
+                Ok((size, stored)) => {
+                    prop_assert!(size <= limit, "{} > {}", size, limit);
+                    prop_assert!(bounds::depth(&stored) < bounds::READ_DEPTH_LIMIT);
+                    prop_assert!(!stored.to_string().contains("Zq9-deep-secret"));
+                }
+                // Only payloads nested deeper than the parser accepts are refused.
+                Err(e) => prop_assert!(levels >= 120, "{e}"),
+            }
+        }
+    }
 
     #[test]
     fn event_ids_are_canonicalized() {

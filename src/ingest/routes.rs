@@ -442,11 +442,19 @@ impl Ctx<'_> {
             .project(&state.store, self.project_id)
             .await
             .map_err(IngestError::Store)?;
-        let processed = process::process_event(payload, event_id, &project, self.received_at, Some(&self.client_ip))
-            .map_err(|e| {
-                self.record("error", &Outcome::Invalid("event"), 1);
-                IngestError::InvalidEvent(e.to_string())
-            })?;
+        let max_size = state.config.limits.max_event_size;
+        let processed = process::process_event(
+            payload,
+            event_id,
+            &project,
+            self.received_at,
+            Some(&self.client_ip),
+            max_size,
+        )
+        .map_err(|e| {
+            self.record("error", &Outcome::Invalid("event"), 1);
+            IngestError::InvalidEvent(e.to_string())
+        })?;
         let id = processed.record.event_id.clone();
         let category = if processed.record.kind == "error" {
             "error"

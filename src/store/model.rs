@@ -1,4 +1,5 @@
-//! Rows as the store hands them out, and the record an ingested event becomes.
+//! Rows as the store hands them out, the record an ingested event becomes, and the
+//! changes callers ask for: the types of the `Store` interface, shared by every backend.
 
 use serde_json::Value;
 

@@ -55,12 +55,14 @@ impl Errata {
         for (k, v) in env {
             command.env(k, v);
         }
+        // Before the child starts: it creates the file at once, and a fresh directory means
+        // the DSN and token follow the listening line.
+        let fresh = !data_dir.join("errata.sqlite3").exists();
         let mut child = command.spawn().expect("start errata");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
         let mut base = None;
         let mut credentials = Credentials::default();
-        let fresh = !data_dir.join("errata.sqlite3").exists();
         loop {
             let Some(Ok(line)) = lines.next() else {
                 let _ = child.wait();

@@ -94,7 +94,7 @@ fn would_scrub(sc: &Scrubber, val: &Value, path: &[String], event: &Map<String, 
     let mut probe = val.clone();
     let mut walker = super::walk::Walker::new(sc, None);
     walker.probe(&mut probe, key.as_deref(), ip_field);
-    !walker.notes.is_empty()
+    walker.changes > 0
 }
 
 /// The key rules would see for the value at `path`: its object key, or for the value

@@ -16,6 +16,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Per-project scrubbing settings (spec/scrubbing.md §3).
@@ -181,6 +182,36 @@ impl Scrubber {
             map.insert("_meta".to_owned(), tree);
         }
         summary
+    }
+}
+
+/// Scrubs free text that is not part of an event: user-report comments and text
+/// attachments (spec §10). The replace-style value rules apply (card numbers, IBANs,
+/// PEM keys, URL passwords, SSNs, bearer/basic tokens, AWS key ids, JWTs and
+/// `password=…`-style pairs), plus IP addresses, sensitive fields and custom rules when
+/// the project enables them. Text stays readable: only the matches are replaced.
+/// Returns the text unchanged (borrowed) when nothing matched.
+pub fn scrub_free_text<'t>(scrubber: &Scrubber, text: &'t str) -> Cow<'t, str> {
+    scrubber.scrub_free_text(text)
+}
+
+impl Scrubber {
+    /// See [`scrub_free_text`].
+    pub fn scrub_free_text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let chain = &self.chains.free_text;
+        if chain.is_empty() || text.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let ctx = chunks::Context {
+            key: None,
+            value_words: false,
+        };
+        match chunks::scrub_str(&[chain], ctx, text, None) {
+            chunks::Outcome::Changed(chunked) => Cow::Owned(chunked.render().0),
+            chunks::Outcome::Unchanged => Cow::Borrowed(text),
+            // Replace-style rules never remove a string; should one, nothing is kept.
+            chunks::Outcome::Removed { .. } => Cow::Borrowed(rules::FILTERED),
+        }
     }
 }
 

@@ -172,6 +172,9 @@ pub(super) struct Chains {
     pub tag_value: Chain,
     /// `request.url` (§10): passwords in the URL.
     pub url: Chain,
+    /// Free text outside the event (user-report comments, text attachments): the
+    /// replace-style value rules, IP addresses, sensitive fields and custom rules.
+    pub free_text: Chain,
 }
 
 impl Chains {
@@ -225,6 +228,8 @@ impl Chains {
                 basic_auth("@basicauth:filter", FILTERED),
                 pattern("@awskey:replace", &AWS_KEY_ID, 0, "[awskey]"),
                 pattern("@jwt:replace", &JWT, 0, "[jwt]"),
+                // Free text the word rule above lets through (`token = abc`).
+                pattern("@password:replace", &PASSWORD_PAIR, 1, FILTERED),
                 Rule {
                     id: Cow::Borrowed("@creditcard:remove"),
                     matcher: Matcher::LuhnNumber,
@@ -252,6 +257,7 @@ impl Chains {
                 pattern("@bearer:replace", &BEARER, 0, "Bearer [token]"),
                 pattern("@awskey:replace", &AWS_KEY_ID, 0, "[awskey]"),
                 pattern("@jwt:replace", &JWT, 0, "[jwt]"),
+                pattern("@password:replace", &PASSWORD_PAIR, 1, FILTERED),
             ]);
             exception_value = replace_only_rules();
             tag_value.push(password_rule(false));
@@ -270,6 +276,28 @@ impl Chains {
         if defaults {
             tag_value.extend(replace_only_rules());
         }
+        let mut free_text = Vec::new();
+        if defaults {
+            free_text.extend(replace_only_rules());
+        }
+        if ip {
+            free_text.push(pattern("@ip:replace", &IPV4, 0, "[ip]"));
+            free_text.push(pattern("@ip:replace", &IPV6, 1, "[ip]"));
+        }
+        if let Some(strip) = &strip {
+            free_text.push(Rule {
+                id: Cow::Borrowed("strip-fields"),
+                matcher: Matcher::Pattern {
+                    re: strip.clone(),
+                    group: 0,
+                    accept: None,
+                },
+                redaction: Redaction::Replace(Cow::Borrowed(FILTERED)),
+            });
+        }
+        if settings.scrub_data {
+            free_text.extend(compile_custom_rules(&settings.custom_rules)?);
+        }
         let mut ip_field = Vec::new();
         if ip {
             ip_field.push(Rule {
@@ -287,6 +315,7 @@ impl Chains {
             exception_value: Chain::new(exception_value)?,
             tag_value: Chain::new(tag_value)?,
             url: Chain::new(url)?,
+            free_text: Chain::new(free_text)?,
         })
     }
 }
@@ -358,6 +387,7 @@ fn replace_only_rules() -> Vec<Rule> {
         basic_auth("@basicauth:replace", "Basic [token]"),
         pattern("@awskey:replace", &AWS_KEY_ID, 0, "[awskey]"),
         pattern("@jwt:replace", &JWT, 0, "[jwt]"),
+        pattern("@password:replace", &PASSWORD_PAIR, 1, FILTERED),
     ]
 }
 
@@ -540,6 +570,17 @@ static PASSWORD_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     built_in(concat!(
         r"(?i)password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|",
         r"privatekey|private[-_]key|token\S*[:=]|^otp$|^two[-_]factor$"
+    ))
+});
+
+/// A key word of §5.1 inside free text, directly followed by `=` or `:` and a value
+/// (`password=hunter2`, `access_token: abc`, `"api_key": "k"`); group 1 is the value:
+/// a quoted string or a run up to whitespace or punctuation that ends a value (§10).
+static PASSWORD_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    built_in(concat!(
+        r"(?i)(?:password|secret|passwd|api[-_]key|apikey|auth|credentials|mysql_pwd|",
+        r"privatekey|private[-_]key|token|otp|two[-_]factor)[a-z0-9_.-]*",
+        r#"["']?[ \t]*[=:][ \t]*("[^"\n]+"|'[^'\n]+'|[^\s,;&"'<>()\[\]{}]+)"#
     ))
 });
 

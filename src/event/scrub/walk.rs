@@ -9,7 +9,16 @@ use std::borrow::Cow;
 
 /// Deeper containers than this are removed instead of walked, so no input can make
 /// the walk recurse without bound and nothing below the limit escapes unscrubbed.
-pub(super) const MAX_DEPTH: usize = 128;
+/// Events are cut at the same depth before scrubbing (`event::bounds`), so `_meta`
+/// written for the deepest value stays readable.
+pub(super) const MAX_DEPTH: usize = crate::event::bounds::MAX_DEPTH;
+
+/// Budget for the paths of `_meta` annotations of one run (bytes of path segments plus
+/// a fixed cost per annotation). Past it, values are still scrubbed and counted in the
+/// summary, but get no annotation of their own: many values under long keys must not
+/// multiply into gigabytes of `_meta` paths.
+const MAX_NOTE_BYTES: usize = 1 << 20;
+const NOTE_COST: usize = 32;
 
 /// One path segment: an object key or an array position.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +71,21 @@ impl<'a> Path<'a> {
             Some(Seg::Key(k)) => Some(k),
             _ => None,
         }
+    }
+
+    /// Bytes `meta_path` would hold, counted without allocating.
+    fn meta_len(&self) -> usize {
+        let mut len = 0;
+        let mut node = Some(self);
+        while let Some(p) = node {
+            len += match p.meta {
+                Some(Seg::Key(k)) => k.len(),
+                Some(Seg::Index(_)) => 4,
+                None => 0,
+            };
+            node = p.parent;
+        }
+        len
     }
 
     fn meta_path(&self) -> Vec<String> {
@@ -148,6 +172,10 @@ pub(super) struct Walker<'r, 'm> {
     existing: Option<&'m Value>,
     pub notes: Vec<Note<'r>>,
     pub summary: ScrubSummary,
+    /// Spent of `MAX_NOTE_BYTES`.
+    note_bytes: usize,
+    /// Values changed so far, annotated or not.
+    pub changes: usize,
 }
 
 impl<'r, 'm> Walker<'r, 'm> {
@@ -157,6 +185,8 @@ impl<'r, 'm> Walker<'r, 'm> {
             existing,
             notes: Vec::new(),
             summary: ScrubSummary::default(),
+            note_bytes: 0,
+            changes: 0,
         }
     }
 
@@ -492,7 +522,7 @@ impl<'r, 'm> Walker<'r, 'm> {
     fn walk_array(&mut self, items: &mut [Value], path: &Path<'_>, meta: Option<&'m Value>) {
         let sc = self.sc;
         if let [Value::String(name), value] = items {
-            let before = self.notes.len();
+            let before = self.changes;
             {
                 let at = path.child(Some(Seg::Index(1)), Some(Seg::Key(name)));
                 self.walk_node(value, &at, meta_child(meta, Seg::Index(1)), Kind::Data, None);
@@ -502,7 +532,7 @@ impl<'r, 'm> Walker<'r, 'm> {
                 .and_then(|a| a.get("rem"))
                 .and_then(Value::as_array)
                 .is_some_and(|rem| !rem.is_empty());
-            if self.notes.len() > before || scrubbed_before {
+            if self.changes > before || scrubbed_before {
                 // The name element still gets the value patterns (a card number or a
                 // token in it must not survive); words only when it is not a plain key.
                 let value_words = !looks_like_key(name);
@@ -600,6 +630,12 @@ impl<'r, 'm> Walker<'r, 'm> {
             }
             *self.summary.rules.entry(remark.rule.to_string()).or_insert(0) += 1;
         }
+        self.changes += 1;
+        let cost = path.meta_len() + NOTE_COST * (1 + remarks.len());
+        if self.note_bytes + cost > MAX_NOTE_BYTES {
+            return;
+        }
+        self.note_bytes += cost;
         self.notes.push(Note {
             path: path.meta_path(),
             remarks,

@@ -1,6 +1,6 @@
 //! Administrative writes and lookups over one connection: organizations,
-//! projects, DSN keys, API tokens, issue status. Used by the writer thread
-//! while the server runs and directly by the CLI.
+//! projects, DSN keys, API tokens, issue status, merge and unmerge. Writes run
+//! on the writer thread (`SqliteStore` queues them), lookups on read connections.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};

@@ -14,7 +14,11 @@ use tokio::sync::oneshot;
 
 use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
 
-type ExecFn = Box<dyn FnOnce(&mut Connection) + Send>;
+/// Runs a job's transaction and returns how to answer it: the answer goes out only after
+/// the writer has done what follows a commit (bumping the config generation), so a caller
+/// that hears "done" never reads a cache entry older than its own change.
+type ExecFn = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
+type Answer = Box<dyn FnOnce() + Send>;
 
 enum Job {
     // Boxed: a record is a few hundred bytes, and the queue holds thousands of jobs.
@@ -152,7 +156,9 @@ impl Writer {
                 tx.commit().map_err(super::from_write)?;
                 Ok(value)
             })();
-            let _ = reply.send(result);
+            Box::new(move || {
+                let _ = reply.send(result);
+            })
         });
         // Administrative writes wait for room rather than failing under load.
         let tx = self.sender()?;
@@ -271,10 +277,11 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
         match job {
             Job::Exec(f) => {
                 cache.clear();
-                f(&mut conn);
+                let reply = f(&mut conn);
                 generation.fetch_add(1, Ordering::AcqRel);
+                reply();
             }
-            Job::Maintain(f) => f(&mut conn),
+            Job::Maintain(f) => f(&mut conn)(),
             Job::Event(record, reply) => {
                 let mut batch = vec![(record, reply)];
                 let mut deferred = None;
@@ -297,11 +304,12 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
                 commit_batch(&mut conn, &mut cache, batch);
                 if let Some(f) = deferred {
                     cache.clear();
-                    f(&mut conn);
+                    let reply = f(&mut conn);
                     generation.fetch_add(1, Ordering::AcqRel);
+                    reply();
                 }
                 if let Some(f) = deferred_maintenance {
-                    f(&mut conn);
+                    f(&mut conn)();
                 }
             }
         }
@@ -717,13 +725,7 @@ mod tests {
     #[test]
     fn an_announcement_ends_once_whether_the_event_arrives_or_the_request_gives_up() {
         let incoming = Arc::new(AtomicUsize::new(0));
-        let announce = || {
-            incoming.fetch_add(1, Ordering::AcqRel);
-            Announced {
-                incoming: incoming.clone(),
-                pending: std::sync::atomic::AtomicBool::new(true),
-            }
-        };
+        let announce = || Announced::new(incoming.clone());
         let (queued, abandoned) = (announce(), announce());
         assert_eq!(incoming.load(Ordering::Acquire), 2);
         queued.arrived();
