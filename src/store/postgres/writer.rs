@@ -21,6 +21,8 @@ use super::PgError;
 use crate::store::{Announced, EventRecord, Stored};
 
 type Reply = oneshot::Sender<Result<Stored, PgError>>;
+/// An event waiting for the writer, with where to send its outcome.
+type Job = (Box<EventRecord>, Reply);
 
 /// How often a batch that lost a deadlock against another node's batch is tried again.
 const BATCH_ATTEMPTS: usize = 5;
@@ -32,7 +34,7 @@ pub struct PgWriter {
 }
 
 struct Inner {
-    tx: std::sync::Mutex<Option<mpsc::Sender<(Box<EventRecord>, Reply)>>>,
+    tx: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
     /// Disconnected when the writer task has answered its last event.
     done: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
     /// Requests announced as about to queue an event (kept for the interface; batches do
@@ -65,7 +67,7 @@ impl PgWriter {
         Announced::new(self.inner.incoming.clone())
     }
 
-    fn sender(&self) -> Result<mpsc::Sender<(Box<EventRecord>, Reply)>, PgError> {
+    fn sender(&self) -> Result<mpsc::Sender<Job>, PgError> {
         self.inner
             .tx
             .lock()
@@ -114,7 +116,7 @@ impl PgWriter {
     }
 }
 
-async fn run(pool: Pool, mut rx: mpsc::Receiver<(Box<EventRecord>, Reply)>, batch_max: usize) {
+async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < batch_max {
@@ -127,7 +129,7 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<(Box<EventRecord>, Reply)>, batc
     }
 }
 
-async fn commit_batch(pool: &Pool, batch: Vec<(Box<EventRecord>, Reply)>) {
+async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
     let started = Instant::now();
     let size = batch.len();
     let records: Vec<&EventRecord> = batch.iter().map(|(r, _)| r.as_ref()).collect();
