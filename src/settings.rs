@@ -2,6 +2,10 @@
 //! place, so the web API and the CLI accept exactly the same changes with the same
 //! messages. Stored as JSON in `projects.settings`:
 //! `{"scrubbing": ScrubSettings, "grouping": {"fingerprint_rules": "…", "stacktrace_rules": "…"}}`.
+//!
+//! Beside the scrubbing knobs of spec/scrubbing.md §3, `scrubbing` holds
+//! `store_binary_attachments` (off by default): attachments that are not text cannot be
+//! scrubbed, so they are kept only where the project asks for it.
 
 use clap::Args;
 use serde_json::{Map, Value, json};
@@ -11,14 +15,26 @@ use crate::event::scrub::{CustomRule, ScrubSettings, Scrubber};
 use crate::store::{Project, ProjectChange, Store, StoreError};
 
 /// The names of the scrubbing knobs (spec/scrubbing.md §3), as stored and as the API takes them.
-const SCRUB_KEYS: [&str; 6] = [
+const SCRUB_KEYS: [&str; 7] = [
     "scrub_data",
     "scrub_defaults",
     "scrub_ip_addresses",
     "sensitive_fields",
     "safe_fields",
     "custom_rules",
+    STORE_BINARY_ATTACHMENTS,
 ];
+
+/// The knob that keeps binary (unscrubbable) attachments, stored under `scrubbing`.
+const STORE_BINARY_ATTACHMENTS: &str = "store_binary_attachments";
+
+/// Whether a project keeps binary attachments (stored settings; anything but `true` is off).
+pub fn store_binary_attachments(settings: &Value) -> bool {
+    settings
+        .pointer("/scrubbing/store_binary_attachments")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -51,6 +67,8 @@ pub struct SettingsChange {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EffectiveSettings {
     pub scrubbing: ScrubSettings,
+    /// Keep attachments that are not text as sent (they cannot be scrubbed).
+    pub store_binary_attachments: bool,
     pub fingerprint_rules: String,
     pub stacktrace_rules: String,
 }
@@ -64,6 +82,7 @@ impl EffectiveSettings {
                 .get("scrubbing")
                 .and_then(|s| serde_json::from_value(s.clone()).ok())
                 .unwrap_or_default(),
+            store_binary_attachments: store_binary_attachments(settings),
             fingerprint_rules: text("/grouping/fingerprint_rules"),
             stacktrace_rules: text("/grouping/stacktrace_rules"),
         }
@@ -71,8 +90,15 @@ impl EffectiveSettings {
 
     /// The settings as JSON, in the stored shape.
     pub fn to_json(&self) -> Value {
+        let mut scrubbing = serde_json::to_value(&self.scrubbing).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut scrubbing {
+            map.insert(
+                STORE_BINARY_ATTACHMENTS.into(),
+                Value::Bool(self.store_binary_attachments),
+            );
+        }
         json!({
-            "scrubbing": serde_json::to_value(&self.scrubbing).unwrap_or(Value::Null),
+            "scrubbing": scrubbing,
             "grouping": {
                 "fingerprint_rules": self.fingerprint_rules,
                 "stacktrace_rules": self.stacktrace_rules,
@@ -145,7 +171,21 @@ pub fn merged(current: &Value, change: &SettingsChange) -> Result<Value, Setting
     let effective = EffectiveSettings::of(current);
     if let Some(patch) = &change.scrubbing {
         let scrubbing = merged_scrubbing(&effective.scrubbing, patch)?;
-        settings["scrubbing"] = serde_json::to_value(&scrubbing).map_err(|e| invalid("scrubbing", e.to_string()))?;
+        let binary = match patch.get(STORE_BINARY_ATTACHMENTS) {
+            None => effective.store_binary_attachments,
+            Some(Value::Bool(on)) => *on,
+            Some(_) => {
+                return Err(invalid(
+                    "scrubbing",
+                    format!("{STORE_BINARY_ATTACHMENTS}: expected true or false"),
+                ));
+            }
+        };
+        let mut value = serde_json::to_value(&scrubbing).map_err(|e| invalid("scrubbing", e.to_string()))?;
+        if let Value::Object(map) = &mut value {
+            map.insert(STORE_BINARY_ATTACHMENTS.into(), Value::Bool(binary));
+        }
+        settings["scrubbing"] = value;
     }
     if change.fingerprint_rules.is_some() || change.stacktrace_rules.is_some() {
         let fingerprint = change.fingerprint_rules.clone().unwrap_or(effective.fingerprint_rules);
@@ -228,6 +268,9 @@ pub struct ScrubArgs {
     /// Remove IP addresses.
     #[arg(long, value_enum)]
     pub ip: Option<Switch>,
+    /// Keep attachments that are not text (they cannot be scrubbed; off by default).
+    #[arg(long = "binary-attachments", value_enum)]
+    pub binary_attachments: Option<Switch>,
     /// Add a sensitive field name (repeatable).
     #[arg(long = "sensitive-field", value_name = "NAME")]
     pub sensitive_fields: Vec<String>,
@@ -297,6 +340,7 @@ impl ScrubArgs {
             ("scrub_data", self.data),
             ("scrub_defaults", self.defaults),
             ("scrub_ip_addresses", self.ip),
+            (STORE_BINARY_ATTACHMENTS, self.binary_attachments),
         ] {
             if let Some(switch) = switch {
                 patch.insert(key.into(), Value::Bool(switch.on()));
@@ -389,6 +433,33 @@ mod tests {
     }
 
     #[test]
+    fn binary_attachments_are_off_by_default_and_survive_other_changes() {
+        assert!(!EffectiveSettings::of(&json!({})).store_binary_attachments);
+        let on = SettingsChange {
+            scrubbing: Some(json!({"store_binary_attachments": true})),
+            ..Default::default()
+        };
+        let stored = merged(&json!({}), &on).expect("valid");
+        assert!(store_binary_attachments(&stored));
+        let other = SettingsChange {
+            scrubbing: Some(json!({"scrub_ip_addresses": true})),
+            ..Default::default()
+        };
+        let stored = merged(&stored, &other).expect("valid");
+        let effective = EffectiveSettings::of(&stored);
+        assert!(effective.store_binary_attachments && effective.scrubbing.scrub_ip_addresses);
+        assert_eq!(
+            effective.to_json()["scrubbing"]["store_binary_attachments"],
+            json!(true)
+        );
+        let wrong = SettingsChange {
+            scrubbing: Some(json!({"store_binary_attachments": "yes"})),
+            ..Default::default()
+        };
+        assert!(merged(&json!({}), &wrong).is_err());
+    }
+
+    #[test]
     fn unknown_scrubbing_knob_is_rejected_by_name() {
         let change = SettingsChange {
             scrubbing: Some(json!({"scrub_ips": true})),
@@ -448,6 +519,7 @@ mod tests {
             data: None,
             defaults: Some(Switch::Off),
             ip: None,
+            binary_attachments: None,
             sensitive_fields: vec!["Order_Ref".into()],
             remove_sensitive_fields: vec![],
             safe_fields: vec![],
@@ -466,6 +538,13 @@ mod tests {
         };
         let change = args.change(&current).expect("valid flags");
         let patch = change.scrubbing.expect("a scrubbing patch");
+        assert_eq!(patch.get("store_binary_attachments"), None, "not named, not changed");
+        let binary = ScrubArgs {
+            binary_attachments: Some(Switch::On),
+            ..args.clone()
+        };
+        let binary = binary.change(&current).expect("valid").scrubbing.expect("patch");
+        assert_eq!(binary["store_binary_attachments"], json!(true));
         assert_eq!(patch["scrub_defaults"], json!(false));
         assert_eq!(patch["sensitive_fields"], json!(["order_ref"]));
         assert_eq!(patch["safe_fields"], json!(["x"]));

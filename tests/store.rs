@@ -61,7 +61,11 @@ fn all_issues() -> IssueFilter {
 fn bootstrap_creates_the_first_organization_project_key_and_token_once() {
     let (_dir, store) = open_store();
     runtime().block_on(async {
-        let first = store.bootstrap_if_empty().await.expect("bootstraps").expect("empty store");
+        let first = store
+            .bootstrap_if_empty()
+            .await
+            .expect("bootstraps")
+            .expect("empty store");
         assert!(store.bootstrap_if_empty().await.expect("runs").is_none());
         assert_eq!(store.organizations().await.expect("orgs").len(), 1);
         let project = store.project_by_id(first.project.id).await.expect("project");
@@ -83,7 +87,11 @@ fn bootstrap_creates_the_first_organization_project_key_and_token_once() {
 fn projects_keys_and_tokens_change_as_asked() {
     let (_dir, store) = open_store();
     runtime().block_on(async {
-        let boot = store.bootstrap_if_empty().await.expect("bootstraps").expect("empty store");
+        let boot = store
+            .bootstrap_if_empty()
+            .await
+            .expect("bootstraps")
+            .expect("empty store");
         let org = boot.organization.id;
         let (project, key) = store
             .create_project(NewProject {
@@ -137,12 +145,18 @@ fn projects_keys_and_tokens_change_as_asked() {
             .expect("key updates");
         assert_eq!(changed.label, "CI");
         assert!(!changed.is_active);
-        assert_eq!((changed.rate_limit_count, changed.rate_limit_window), (Some(10), Some(60)));
+        assert_eq!(
+            (changed.rate_limit_count, changed.rate_limit_window),
+            (Some(10), Some(60))
+        );
         assert_eq!(changed.allowed_origins, "https://app.example");
 
         let second = store.create_key(project.id, "Second").await.expect("second key");
         assert_eq!(store.keys(project.id).await.expect("keys").len(), 2);
-        store.delete_key(project.id, &second.public_key).await.expect("deletes key");
+        store
+            .delete_key(project.id, &second.public_key)
+            .await
+            .expect("deletes key");
         assert!(store.key_by_public(&second.public_key).await.expect("lookup").is_none());
 
         let token = store.create_token("ci", &["read"]).await.expect("token");
@@ -157,12 +171,21 @@ fn projects_keys_and_tokens_change_as_asked() {
         let listed = store.tokens().await.expect("tokens");
         assert!(listed.iter().any(|t| t.id == id && t.last_used.is_some()));
         store.revoke_token(id).await.expect("revokes");
-        assert!(store.token_by_hash(&token_hash(&token)).await.expect("lookup").is_none());
+        assert!(
+            store
+                .token_by_hash(&token_hash(&token))
+                .await
+                .expect("lookup")
+                .is_none()
+        );
 
         let before = store.generation();
         store.delete_project(project.id).await.expect("deletes");
         assert!(store.generation() > before, "caches learn of the change");
-        assert!(matches!(store.project_by_id(project.id).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.project_by_id(project.id).await,
+            Err(StoreError::NotFound(_))
+        ));
     });
     store.shutdown();
 }
@@ -172,12 +195,21 @@ fn a_resent_event_is_acknowledged_and_not_counted_twice() {
     let (_dir, store) = open_store();
     runtime().block_on(async {
         store.bootstrap_if_empty().await.expect("bootstraps");
-        let first = store.store_event(record("e1", "h1", 10, "1.0"), None).await.expect("stores");
-        let again = store.store_event(record("e1", "h1", 10, "1.0"), None).await.expect("stores");
+        let first = store
+            .store_event(record("e1", "h1", 10, "1.0"), None)
+            .await
+            .expect("stores");
+        let again = store
+            .store_event(record("e1", "h1", 10, "1.0"), None)
+            .await
+            .expect("stores");
         assert!(!first.duplicate);
         assert!(again.duplicate);
         assert_eq!(again.issue_id, first.issue_id);
-        let second = store.store_event(record("e2", "h1", 11, "1.1"), None).await.expect("stores");
+        let second = store
+            .store_event(record("e2", "h1", 11, "1.1"), None)
+            .await
+            .expect("stores");
         assert_eq!(second.issue_id, first.issue_id);
 
         let issue = store.issue(first.issue_id).await.expect("issue");
@@ -218,7 +250,10 @@ fn resolving_in_the_next_release_records_the_release_last_seen() {
     let (_dir, store) = open_store();
     runtime().block_on(async {
         store.bootstrap_if_empty().await.expect("bootstraps");
-        let stored = store.store_event(record("e1", "h1", 10, "2.0"), None).await.expect("stores");
+        let stored = store
+            .store_event(record("e1", "h1", 10, "2.0"), None)
+            .await
+            .expect("stores");
         store
             .set_status(
                 vec![stored.issue_id],
@@ -253,9 +288,18 @@ fn merged_issues_unmerge_with_exact_counts() {
     let (_dir, store) = open_store();
     runtime().block_on(async {
         store.bootstrap_if_empty().await.expect("bootstraps");
-        let a = store.store_event(record("e1", "ha", 10, "1.0"), None).await.expect("stores");
-        store.store_event(record("e2", "ha", 11, "1.0"), None).await.expect("stores");
-        let b = store.store_event(record("e3", "hb", 12, "1.0"), None).await.expect("stores");
+        let a = store
+            .store_event(record("e1", "ha", 10, "1.0"), None)
+            .await
+            .expect("stores");
+        store
+            .store_event(record("e2", "ha", 11, "1.0"), None)
+            .await
+            .expect("stores");
+        let b = store
+            .store_event(record("e3", "hb", 12, "1.0"), None)
+            .await
+            .expect("stores");
         assert_ne!(a.issue_id, b.issue_id);
 
         let parent = store.merge_issues(vec![a.issue_id, b.issue_id]).await.expect("merges");
@@ -274,12 +318,18 @@ fn merged_issues_unmerge_with_exact_counts() {
         fn no_tags(_: &serde_json::Value) -> Vec<(String, String)> {
             Vec::new()
         }
-        let unmerged = store.unmerge(parent, vec!["hb".into()], no_tags).await.expect("unmerges");
+        let unmerged = store
+            .unmerge(parent, vec!["hb".into()], no_tags)
+            .await
+            .expect("unmerges");
         assert_eq!(unmerged.events, 1);
         assert_eq!(store.issue(parent).await.expect("issue").times_seen, 2);
         assert_eq!(store.issue(unmerged.new_issue_id).await.expect("issue").times_seen, 1);
         let all = store.unmerge(parent, vec!["ha".into()], no_tags).await;
-        assert!(matches!(all, Err(StoreError::Conflict(_))), "an issue keeps one hash: {all:?}");
+        assert!(
+            matches!(all, Err(StoreError::Conflict(_))),
+            "an issue keeps one hash: {all:?}"
+        );
 
         store.delete_issues(vec![unmerged.new_issue_id]).await.expect("deletes");
         assert_eq!(store.counts().await.expect("counts").events, 2);

@@ -196,6 +196,7 @@ pub fn project_context(project_id: i64, settings: &Value) -> ProjectContext {
     ProjectContext {
         project_id,
         scrub_ip: scrub_settings.scrub_ip_addresses,
+        store_binary_attachments: crate::settings::store_binary_attachments(settings),
         scrubber,
         rules: parse_rules(fingerprint, stacktrace).unwrap_or_default(),
     }

@@ -10,6 +10,7 @@ use crate::event::group::{self, GroupingRules, lookup};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
 use crate::store::EventRecord;
+use crate::store::{NewAttachment, UserReport};
 
 /// What processing needs to know about the project an event belongs to.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct ProjectContext {
     pub rules: GroupingRules,
     /// IP scrubbing is on: never infer a client IP for `{{auto}}`.
     pub scrub_ip: bool,
+    /// Keep attachments that are not text (and so cannot be scrubbed); off by default.
+    pub store_binary_attachments: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +167,66 @@ pub fn process_event(
         size,
     };
     Ok(Processed { record, scrubbed })
+}
+
+/// An attachment as the envelope item carries it, before scrubbing.
+pub struct RawAttachment<'a> {
+    pub name: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub attachment_type: Option<&'a str>,
+    pub data: &'a [u8],
+}
+
+/// Why an attachment is not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachmentRefusal {
+    /// Not text, so it cannot be scrubbed, and the project does not keep such files.
+    Binary,
+}
+
+/// Prepares an attachment for storage: UTF-8 text is scrubbed with the project's free-text
+/// rules (the value rules and `password=…` pairs, spec/scrubbing.md §10) whatever its declared type (a log sent as `application/octet-stream` is still
+/// text); anything else is binary, kept as sent only where the project enables it.
+pub fn prepare_attachment(
+    project: &ProjectContext,
+    raw: &RawAttachment<'_>,
+) -> Result<NewAttachment, AttachmentRefusal> {
+    let data = match std::str::from_utf8(raw.data) {
+        Ok(text) => match project.scrubber.scrub_free_text(text) {
+            std::borrow::Cow::Borrowed(_) => raw.data.to_vec(),
+            std::borrow::Cow::Owned(scrubbed) => scrubbed.into_bytes(),
+        },
+        Err(_) if project.store_binary_attachments => raw.data.to_vec(),
+        Err(_) => return Err(AttachmentRefusal::Binary),
+    };
+    let text_field = |s: Option<&str>, default: &str| {
+        s.filter(|s| !s.is_empty())
+            .unwrap_or(default)
+            .chars()
+            .take(256)
+            .collect()
+    };
+    Ok(NewAttachment {
+        name: text_field(raw.name, "attachment"),
+        content_type: raw.content_type.map(|c| c.chars().take(256).collect()),
+        attachment_type: text_field(raw.attachment_type, "event.attachment"),
+        data,
+    })
+}
+
+/// A user report with its name, e-mail and comments passed through the project's
+/// free-text rules, so neither the report row nor the event's `user_report` keeps a secret.
+pub fn scrub_user_report(project: &ProjectContext, report: UserReport) -> UserReport {
+    let scrub = |text: String| match project.scrubber.scrub_free_text(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(scrubbed) => scrubbed,
+    };
+    UserReport {
+        event_id: report.event_id,
+        name: scrub(report.name),
+        email: scrub(report.email),
+        comments: scrub(report.comments),
+    }
 }
 
 /// A first guess of the stored JSON's size for a payload of `len` bytes.
@@ -487,5 +550,63 @@ mod tests {
         assert!(!tags.contains(&("release".into(), "other".into())));
         assert!(tags.contains(&("browser".into(), "Firefox".into())));
         assert!(tags.contains(&("user".into(), "id:1".into())));
+    }
+
+    fn project(store_binary_attachments: bool) -> ProjectContext {
+        ProjectContext {
+            project_id: 1,
+            scrubber: Scrubber::new(&crate::event::scrub::ScrubSettings::default()).expect("defaults compile"),
+            rules: GroupingRules::default(),
+            scrub_ip: false,
+            store_binary_attachments,
+        }
+    }
+
+    fn raw(data: &[u8]) -> RawAttachment<'_> {
+        RawAttachment {
+            name: Some("app.log"),
+            content_type: Some("application/octet-stream"),
+            attachment_type: None,
+            data,
+        }
+    }
+
+    #[test]
+    fn text_attachments_are_scrubbed_and_binary_ones_kept_only_when_enabled() {
+        let text = b"card 4111 1111 1111 1111 password=hunter2\r\nplain line";
+        let kept = prepare_attachment(&project(false), &raw(text)).expect("text is kept");
+        let kept = String::from_utf8(kept.data).expect("utf-8");
+        assert!(!kept.contains("4111") && !kept.contains("hunter2"), "{kept}");
+        assert!(kept.ends_with("\r\nplain line"), "{kept}");
+        let clean = prepare_attachment(&project(false), &raw(b"nothing secret")).expect("kept");
+        assert_eq!(clean.data, b"nothing secret");
+        assert_eq!(clean.attachment_type, "event.attachment");
+        let binary = [0xffu8, 0x00, 0x12, 0x80];
+        assert_eq!(
+            prepare_attachment(&project(false), &raw(&binary)).err(),
+            Some(AttachmentRefusal::Binary)
+        );
+        let kept = prepare_attachment(&project(true), &raw(&binary)).expect("enabled");
+        assert_eq!(kept.data, binary, "binary attachments are kept as sent");
+    }
+
+    #[test]
+    fn user_reports_are_scrubbed_field_by_field() {
+        let report = scrub_user_report(
+            &project(false),
+            UserReport {
+                event_id: "a".repeat(32),
+                name: "Ada token=abc123".into(),
+                email: "ada@example.com".into(),
+                comments: "paid with 4111-1111-1111-1111, key AKIAIOSFODNN7EXAMPLE".into(),
+            },
+        );
+        assert_eq!(report.name, "Ada token=[Filtered]");
+        assert_eq!(report.email, "ada@example.com", "the reporter's address stays");
+        assert!(
+            !report.comments.contains("4111") && !report.comments.contains("AKIA"),
+            "{}",
+            report.comments
+        );
     }
 }

@@ -19,12 +19,12 @@ use super::auth::{self, SentryAuth};
 use super::decode::{self, ContentEncoding};
 use super::envelope::{self, Envelope, Item};
 use super::limits;
-use super::process::{self, parse_event_id};
-use super::ratelimit::KeyLimit;
+use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
+use super::ratelimit::{Class, KeyLimit, QuotaCheck};
 use crate::app::AppState;
 use crate::errors::IngestError;
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
-use crate::store::{Announced, NewAttachment, ProjectKey, StoreError, UserReport};
+use crate::store::{Announced, ProjectKey, StoreError, UserReport};
 
 /// Which ingest endpoint a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -415,12 +415,20 @@ impl Ctx<'_> {
 
     /// Takes one event from the key's bucket; the error to answer when it is empty.
     fn rate_limit(&self) -> Option<IngestError> {
-        let limit = KeyLimit::for_key(&self.key, self.state.config.default_rate_limit)?;
-        let limited = self.state.cache.limiters.check(&self.key.public_key, limit).err()?;
+        let mut quota = self.quota();
+        if quota.take(Class::EVENTS, 1) {
+            return None;
+        }
         Some(IngestError::RateLimited {
-            retry_after: limited.retry_after_secs,
-            header: limited.header(),
+            retry_after: quota.refusals.retry_after_secs(),
+            header: quota.refusals.header(),
         })
+    }
+
+    /// The quota checks of this request against the key's buckets.
+    fn quota(&self) -> QuotaCheck<'_> {
+        let limit = KeyLimit::for_key(&self.key, self.state.config.default_rate_limit);
+        QuotaCheck::new(&self.state.cache.limiters, &self.key.public_key, limit)
     }
 
     /// A rate-limited event is not stored, but still counted on its issue when the issue is known.
@@ -502,13 +510,16 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
         Some(raw) => Some(parse_event_id(raw).ok_or_else(|| IngestError::InvalidEventId(raw.to_string()))?),
         None => None,
     };
+    // Every item takes from its class's bucket; what is over the key's limit is dropped
+    // and counted, and the envelope answers 429 naming each limited category.
+    let mut quota = ctx.quota();
     let has_event = envelope.items.iter().any(|i| i.header.ty == "event");
-    let limited = if has_event { ctx.rate_limit() } else { None };
+    let event_limited = has_event && !quota.take(Class::EVENTS, 1);
 
     // Events first: attachments and user reports belong to a stored event.
     let mut response_id = header_id.clone();
     for item in envelope.items.iter().filter(|i| i.header.ty == "event") {
-        if limited.is_some() {
+        if event_limited {
             ctx.count_limited_event(item.payload).await;
             continue;
         }
@@ -523,75 +534,142 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
         let ty = item.header.ty.as_str();
         match ty {
             "attachment" => {
-                if limited.is_some() {
+                // An attachment shares its event's fate: dropped with a limited event
+                // without taking from the attachment buckets.
+                if event_limited || !quota.take_attachment(item.payload.len()) {
                     ctx.record("attachment", &Outcome::RateLimited, 1);
                 } else if item.payload.len() > max_attachment {
                     ctx.record("attachment", &Outcome::TooLarge, 1);
                 } else {
-                    attachments.push(NewAttachment {
-                        name: item.header.filename.clone().unwrap_or_else(|| "attachment".into()),
-                        content_type: item.header.content_type.clone(),
-                        attachment_type: item
-                            .header
-                            .attachment_type
-                            .clone()
-                            .unwrap_or_else(|| "event.attachment".into()),
-                        data: item.payload.to_vec(),
-                    });
+                    attachments.push(item);
                 }
             }
-            "user_report" => match user_report(item.payload) {
-                Some(report) => reports.push(("user_report_v2", report)),
-                None => ctx.record("user_report_v2", &Outcome::Invalid("user_report"), 1),
-            },
-            "feedback" => match feedback_report(item.payload) {
-                Ok(Some(report)) => reports.push(("feedback", report)),
-                Ok(None) => ctx.record("feedback", &Outcome::Accepted, 1),
-                Err(()) => ctx.record("feedback", &Outcome::Invalid("feedback"), 1),
-            },
-            "client_report" => match client_report(item.payload) {
-                Some(discards) => {
-                    for (category, reason, quantity) in discards {
-                        ctx.record(&category, &Outcome::ClientDiscard(reason), quantity);
-                    }
+            "user_report" | "feedback" => {
+                let category = if ty == "feedback" { "feedback" } else { "user_report_v2" };
+                let class = Class::of_item(ty).unwrap_or(Class::USER_REPORTS);
+                if !quota.take(class, 1) {
+                    ctx.record(category, &Outcome::RateLimited, 1);
+                    continue;
                 }
-                None => ctx.record("internal", &Outcome::Invalid("client_report"), 1),
-            },
-            _ => ctx.record(item_category_of(item), &Outcome::Accepted, item_quantity(item)),
+                let parsed = if ty == "feedback" {
+                    feedback_report(item.payload)
+                } else {
+                    user_report(item.payload).map(Some).ok_or(())
+                };
+                match parsed {
+                    Ok(Some(report)) => reports.push((category, report)),
+                    Ok(None) => ctx.record(category, &Outcome::Accepted, 1),
+                    Err(()) => ctx.record(
+                        category,
+                        &Outcome::Invalid(if ty == "feedback" { "feedback" } else { "user_report" }),
+                        1,
+                    ),
+                }
+            }
+            "client_report" => {
+                if !quota.take(Class::of_item(ty).unwrap_or(Class::EVENTS), 1) {
+                    ctx.record("internal", &Outcome::RateLimited, 1);
+                    continue;
+                }
+                match client_report(item.payload) {
+                    Some(discards) => {
+                        for (category, reason, quantity) in discards {
+                            ctx.record(&category, &Outcome::ClientDiscard(reason), quantity);
+                        }
+                    }
+                    None => ctx.record("internal", &Outcome::Invalid("client_report"), 1),
+                }
+            }
+            _ => {
+                let quantity = item_quantity(item);
+                let allowed = match Class::of_item(ty) {
+                    Some(class) => quota.take(class, u32::try_from(quantity).unwrap_or(u32::MAX)),
+                    None => true,
+                };
+                let outcome = if allowed {
+                    Outcome::Accepted
+                } else {
+                    Outcome::RateLimited
+                };
+                ctx.record(item_category_of(item), &outcome, quantity);
+            }
         }
         metrics::counter!("errata_items_total", "type" => item_type_label(ty), "outcome" => "received").increment(1);
     }
 
     let attachment_event = response_id.clone().filter(|_| !attachments.is_empty());
+    let mut prepared = Vec::new();
+    if attachment_event.is_none() {
+        ctx.record("attachment", &Outcome::Invalid("no_event"), attachments.len() as u64);
+    }
     if attachment_event.is_some() || !reports.is_empty() {
+        let project = ctx
+            .state
+            .cache
+            .project(&ctx.state.store, ctx.project_id)
+            .await
+            .map_err(IngestError::Store)?;
+        if attachment_event.is_some() {
+            for item in &attachments {
+                let raw = RawAttachment {
+                    name: item.header.filename.as_deref(),
+                    content_type: item.header.content_type.as_deref(),
+                    attachment_type: item.header.attachment_type.as_deref(),
+                    data: item.payload,
+                };
+                match process::prepare_attachment(&project, &raw) {
+                    Ok(attachment) => prepared.push(attachment),
+                    Err(AttachmentRefusal::Binary) => {
+                        ctx.record("attachment", &Outcome::Filtered("binary_attachment"), 1)
+                    }
+                }
+            }
+        }
+        reports = reports
+            .into_iter()
+            .map(|(category, report)| (category, process::scrub_user_report(&project, report)))
+            .collect();
+    }
+
+    if !prepared.is_empty() || !reports.is_empty() {
         let project_id = ctx.project_id;
-        let count = attachments.len();
+        let count = prepared.len();
         let report_list: Vec<UserReport> = reports.iter().map(|(_, r)| r.clone()).collect();
         let written = ctx
             .state
             .store
-            .store_extras(project_id, attachment_event, attachments, report_list)
+            .store_extras(project_id, attachment_event, prepared, report_list)
             .await;
         match written {
-            Ok(kept) => {
+            Ok((kept, attached)) => {
                 ctx.record("attachment", &Outcome::Accepted, kept as u64);
                 ctx.record("attachment", &Outcome::Invalid("no_event"), (count - kept) as u64);
-                for (category, _) in &reports {
-                    ctx.record(category, &Outcome::Accepted, 1);
+                for ((category, _), attached) in reports.iter().zip(attached) {
+                    let outcome = if attached {
+                        Outcome::Accepted
+                    } else {
+                        Outcome::Invalid("no_event")
+                    };
+                    ctx.record(category, &outcome, 1);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "keeping attachments or user reports failed");
                 ctx.record("attachment", &Outcome::Invalid("store"), count as u64);
+                for (category, _) in &reports {
+                    ctx.record(category, &Outcome::Invalid("store"), 1);
+                }
             }
         }
-    } else {
-        ctx.record("attachment", &Outcome::Invalid("no_event"), attachments.len() as u64);
     }
 
-    match limited {
-        Some(limited) => Err(limited),
-        None => Ok(ok_response(response_id.as_deref())),
+    if quota.refusals.is_empty() {
+        Ok(ok_response(response_id.as_deref()))
+    } else {
+        Err(IngestError::RateLimited {
+            retry_after: quota.refusals.retry_after_secs(),
+            header: quota.refusals.header(),
+        })
     }
 }
 

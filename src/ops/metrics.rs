@@ -35,7 +35,7 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
         .install_recorder()?;
     describe();
     // Present from the first scrape, so dashboards and alerts see zero rather than nothing.
-    for reason in ["age", "issue_cap", "size_cap"] {
+    for reason in ["age", "age_other", "issue_cap", "size_cap"] {
         metrics::counter!("errata_retention_deleted_total", "reason" => reason).absolute(0);
     }
     Ok(handle)
@@ -64,7 +64,7 @@ fn describe() {
     describe_gauge!("errata_issues", "Issues in the database");
     describe_counter!(
         "errata_retention_deleted_total",
-        "Events deleted by retention, by reason"
+        "Rows deleted by retention, by reason (age, age_other: other tables by age, issue_cap, size_cap)"
     );
 }
 

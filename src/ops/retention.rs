@@ -1,6 +1,7 @@
-//! The retention loop: every `retention_interval_secs`, delete events past their age, trim
-//! issues past their per-issue cap, keep the database under its size cap, and give freed
-//! pages back to the file system. Each step is a small writer job, so events keep flowing.
+//! The retention loop: every `retention_interval_secs`, delete events and every other
+//! table's rows past their age, trim issues past their per-issue cap, keep the database
+//! under its size cap, and give freed pages back to the file system. Each step is a small
+//! writer job, so events keep flowing; every loop ends when a step finds nothing to delete.
 
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ const SIZE_CAP_LOW_WATER_PERCENT: i64 = 90;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PassReport {
     pub expired: usize,
+    /// Rows of the other tables past their age (user reports, outcomes, tags, hours, issues).
+    pub expired_other: usize,
     pub over_issue_cap: usize,
     pub over_size_cap: usize,
 }
@@ -34,6 +37,7 @@ pub async fn run(state: AppState) {
             Ok(report) if report != PassReport::default() => {
                 tracing::info!(
                     expired = report.expired,
+                    expired_other = report.expired_other,
                     over_issue_cap = report.over_issue_cap,
                     over_size_cap = report.over_size_cap,
                     "retention pass deleted events"
@@ -63,6 +67,7 @@ pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
                 break;
             }
         }
+        expire_other_tables(state, cutoff, &mut report).await?;
     }
 
     if config.max_events_per_issue > 0 {
@@ -94,7 +99,8 @@ pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
         let low_water = cap / 100 * SIZE_CAP_LOW_WATER_PERCENT;
         if store.used_bytes().await? > cap {
             loop {
-                let deleted = store.delete_oldest(batch).await?;
+                // Events first, then the other tables; 0 once nothing is left to delete.
+                let deleted = store.shrink_step(batch).await?;
                 count(&mut report.over_size_cap, deleted, "size_cap");
                 if deleted == 0 || state.is_shutting_down() {
                     break;
@@ -113,6 +119,31 @@ pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
         tokio::task::yield_now().await;
     }
     Ok(report)
+}
+
+/// Deletes the rows of every other table that are past `cutoff` (µs), a batch at a time.
+async fn expire_other_tables(state: &AppState, cutoff: i64, report: &mut PassReport) -> Result<(), StoreError> {
+    let store = &state.store;
+    let batch = state.config.retention_batch;
+    let cutoff_day = chrono::DateTime::from_timestamp_micros(cutoff)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    loop {
+        let deleted = store.expire_other(cutoff, &cutoff_day, batch).await?;
+        count(&mut report.expired_other, deleted, "age_other");
+        if deleted == 0 || state.is_shutting_down() {
+            break;
+        }
+    }
+    let mut after = 0;
+    loop {
+        let step = store.expire_issue_data(after, ISSUE_SCAN, cutoff).await?;
+        count(&mut report.expired_other, step.deleted, "age_other");
+        match step.last {
+            Some(last) if !state.is_shutting_down() => after = last,
+            _ => return Ok(()),
+        }
+    }
 }
 
 fn count(total: &mut usize, deleted: usize, reason: &'static str) {

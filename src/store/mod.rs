@@ -226,15 +226,16 @@ impl Store {
         dispatch!(self, b => b.store_event(record, announced).await)
     }
 
-    /// Keeps attachments with their stored event (`event_id`) and user reports, in one
-    /// transaction; returns how many attachments were kept (0 when the event is not stored).
+    /// Keeps attachments with their stored event (`event_id`) and user reports on theirs, in
+    /// one transaction; returns how many attachments were kept (0 when the event is not
+    /// stored) and, for each report, whether it was kept (its event is stored).
     pub async fn store_extras(
         &self,
         project_id: i64,
         event_id: Option<String>,
         attachments: Vec<NewAttachment>,
         reports: Vec<UserReport>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, Vec<bool>), StoreError> {
         dispatch!(self, b => b.store_extras(project_id, event_id, attachments, reports).await)
     }
 
@@ -523,9 +524,22 @@ impl Store {
         dispatch!(self, b => b.delete_events(ids).await)
     }
 
-    /// Deletes the `limit` oldest events; returns how many.
-    pub async fn delete_oldest(&self, limit: usize) -> Result<usize, StoreError> {
-        dispatch!(self, b => b.delete_oldest(limit).await)
+    /// Deletes up to `limit` user reports received before `cutoff_us` and outcome rows of
+    /// days before `cutoff_day` (`YYYY-MM-DD`); returns how many.
+    pub async fn expire_other(&self, cutoff_us: i64, cutoff_day: &str, limit: usize) -> Result<usize, StoreError> {
+        dispatch!(self, b => b.expire_other(cutoff_us, cutoff_day, limit).await)
+    }
+
+    /// Over the next `limit` issues after id `after`: deletes tag values and hourly counts
+    /// older than `cutoff_us`, and the issues last seen before it that have no events left.
+    pub async fn expire_issue_data(&self, after: i64, limit: usize, cutoff_us: i64) -> Result<IssueStep, StoreError> {
+        dispatch!(self, b => b.expire_issue_data(after, limit, cutoff_us).await)
+    }
+
+    /// One step of the size cap: up to `limit` of the oldest rows, events first, then the
+    /// other tables; returns how many went (0: nothing left the cap may delete).
+    pub async fn shrink_step(&self, limit: usize) -> Result<usize, StoreError> {
+        dispatch!(self, b => b.shrink_step(limit).await)
     }
 
     /// Bytes the stored data uses (what the size cap limits).

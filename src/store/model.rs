@@ -251,3 +251,11 @@ pub struct StatusChange {
     /// Sentry's `statusDetails`, as stored.
     pub details: Value,
 }
+
+/// What one step over a range of issues deleted, and where the next step starts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IssueStep {
+    /// The last issue id examined; `None` when there were no issues after `after`.
+    pub last: Option<i64>,
+    pub deleted: usize,
+}

@@ -5,6 +5,8 @@
 //! flush writes the tally to the `outcomes` table per project, UTC day, category,
 //! outcome and reason, in one transaction for everything that accumulated — never
 //! one write per request. Every outcome is also a Prometheus counter with bounded labels.
+//! Rows stay bounded: categories and client reasons come from fixed sets, and a project
+//! and day holds at most [`MAX_ROWS_PER_PROJECT_DAY`] distinct rows.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -81,22 +83,43 @@ pub fn category(name: &str) -> &'static str {
     CATEGORIES.iter().find(|c| **c == name).copied().unwrap_or("unknown")
 }
 
-/// A client-supplied reason, made safe to store: at most 64 characters of `[a-z0-9_.:-]`.
+/// The discard reasons SDKs report (Sentry's client reports), plus the defaults Errata
+/// gives entries without one. Anything else is counted as `other`, so a client cannot
+/// open a new row per made-up reason.
+pub const CLIENT_REASONS: &[&str] = &[
+    "backpressure",
+    "before_send",
+    "buffer_overflow",
+    "cache_overflow",
+    "deadline_exceeded",
+    "event_processor",
+    "filtered",
+    "ignored",
+    "insufficient_data",
+    "internal_sdk_error",
+    "network_error",
+    "queue_overflow",
+    "ratelimit",
+    "ratelimit_backoff",
+    "sample_rate",
+    "send_error",
+    "unknown",
+];
+
+/// A client-supplied reason as counted: one of [`CLIENT_REASONS`] (case-insensitive),
+/// else `other`.
 pub fn client_reason(reason: &str) -> String {
-    let cleaned: String = reason
-        .chars()
-        .take(64)
-        .map(|c| c.to_ascii_lowercase())
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() { "unknown".into() } else { cleaned }
+    CLIENT_REASONS
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(reason.trim()))
+        .copied()
+        .unwrap_or("other")
+        .to_string()
 }
+
+/// Bound on distinct outcome rows per project and day; past it, new rows fold into the
+/// reason `overflow` of their category and outcome (a fixed set, so the table stays bounded).
+pub const MAX_ROWS_PER_PROJECT_DAY: i64 = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -241,9 +264,10 @@ mod tests {
 
     #[test]
     fn client_reasons_and_categories_are_bounded() {
-        assert_eq!(client_reason("Queue Overflow!"), "queue_overflow_");
-        assert_eq!(client_reason(""), "unknown");
-        assert_eq!(client_reason(&"a".repeat(500)).len(), 64);
+        assert_eq!(client_reason("Queue_Overflow"), "queue_overflow");
+        assert_eq!(client_reason("made up reason"), "other");
+        assert_eq!(client_reason(""), "other");
+        assert_eq!(client_reason(&"a".repeat(500)), "other");
         assert_eq!(category("error"), "error");
         assert_eq!(category("made_up"), "unknown");
     }

@@ -350,10 +350,12 @@ pub fn set_issue_status(
 ) -> Result<(), StoreError> {
     let mut details = details.clone();
     if status == "ignored" {
-        let times_seen: i64 =
-            conn.query_row("SELECT times_seen FROM issues WHERE id = ?1", params![issue_id], |r| {
+        let times_seen: i64 = conn
+            .query_row("SELECT times_seen FROM issues WHERE id = ?1", params![issue_id], |r| {
                 r.get(0)
-            })?;
+            })
+            .optional()?
+            .ok_or(StoreError::NotFound("issue"))?;
         if let Some(obj) = details.as_object_mut() {
             obj.insert("timesSeenAtIgnore".into(), json!(times_seen));
         }

@@ -9,6 +9,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0001_init.sql"),
     include_str!("../../../schema/0002_attachments_user_reports.sql"),
+    include_str!("../../../schema/0003_retention_every_table.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -25,15 +25,14 @@ use serde_json::Value;
 
 use super::{
     Announced, ApiToken, AttachmentInfo, BackupReport, Bootstrap, Cmp, Condition, EventOrder, EventRecord, Issue,
-    IssueFilter, IssueHash, IssueSort, KeyChange, LimitedCount, NewAttachment, NewProject, Organization, OutcomeRow,
-    Project, ProjectChange, ProjectKey, StatusChange, StoreCounts, StoreError, StoreOptions, Stored, StoredEvent,
-    TagValue, Unmerged, UserReport,
+    IssueFilter, IssueHash, IssueSort, IssueStep, KeyChange, LimitedCount, NewAttachment, NewProject, Organization,
+    OutcomeRow, Project, ProjectChange, ProjectKey, StatusChange, StoreCounts, StoreError, StoreOptions, Stored,
+    StoredEvent, TagValue, Unmerged, UserReport,
 };
 // The pure rules and types the submodules share with every backend.
-#[allow(unused_imports)]
 use super::{
-    DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, ORG_TOKEN_MARKER, compare_releases, decode_payload, now_us, reopens,
-    status_details, token_hash, valid_slug,
+    DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, ORG_TOKEN_MARKER, decode_payload, now_us, reopens, status_details,
+    token_hash, valid_slug,
 };
 use writer::Writer;
 
@@ -191,17 +190,18 @@ impl SqliteStore {
         event_id: Option<String>,
         attachments: Vec<NewAttachment>,
         reports: Vec<UserReport>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, Vec<bool>), StoreError> {
         self.writer
             .maintain(move |tx| {
                 let kept = match &event_id {
                     Some(event_id) => ingest::insert_attachments(tx, project_id, event_id, &attachments)?,
                     None => 0,
                 };
+                let mut attached = Vec::with_capacity(reports.len());
                 for report in &reports {
-                    ingest::save_user_report(tx, project_id, report)?;
+                    attached.push(ingest::save_user_report(tx, project_id, report)?);
                 }
-                Ok(kept)
+                Ok((kept, attached))
             })
             .await
     }
@@ -589,10 +589,24 @@ impl SqliteStore {
         self.writer.maintain(move |tx| retention::delete_ids(tx, &ids)).await
     }
 
-    pub async fn delete_oldest(&self, limit: usize) -> Result<usize, StoreError> {
+    pub async fn expire_other(&self, cutoff_us: i64, cutoff_day: &str, limit: usize) -> Result<usize, StoreError> {
+        let cutoff_day = cutoff_day.to_owned();
         self.writer
-            .maintain(move |tx| retention::delete_oldest(tx, limit))
+            .maintain(move |tx| {
+                Ok(retention::delete_expired_user_reports(tx, cutoff_us, limit)?
+                    + outcomes::delete_before(tx, &cutoff_day, limit)?)
+            })
             .await
+    }
+
+    pub async fn expire_issue_data(&self, after: i64, limit: usize, cutoff_us: i64) -> Result<IssueStep, StoreError> {
+        self.writer
+            .maintain(move |tx| retention::expire_issue_data(tx, after, limit, cutoff_us))
+            .await
+    }
+
+    pub async fn shrink_step(&self, limit: usize) -> Result<usize, StoreError> {
+        self.writer.maintain(move |tx| retention::shrink_step(tx, limit)).await
     }
 
     pub async fn used_bytes(&self) -> Result<i64, StoreError> {

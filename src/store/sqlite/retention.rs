@@ -1,13 +1,21 @@
-//! Retention and disk budget: which events to delete, in small batches, and how to give the
+//! Retention and disk budget: which rows to delete, in small batches, and how to give the
 //! space back. Each function is one short step meant to run as its own writer job, so
 //! ingestion interleaves with housekeeping instead of waiting behind it.
 //!
-//! Issue counters (`times_seen`, users, tags, hourly buckets) are lifetime figures and are
-//! never touched here: deleting an event forgets its payload, not that it happened.
+//! Every table is covered. Events go by age; their attachments (foreign key) and user
+//! reports (trigger) go with them. Outcomes, hourly counts and tag values go when their
+//! day, hour or last sighting is past the retention period, and an issue goes once it has
+//! no events left and was last seen before it. An issue's `times_seen` and user count are
+//! lifetime figures while the issue lives: deleting an event forgets its payload, not that
+//! it happened.
+//!
+//! The size cap deletes the oldest events first, then, with no events left, the oldest
+//! rows of the other tables; a step that finds nothing to delete returns 0, so the loop
+//! driving it ends even when the database stays over the cap.
 
 use rusqlite::{Connection, params};
 
-use super::StoreError;
+use super::{IssueStep, StoreError};
 
 /// Pages returned to the file system per reclaim step.
 pub const RECLAIM_PAGES: i64 = 2000;
@@ -43,6 +51,77 @@ pub fn delete_oldest(conn: &Connection, limit: usize) -> Result<usize, StoreErro
         "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?1)",
         params![limit as i64],
     )?)
+}
+
+/// Deletes up to `limit` user reports created before `cutoff_us` (reports normally go with
+/// their event; this catches any left behind).
+pub fn delete_expired_user_reports(conn: &Connection, cutoff_us: i64, limit: usize) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM user_reports WHERE id IN \
+         (SELECT id FROM user_reports WHERE date_created < ?1 ORDER BY date_created LIMIT ?2)",
+        params![cutoff_us, limit as i64],
+    )?)
+}
+
+/// Over the next `limit` issues after id `after`: deletes tag values last seen before
+/// `cutoff_us`, hourly counts of hours before it, and the issues themselves when they were
+/// last seen before it and have no events left (their hashes, users, tags and counts go by
+/// foreign key). Issues are visited by id range, so each step reads only its own rows.
+pub fn expire_issue_data(conn: &Connection, after: i64, limit: usize, cutoff_us: i64) -> Result<IssueStep, StoreError> {
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT max(id) FROM (SELECT id FROM issues WHERE id > ?1 ORDER BY id LIMIT ?2)")?
+        .query_row(params![after, limit as i64], |r| r.get(0))?;
+    let Some(last) = last else {
+        return Ok(IssueStep::default());
+    };
+    let cutoff_hour = cutoff_us.div_euclid(3_600_000_000);
+    let mut deleted = conn.execute(
+        "DELETE FROM issue_tags WHERE issue_id > ?1 AND issue_id <= ?2 AND last_seen < ?3",
+        params![after, last, cutoff_us],
+    )?;
+    deleted += conn.execute(
+        "DELETE FROM issue_hourly WHERE issue_id > ?1 AND issue_id <= ?2 AND hour < ?3",
+        params![after, last, cutoff_hour],
+    )?;
+    deleted += conn.execute(
+        "DELETE FROM issues WHERE id > ?1 AND id <= ?2 AND last_seen < ?3 \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.issue_id = issues.id)",
+        params![after, last, cutoff_us],
+    )?;
+    Ok(IssueStep {
+        last: Some(last),
+        deleted,
+    })
+}
+
+/// One step of the size cap: up to `limit` of the oldest rows, taken from the first of
+/// these that has any: events (with their attachments and reports), user reports,
+/// outcomes (oldest day), hourly counts (oldest hours), tag values (least recently seen),
+/// issues without events (least recently seen). Returns how many rows went; 0 means there
+/// is nothing left the cap may delete.
+pub fn shrink_step(conn: &Connection, limit: usize) -> Result<usize, StoreError> {
+    let limit = limit as i64;
+    let deleted = delete_oldest(conn, limit as usize)?;
+    if deleted > 0 {
+        return Ok(deleted);
+    }
+    for sql in [
+        "DELETE FROM user_reports WHERE id IN (SELECT id FROM user_reports ORDER BY date_created LIMIT ?1)",
+        "DELETE FROM outcomes WHERE (project_id, day, category, outcome, reason) IN \
+         (SELECT project_id, day, category, outcome, reason FROM outcomes ORDER BY day LIMIT ?1)",
+        "DELETE FROM issue_hourly WHERE (issue_id, hour) IN \
+         (SELECT issue_id, hour FROM issue_hourly ORDER BY hour LIMIT ?1)",
+        "DELETE FROM issue_tags WHERE (issue_id, key, value) IN \
+         (SELECT issue_id, key, value FROM issue_tags ORDER BY last_seen LIMIT ?1)",
+        "DELETE FROM issues WHERE id IN (SELECT id FROM issues i \
+         WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.issue_id = i.id) ORDER BY last_seen LIMIT ?1)",
+    ] {
+        let deleted = conn.execute(sql, params![limit])?;
+        if deleted > 0 {
+            return Ok(deleted);
+        }
+    }
+    Ok(0)
 }
 
 /// Issues that may hold more than `cap` events, after issue `after`, at most `limit` of them.
@@ -157,6 +236,114 @@ mod tests {
             .expect("rows")
             .collect::<Result<_, _>>()
             .expect("ids")
+    }
+
+    fn count(conn: &Connection, table: &str) -> i64 {
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count")
+    }
+
+    fn fill_side_tables(conn: &Connection, issue: i64, old: i64, rows: i64) {
+        for n in 0..rows {
+            conn.execute(
+                "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (?1, 'k', ?2, 1, ?3, ?3)",
+                params![issue, format!("v{n}"), old],
+            )
+            .expect("tag");
+            conn.execute(
+                "INSERT INTO issue_hourly (issue_id, hour, count) VALUES (?1, ?2, 1)",
+                params![issue, old / 3_600_000_000 - n - 1],
+            )
+            .expect("hour");
+            conn.execute(
+                "INSERT INTO outcomes (project_id, day, category, outcome, reason, quantity) VALUES (1, '2001-01-01', 'error', 'accepted', ?1, 1)",
+                params![format!("r{n}")],
+            )
+            .expect("outcome");
+            conn.execute(
+                "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, ?1, '', '', 'c', ?2)",
+                params![format!("{n:032x}"), old],
+            )
+            .expect("report");
+        }
+    }
+
+    #[test]
+    fn every_table_expires_and_reports_go_with_their_event() {
+        let conn = database();
+        conn.pragma_update(None, "foreign_keys", "ON").expect("pragma");
+        let old = 1_000_000_000_000_000; // 2001, µs
+        let cutoff = old + 1;
+        add_issue(&conn, 1, 1); // last seen at 0: old, but it still has an event
+        add_issue(&conn, 2, 1); // old and empty: goes
+        add_issue(&conn, 3, 1);
+        conn.execute("UPDATE issues SET last_seen = ?1 WHERE id = 3", params![cutoff + 10])
+            .expect("young");
+        add_event(&conn, 1, 9999, cutoff + 5);
+        fill_side_tables(&conn, 1, old, 5);
+        conn.execute(
+            "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (3, 'k', 'young', 1, 0, ?1)",
+            params![cutoff + 10],
+        )
+        .expect("young tag");
+        conn.execute(
+            "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, ?1, '', '', 'c', ?2)",
+            params![format!("{:032x}", 9999), cutoff + 5],
+        )
+        .expect("report on the live event");
+
+        assert_eq!(delete_expired_user_reports(&conn, cutoff, 100).expect("reports"), 5);
+        assert_eq!(
+            crate::store::sqlite::outcomes::delete_before(&conn, "2001-01-02", 100).expect("outcomes"),
+            5
+        );
+        let mut after = 0;
+        let mut deleted = 0;
+        while let IssueStep {
+            last: Some(last),
+            deleted: d,
+        } = expire_issue_data(&conn, after, 1, cutoff).expect("issues")
+        {
+            after = last;
+            deleted += d;
+        }
+        assert_eq!(deleted, 5 + 5 + 1, "old tags, old hours and the empty old issue");
+        let issues: Vec<i64> = conn
+            .prepare("SELECT id FROM issues ORDER BY id")
+            .expect("q")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("ids");
+        assert_eq!(issues, vec![1, 3]);
+        assert_eq!(count(&conn, "issue_tags"), 1);
+        assert_eq!(count(&conn, "user_reports"), 1);
+        delete_oldest(&conn, 10).expect("events");
+        assert_eq!(count(&conn, "user_reports"), 0, "a report goes with its event");
+    }
+
+    #[test]
+    fn the_size_cap_reaches_every_table_and_stops_when_nothing_is_left() {
+        let conn = database();
+        add_issue(&conn, 1, 1);
+        add_event(&conn, 1, 1, 0);
+        fill_side_tables(&conn, 1, 1_000_000_000_000_000, 7);
+        let mut steps = 0;
+        while shrink_step(&conn, 3).expect("step") > 0 {
+            steps += 1;
+            assert!(steps < 100, "the size cap must run out of rows");
+        }
+        for table in [
+            "events",
+            "user_reports",
+            "outcomes",
+            "issue_hourly",
+            "issue_tags",
+            "issues",
+        ] {
+            assert_eq!(count(&conn, table), 0, "{table}");
+        }
+        assert_eq!(shrink_step(&conn, 3).expect("empty"), 0);
     }
 
     #[test]
