@@ -58,7 +58,9 @@ pub const PENDING: &[&str] = &[
     "issues_over_cap",
     "events_beyond_cap",
     "delete_events",
-    "delete_oldest",
+    "expire_other",
+    "expire_issue_data",
+    "shrink_step",
     "used_bytes",
     "reclaim_step",
 ];
@@ -74,7 +76,7 @@ impl PgStore {
         event_id: Option<String>,
         attachments: Vec<NewAttachment>,
         reports: Vec<UserReport>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<(usize, Vec<bool>), StoreError> {
         Err(not_yet("store_extras"))
     }
 
@@ -277,8 +279,16 @@ impl PgStore {
         Err(not_yet("delete_events"))
     }
 
-    pub async fn delete_oldest(&self, limit: usize) -> Result<usize, StoreError> {
-        Err(not_yet("delete_oldest"))
+    pub async fn expire_other(&self, cutoff_us: i64, cutoff_day: &str, limit: usize) -> Result<usize, StoreError> {
+        Err(not_yet("expire_other"))
+    }
+
+    pub async fn expire_issue_data(&self, after: i64, limit: usize, cutoff_us: i64) -> Result<IssueStep, StoreError> {
+        Err(not_yet("expire_issue_data"))
+    }
+
+    pub async fn shrink_step(&self, limit: usize) -> Result<usize, StoreError> {
+        Err(not_yet("shrink_step"))
     }
 
     pub async fn used_bytes(&self) -> Result<i64, StoreError> {
