@@ -148,7 +148,12 @@ impl Config {
                 .iter()
                 .any(|k| *k == format!("{}{leaf}", parent.map(|p| format!("{p}.")).unwrap_or_default()))
             {
-                return Err(env_error(format!("no such setting (known: {})", known.join(", "))));
+                if is_service_link(rest) {
+                    // Kubernetes and Docker name these after a service or link called
+                    // `errata…`; they describe the network, not a setting.
+                    continue;
+                }
+                return Err(env_error(unknown_setting(rest, &known)));
             }
             let value = parse_env_value(&raw, leaf).map_err(env_error)?;
             let target = match parent {
@@ -267,6 +272,62 @@ fn setting_names(table: &toml::Table) -> Vec<String> {
     names
 }
 
+/// Whether `rest` (a variable name after `ERRATA_`) has the shape of a service-link variable:
+/// Kubernetes sets `{SVC}_SERVICE_HOST`, `{SVC}_SERVICE_PORT`, `{SVC}_SERVICE_PORT_{NAME}`,
+/// `{SVC}_PORT`, `{SVC}_PORT_{N}_{PROTO}` and `…_{PROTO}_ADDR|PORT|PROTO` for every Service
+/// (`errata`, `errata-db`…); Docker links add `{ALIAS}_NAME` and `{ALIAS}_ENV_{VAR}`. No
+/// setting is named like these.
+pub fn is_service_link(rest: &str) -> bool {
+    let parts: Vec<&str> = rest.split('_').collect();
+    let is_port = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    let is_proto = |p: &str| matches!(p, "TCP" | "UDP" | "SCTP");
+    // Where the service's own name ends: the suffix starts at one of these words.
+    (0..parts.len()).any(|start| match &parts[start..] {
+        ["SERVICE", "HOST"] | ["SERVICE", "PORT"] | ["PORT"] | ["NAME"] => true,
+        ["SERVICE", "PORT", name @ ..] => !name.is_empty() && name.iter().all(|p| !p.is_empty()),
+        ["PORT", n, proto] => is_port(n) && is_proto(proto),
+        ["PORT", n, proto, field] => is_port(n) && is_proto(proto) && matches!(*field, "ADDR" | "PORT" | "PROTO"),
+        ["ENV", var @ ..] => !var.is_empty(),
+        _ => false,
+    })
+}
+
+/// The error for an `ERRATA_*` variable that names no setting: the closest setting when the
+/// name looks like a misspelling of one, else every setting.
+fn unknown_setting(rest: &str, known: &[String]) -> String {
+    let wanted = rest.to_ascii_lowercase();
+    let env_name = |k: &str| format!("{ENV_PREFIX}{}", k.replace('.', "_").to_ascii_uppercase());
+    let closest = known
+        .iter()
+        .map(|k| (edit_distance(&wanted, &k.replace('.', "_")), k))
+        .min_by_key(|(d, _)| *d);
+    match closest {
+        Some((distance, name)) if distance <= 2.max(wanted.len() / 4) => {
+            format!("no such setting; did you mean {}?", env_name(name))
+        }
+        _ => format!(
+            "no such setting (known: {})",
+            known.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Levenshtein distance between two short ASCII names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// An environment value as the TOML value its setting expects: integers and booleans by
 /// their spelling, everything else a string (paths, addresses, URLs, tokens).
 fn parse_env_value(raw: &str, key: &str) -> Result<toml::Value, String> {
@@ -324,6 +385,87 @@ mod tests {
             .with_env(env(&[("ERRATA_QUEUE_CAPACITI", "12")]))
             .expect_err("unknown setting");
         assert!(err.to_string().contains("ERRATA_QUEUE_CAPACITI"), "{err}");
+    }
+
+    /// Exactly what Kubernetes injects into every pod of a namespace with a Service named
+    /// `errata` (port 8000, named `http`) and one named `errata-db`, plus a Docker link.
+    const KUBERNETES: &[(&str, &str)] = &[
+        ("ERRATA_PORT", "tcp://10.96.12.34:8000"),
+        ("ERRATA_PORT_8000_TCP", "tcp://10.96.12.34:8000"),
+        ("ERRATA_PORT_8000_TCP_ADDR", "10.96.12.34"),
+        ("ERRATA_PORT_8000_TCP_PORT", "8000"),
+        ("ERRATA_PORT_8000_TCP_PROTO", "tcp"),
+        ("ERRATA_SERVICE_HOST", "10.96.12.34"),
+        ("ERRATA_SERVICE_PORT", "8000"),
+        ("ERRATA_SERVICE_PORT_HTTP", "8000"),
+        ("ERRATA_DB_PORT", "tcp://10.96.0.7:5432"),
+        ("ERRATA_DB_PORT_5432_TCP", "tcp://10.96.0.7:5432"),
+        ("ERRATA_DB_PORT_5432_TCP_ADDR", "10.96.0.7"),
+        ("ERRATA_DB_PORT_5432_TCP_PORT", "5432"),
+        ("ERRATA_DB_PORT_5432_TCP_PROTO", "tcp"),
+        ("ERRATA_DB_SERVICE_HOST", "10.96.0.7"),
+        ("ERRATA_DB_SERVICE_PORT", "5432"),
+        ("ERRATA_PORT_9000_UDP_ADDR", "10.96.12.34"),
+        ("ERRATA_NAME", "/web/errata"),
+        ("ERRATA_ENV_RUST_LOG", "info"),
+    ];
+
+    #[test]
+    fn service_link_variables_are_not_settings_and_do_not_stop_start_up() {
+        let mut vars = env(KUBERNETES);
+        vars.push(("ERRATA_QUEUE_CAPACITY".into(), "12".into()));
+        let config = Config::default().with_env(vars).expect("service links are ignored");
+        assert_eq!(config.queue_capacity, 12, "real settings still apply beside them");
+        assert_eq!(
+            config.bind,
+            Config::default().bind,
+            "ERRATA_PORT does not move the listener"
+        );
+    }
+
+    #[test]
+    fn near_misses_of_settings_are_refused_with_the_closest_name() {
+        for (typo, meant) in [
+            ("ERRATA_QUEUE_CAPACITI", "ERRATA_QUEUE_CAPACITY"),
+            ("ERRATA_RETENTON_DAYS", "ERRATA_RETENTION_DAYS"),
+            ("ERRATA_METRICS_TOKENS", "ERRATA_METRICS_TOKEN"),
+            ("ERRATA_LIMITS_MAX_EVENT_SIZ", "ERRATA_LIMITS_MAX_EVENT_SIZE"),
+            ("ERRATA_DATADIR", "ERRATA_DATA_DIR"),
+            ("ERRATA_BIND_", "ERRATA_BIND"),
+        ] {
+            let err = Config::default()
+                .with_env(env(&[(typo, "1")]))
+                .expect_err("a near miss is refused");
+            let text = err.to_string();
+            assert!(text.contains(typo), "{text}");
+            assert!(text.contains(&format!("did you mean {meant}?")), "{typo}: {text}");
+        }
+        let err = Config::default()
+            .with_env(env(&[("ERRATA_SOMETHING_ELSE_ENTIRELY", "1")]))
+            .expect_err("an unknown name is refused");
+        assert!(
+            err.to_string().contains("ERRATA_QUEUE_CAPACITY"),
+            "lists the settings: {err}"
+        );
+    }
+
+    #[test]
+    fn only_the_link_shapes_count_as_service_links() {
+        for name in KUBERNETES.iter().map(|(n, _)| n) {
+            assert!(is_service_link(&name[ENV_PREFIX.len()..]), "{name}");
+        }
+        for rest in [
+            "QUEUE_CAPACITY",
+            "PORT_8000",
+            "PORT_8000_TCP_HOST",
+            "PORT_X_TCP",
+            "SERVICE",
+            "SERVICE_PORT_",
+            "ENV",
+            "LIMITS_MAX_EVENT_SIZE",
+        ] {
+            assert!(!is_service_link(rest), "{rest}");
+        }
     }
 
     #[test]

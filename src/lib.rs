@@ -2,7 +2,7 @@
 //!
 //! The path of an event: `ingest` (HTTP edge) → `event` (pure normalize, scrub,
 //! group) → `store` (SQLite, one writer) → `api` (the `/api/0/` web API);
-//! `ops` serves health and metrics.
+//! `notify` delivers alerts about new and regressed issues; `ops` serves health and metrics.
 
 pub mod api;
 pub mod app;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod errors;
 pub mod event;
 pub mod ingest;
+pub mod notify;
 pub mod ops;
 pub mod settings;
 pub mod store;

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use errata::api::serialize;
 use errata::app::Server;
 use errata::config::Config;
-use errata::store::{NewProject, Store};
+use errata::store::{NewProject, NewToken, Store};
 
 #[derive(Parser)]
 #[command(name = "errata", version, about = "A self-hosted, Sentry-compatible error tracker")]
@@ -102,6 +102,9 @@ enum TokenCommand {
         /// Mint an organization token (`sntrys_…`, carries the URL and organization) for this org.
         #[arg(long)]
         org: Option<String>,
+        /// Bind the token to this project (slug or id; repeatable): it sees nothing else.
+        #[arg(long = "project")]
+        projects: Vec<String>,
     },
     /// List tokens (never their values).
     List,
@@ -219,6 +222,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let (server, bootstrap) = Server::start(config, Some(metrics)).await?;
+        // Handlers first: a SIGTERM sent as soon as "listening" is printed must drain, not kill.
+        let shutdown = shutdown_signal()?;
         let base = server.state.base_url();
         tracing::info!(address = %server.addr, data = %server.state.config.data_dir.display(), "errata is listening");
         println!("Errata is listening on http://{}", server.addr);
@@ -241,29 +246,22 @@ fn serve(config: Config) -> anyhow::Result<()> {
             );
             println!();
         }
-        server.run_until(shutdown_signal()).await
+        server.run_until(shutdown).await
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGINT and SIGTERM handlers now (inside the runtime) and returns the future
+/// that completes on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }
 
 /// Runs a CLI command against the store (works while the server runs; `bootstrap` creates
@@ -349,26 +347,68 @@ async fn project(store: Store, config: &Config, cmd: ProjectCommand) -> anyhow::
 
 async fn token(store: Store, config: &Config, cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
-        TokenCommand::Create { name, scope, org } => {
+        TokenCommand::Create {
+            name,
+            scope,
+            org,
+            projects,
+        } => {
             if !errata::api::auth::valid_level(&scope) {
                 bail!("invalid scope {scope:?}: use read, write or admin");
             }
-            match org {
-                Some(org) => {
-                    let org = store.organization(&org).await?;
-                    let token = store
-                        .create_org_token(&name, &[scope.as_str()], &config.base_url(), &org.slug)
-                        .await?;
-                    println!("{token}");
+            // Project slugs are per organization: without --org, the only one there is.
+            let bound_org = match (&org, projects.is_empty()) {
+                (Some(slug), _) => Some(store.organization(slug).await?),
+                (None, true) => None,
+                (None, false) => {
+                    let mut orgs = store.organizations().await?;
+                    if orgs.len() != 1 {
+                        bail!("there are {} organizations: name one with --org", orgs.len());
+                    }
+                    orgs.pop()
                 }
-                None => println!("{}", store.create_token(&name, &[scope.as_str()]).await?),
-            }
+            };
+            let project_ids = match &bound_org {
+                Some(o) if !projects.is_empty() => {
+                    let mut ids = Vec::with_capacity(projects.len());
+                    for p in &projects {
+                        let project = store
+                            .project(o.id, p)
+                            .await
+                            .map_err(|_| anyhow::anyhow!("no project {p:?} in organization {}", o.slug))?;
+                        ids.push(project.id);
+                    }
+                    Some(ids)
+                }
+                _ => None,
+            };
+            let org_claims = match (&org, &bound_org) {
+                (Some(_), Some(o)) => Some((config.base_url(), o.slug.clone())),
+                _ => None,
+            };
+            let token = store
+                .create_bound_token(NewToken {
+                    name,
+                    scopes: vec![scope],
+                    org_claims,
+                    binding: bound_org.map(|o| (o.id, project_ids)),
+                })
+                .await?;
+            println!("{token}");
         }
         TokenCommand::List => {
             for t in store.tokens().await? {
                 let last = t.last_used.map(serialize::iso).unwrap_or_else(|| "never".into());
+                let bound = match (&t.organization_id, &t.projects) {
+                    (None, _) => "all organizations".to_string(),
+                    (Some(o), None) => format!("organization {o}"),
+                    (Some(o), Some(ps)) => format!(
+                        "organization {o}, projects {}",
+                        ps.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                    ),
+                };
                 println!(
-                    "{}\t{}\t{}\tcreated {}\tlast used {}",
+                    "{}\t{}\t{}\t{bound}\tcreated {}\tlast used {}",
                     t.id,
                     t.name,
                     t.scopes.join(","),

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -59,11 +58,13 @@ impl LoggedServer {
             .stderr(Stdio::from(log_file))
             .spawn()
             .expect("start errata");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = std::io::BufReader::new(stdout).lines();
+        let lines = wait::Lines::new(child.stdout.take().expect("stdout"));
+        let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;
         let (mut dsn, mut token) = (String::new(), String::new());
         while dsn.is_empty() || token.is_empty() {
-            let line = lines.next().expect("errata printed its DSN and token").expect("utf-8");
+            let line = lines
+                .next_before(deadline, "DSN and token from errata")
+                .expect("errata printed its DSN and token before exiting");
             let line = line.trim();
             if line.starts_with("http://") && line.contains('@') {
                 dsn = line.to_string();
@@ -71,7 +72,7 @@ impl LoggedServer {
                 token = line.to_string();
             }
         }
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // `lines` keeps draining stdout on its thread.
         let host = dsn.trim_start_matches("http://").split('@').nth(1).expect("host");
         let base = format!("http://{}", host.split('/').next().expect("host"));
         LoggedServer {
@@ -100,8 +101,8 @@ impl LoggedServer {
 
     fn stop(&mut self) {
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let status = self.child.wait().expect("wait for errata");
+        let _ = wait::status_within(Command::new("kill").args(["-TERM", &pid]), wait::COMMAND_LIMIT);
+        let status = wait::wait_for(&mut self.child, wait::COMMAND_LIMIT, "errata after SIGTERM");
         assert_eq!(status.code(), Some(0), "errata exits 0 on SIGTERM");
     }
 }
@@ -109,7 +110,10 @@ impl LoggedServer {
 impl Drop for LoggedServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 

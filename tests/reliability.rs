@@ -6,6 +6,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use support::wait::{COMMAND_LIMIT, output_within};
 use support::{Errata, Load, compare, integrity_check, stored_event_ids};
 
 fn scratch() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
@@ -41,7 +42,12 @@ fn sigterm_under_load_refuses_with_503_drains_and_loses_no_acknowledged_event() 
     assert_eq!(missing, 0, "acknowledged events lost");
     assert_eq!(integrity_check(&data.join("errata.sqlite3")), "ok");
     restarted.signal("TERM");
-    assert!(restarted.wait().success());
+    let status = restarted.wait();
+    assert!(
+        status.success(),
+        "restarted exit status after SIGTERM: {status:?}; log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 #[test]
@@ -76,32 +82,46 @@ struct SmallDisk {
 }
 
 impl SmallDisk {
-    fn mount(path: &std::path::Path, size: &str) -> Option<SmallDisk> {
+    /// Mounts a tmpfs of `size` at `path`. The test cannot run without one, so failing to
+    /// mount fails the test, saying what is missing (root, or CAP_SYS_ADMIN in a container).
+    fn mount(path: &std::path::Path, size: &str) -> SmallDisk {
         std::fs::create_dir_all(path).expect("mount point");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(path)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?;
-        status.success().then(|| SmallDisk {
+        let output = output_within(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(path),
+            COMMAND_LIMIT,
+        );
+        assert!(
+            output.status.success(),
+            "this test needs a size-limited file system: `mount -t tmpfs` at {} failed (it needs \
+             root, or CAP_SYS_ADMIN in a container): {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        SmallDisk {
             path: path.to_path_buf(),
-        })
+        }
     }
 
     fn resize(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.path)
-            .status()
-            .expect("run mount");
-        assert!(status.success(), "remount failed");
+        let output = output_within(
+            Command::new("mount")
+                .args(["-o", &format!("remount,size={size}")])
+                .arg(&self.path),
+            COMMAND_LIMIT,
+        );
+        assert!(
+            output.status.success(),
+            "remount failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = output_within(Command::new("umount").arg("-l").arg(&self.path), COMMAND_LIMIT);
     }
 }
 
@@ -109,11 +129,7 @@ impl Drop for SmallDisk {
 fn a_full_disk_answers_503_keeps_acknowledged_events_and_recovers_when_space_returns() {
     let (dir, _, log) = scratch();
     let data = dir.path().join("small");
-    let Some(disk) = SmallDisk::mount(&data, "3m") else {
-        // Mounting needs root (CI runs as root); elsewhere there is no small disk to fill.
-        eprintln!("[disk full] skipped: cannot mount a size-limited tmpfs here (needs root)");
-        return;
-    };
+    let disk = SmallDisk::mount(&data, "3m");
     let server = Errata::start(&data, &log, &[], &[]);
     let key = server.credentials.public_key.clone();
 

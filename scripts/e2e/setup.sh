@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real SDKs the end-to-end tests drive, once, under target/e2e:
-# a Python virtualenv with sentry-sdk, and node_modules with @sentry/node and @sentry/cli.
+# a Python virtualenv with sentry-sdk, node_modules with @sentry/node and @sentry/cli, and
+# aiosmtpd (a real SMTP server for the e-mail alert tests).
 # Idempotent: a marker file per part records what is installed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -40,10 +41,23 @@ schemathesis_part() {
   echo "$SCHEMATHESIS" > "$marker"
 }
 
+AIOSMTPD="aiosmtpd==1.4.6"
+
+# A real SMTP server for the e-mail alert tests, in its own small virtualenv.
+smtp_part() {
+  local marker="$dir/smtp-venv/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$AIOSMTPD" ]; then return; fi
+  rm -rf "$dir/smtp-venv"
+  python3 -m venv "$dir/smtp-venv"
+  "$dir/smtp-venv/bin/pip" install --quiet --disable-pip-version-check "$AIOSMTPD"
+  echo "$AIOSMTPD" > "$marker"
+}
+
 case "${1:-all}" in
   python) python_part ;;
   node) node_part ;;
   schemathesis) schemathesis_part ;;
-  all) python_part; node_part; schemathesis_part ;;
-  *) echo "usage: $0 [python|node|schemathesis|all]" >&2; exit 2 ;;
+  smtp) smtp_part ;;
+  all) python_part; node_part; schemathesis_part; smtp_part ;;
+  *) echo "usage: $0 [python|node|schemathesis|smtp|all]" >&2; exit 2 ;;
 esac

@@ -10,7 +10,7 @@ use super::auth::Caller;
 use super::issues::resolve_issue;
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize;
-use super::{IssuePath, resolve_org, resolve_project};
+use super::{IssuePath, resolve_org, resolve_project, visible_projects};
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::store::{EventOrder, StoreError, StoredEvent};
@@ -48,12 +48,13 @@ fn page(state: &AppState, uri: &Uri, events: Vec<StoredEvent>, offset: usize, li
 
 async fn issue_events_response(
     state: &AppState,
+    caller: &Caller,
     uri: &Uri,
     org: Option<&str>,
     id: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let cursor = Cursor::parse(param(params, "cursor"))?;
     let limit = page_size(param(params, "per_page").or_else(|| param(params, "limit")))?;
     let (issue_id, offset) = (issue.id, cursor.offset);
@@ -72,7 +73,7 @@ pub async fn issue_events(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    issue_events_response(&state, &uri, path.org(), &path.id, &params).await
+    issue_events_response(&state, &caller, &uri, path.org(), &path.id, &params).await
 }
 
 /// The full event with its neighbours in the issue.
@@ -86,11 +87,12 @@ async fn with_neighbours(state: &AppState, event: StoredEvent) -> Result<Value, 
 
 async fn issue_event_response(
     state: &AppState,
+    caller: &Caller,
     org: Option<&str>,
     id: &str,
     which: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let issue_id = issue.id;
     let project_id = issue.project_id;
     let event = match which {
@@ -127,7 +129,7 @@ pub async fn issue_event(
     path: IssuePath,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    issue_event_response(&state, path.org(), &path.id, path.param("event")?).await
+    issue_event_response(&state, &caller, path.org(), &path.id, path.param("event")?).await
 }
 
 pub async fn project_events(
@@ -138,7 +140,7 @@ pub async fn project_events(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let cursor = Cursor::parse(param(&params, "cursor"))?;
     let limit = page_size(param(&params, "per_page").or_else(|| param(&params, "limit")))?;
     let (project_id, offset) = (project.id, cursor.offset);
@@ -146,8 +148,14 @@ pub async fn project_events(
     Ok(page(&state, &uri, events, offset, limit, full(&params)))
 }
 
-async fn find_project_event(state: &AppState, org: &str, project: &str, event: &str) -> Result<StoredEvent, ApiError> {
-    let (_, project) = resolve_project(state, org, project).await?;
+async fn find_project_event(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    project: &str,
+    event: &str,
+) -> Result<StoredEvent, ApiError> {
+    let (_, project) = resolve_project(state, caller, org, project).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
     let project_id = project.id;
     state.store.event(project_id, &event_id).await.map_err(|e| match e {
@@ -162,7 +170,7 @@ pub async fn project_event(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let event = find_project_event(&state, &org, &project, &event).await?;
+    let event = find_project_event(&state, &caller, &org, &project, &event).await?;
     Ok(Json(with_neighbours(&state, event).await?))
 }
 
@@ -172,7 +180,7 @@ pub async fn project_event_json(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let event = find_project_event(&state, &org, &project, &event).await?;
+    let event = find_project_event(&state, &caller, &org, &project, &event).await?;
     Ok(Json(event.data))
 }
 
@@ -182,9 +190,9 @@ pub async fn event_id_lookup(
     Path((org, event)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let org = resolve_org(&state, &org).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
-    let projects = state.store.projects(Some(org.id)).await?;
+    let projects = visible_projects(&caller, state.store.projects(Some(org.id)).await?);
     let ids = projects.iter().map(|p| p.id).collect();
     let event = state
         .store

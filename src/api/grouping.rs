@@ -117,7 +117,7 @@ pub async fn event_grouping_info(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
     let project_id = project.id;
     let event = state.store.event(project_id, &event_id).await.map_err(|e| match e {
@@ -152,11 +152,12 @@ pub async fn event_grouping_info(
 
 async fn unmerge_response(
     state: &AppState,
+    caller: &Caller,
     org: Option<&str>,
     id: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let hashes: Vec<String> = params
         .iter()
         .filter(|(k, _)| k == "id")
@@ -213,7 +214,7 @@ pub async fn unmerge(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
-    unmerge_response(&state, path.org(), &path.id, &params).await
+    unmerge_response(&state, &caller, path.org(), &path.id, &params).await
 }
 
 #[cfg(test)]

@@ -329,14 +329,21 @@ pub async fn project_list(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     list(&state, &uri, params, vec![project.id], false).await
 }
 
 /// The projects an org-scoped request names (`project=` ids or slugs; none or -1 = all).
-async fn org_projects(state: &AppState, org: &Organization, params: &Params) -> Result<Vec<i64>, ApiError> {
+async fn org_projects(
+    state: &AppState,
+    caller: &Caller,
+    org: &Organization,
+    params: &Params,
+) -> Result<Vec<i64>, ApiError> {
     let org_id = org.id;
     let projects = state.store.projects(Some(org_id)).await?;
+    // A project the token does not see is treated like one that does not exist.
+    let projects = super::visible_projects(caller, projects);
     let wanted: Vec<&str> = params_all(params, "project")
         .into_iter()
         .filter(|p| *p != "-1" && !p.is_empty())
@@ -363,8 +370,8 @@ pub async fn org_list(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    let org = resolve_org(&state, &org).await?;
-    let projects = org_projects(&state, &org, &params).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
+    let projects = org_projects(&state, &caller, &org, &params).await?;
     list(&state, &uri, params, projects, true).await
 }
 
@@ -621,7 +628,7 @@ pub async fn project_bulk_update(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     bulk_update(&state, params, vec![project.id], &body).await
 }
 
@@ -632,7 +639,7 @@ pub async fn project_bulk_delete(
     Query(params): Query<Params>,
 ) -> Result<StatusCode, ApiError> {
     caller.require("event:admin")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     bulk_delete(&state, params, vec![project.id]).await
 }
 
@@ -644,8 +651,8 @@ pub async fn org_bulk_update(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
-    let org = resolve_org(&state, &org).await?;
-    let projects = org_projects(&state, &org, &params).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
+    let projects = org_projects(&state, &caller, &org, &params).await?;
     bulk_update(&state, params, projects, &body).await
 }
 
@@ -656,28 +663,37 @@ pub async fn org_bulk_delete(
     Query(params): Query<Params>,
 ) -> Result<StatusCode, ApiError> {
     caller.require("event:admin")?;
-    let org = resolve_org(&state, &org).await?;
-    let projects = org_projects(&state, &org, &params).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
+    let projects = org_projects(&state, &caller, &org, &params).await?;
     bulk_delete(&state, params, projects).await
 }
 
 /// An issue by numeric id, or by short id within an organization.
-pub async fn resolve_issue(state: &AppState, org: Option<&str>, id: &str) -> Result<(Issue, Project), ApiError> {
+/// An issue of a project the caller does not see answers 404.
+pub async fn resolve_issue(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<&str>,
+    id: &str,
+) -> Result<(Issue, Project), ApiError> {
     let org = match org {
-        Some(o) => Some(resolve_org(state, o).await?),
+        Some(o) => Some(resolve_org(state, caller, o).await?),
         None => None,
     };
     let issue = match id.parse::<i64>() {
         Ok(n) => state.store.issue(n).await?,
         Err(_) => {
             let (slug, number) = serialize::parse_short_id(id).ok_or(ApiError::NotFound)?;
-            let projects = state.store.projects(org.as_ref().map(|o| o.id)).await?;
+            let projects = super::visible_projects(caller, state.store.projects(org.as_ref().map(|o| o.id)).await?);
             let project = projects.iter().find(|p| p.slug == slug).ok_or(ApiError::NotFound)?;
             state.store.issue_by_short_id(project.id, number).await?
         }
     };
     let project = state.store.project_by_id(issue.project_id).await?;
     if org.as_ref().is_some_and(|o| o.id != project.organization_id) {
+        return Err(ApiError::NotFound);
+    }
+    if !caller.sees_project(&project) {
         return Err(ApiError::NotFound);
     }
     Ok((issue, project))
@@ -763,20 +779,26 @@ pub async fn detail(
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (issue, project) = resolve_issue(&state, path.org(), &path.id).await?;
+    let (issue, project) = resolve_issue(&state, &caller, path.org(), &path.id).await?;
     Ok(Json(detail_value(&state, issue, &project, &params).await?))
 }
 
-async fn update_one(state: &AppState, org: Option<&str>, id: &str, body: &[u8]) -> Result<Json<Value>, ApiError> {
+async fn update_one(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<&str>,
+    id: &str,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
     let update = parse_update(body)?;
     if update.merge {
         return Err(ApiError::BadRequest(
             "Merging needs the bulk endpoint with several ids.".into(),
         ));
     }
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     apply(state, vec![issue.id], &update).await?;
-    let (issue, project) = resolve_issue(state, org, id).await?;
+    let (issue, project) = resolve_issue(state, caller, org, id).await?;
     Ok(Json(detail_value(state, issue, &project, &Vec::new()).await?))
 }
 
@@ -787,32 +809,33 @@ pub async fn update(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:write")?;
-    update_one(&state, path.org(), &path.id, &body).await
+    update_one(&state, &caller, path.org(), &path.id, &body).await
 }
 
-async fn delete_one(state: &AppState, org: Option<&str>, id: &str) -> Result<StatusCode, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+async fn delete_one(state: &AppState, caller: &Caller, org: Option<&str>, id: &str) -> Result<StatusCode, ApiError> {
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     state.store.delete_issues(vec![issue.id]).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 pub async fn delete(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<StatusCode, ApiError> {
     caller.require("event:admin")?;
-    delete_one(&state, path.org(), &path.id).await
+    delete_one(&state, &caller, path.org(), &path.id).await
 }
 
-async fn tags_of(state: &AppState, org: Option<&str>, id: &str) -> Result<Vec<TagValue>, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+async fn tags_of(state: &AppState, caller: &Caller, org: Option<&str>, id: &str) -> Result<Vec<TagValue>, ApiError> {
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     Ok(state.store.issue_tags(issue.id).await?)
 }
 
 async fn tags_response(
     state: &AppState,
+    caller: &Caller,
     org: Option<&str>,
     id: &str,
     params: &Params,
 ) -> Result<Json<Value>, ApiError> {
-    let tags = tags_of(state, org, id).await?;
+    let tags = tags_of(state, caller, org, id).await?;
     let wanted = params_all(params, "key");
     let tags: Vec<TagValue> = tags
         .into_iter()
@@ -828,11 +851,17 @@ pub async fn tags(
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    tags_response(&state, path.org(), &path.id, &params).await
+    tags_response(&state, &caller, path.org(), &path.id, &params).await
 }
 
-async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) -> Result<Json<Value>, ApiError> {
-    let tags: Vec<TagValue> = tags_of(state, org, id)
+async fn tag_response(
+    state: &AppState,
+    caller: &Caller,
+    org: Option<&str>,
+    id: &str,
+    key: &str,
+) -> Result<Json<Value>, ApiError> {
+    let tags: Vec<TagValue> = tags_of(state, caller, org, id)
         .await?
         .into_iter()
         .filter(|t| t.key == key)
@@ -847,18 +876,19 @@ async fn tag_response(state: &AppState, org: Option<&str>, id: &str, key: &str) 
 
 pub async fn tag(State(state): State<AppState>, caller: Caller, path: IssuePath) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    tag_response(&state, path.org(), &path.id, path.param("key")?).await
+    tag_response(&state, &caller, path.org(), &path.id, path.param("key")?).await
 }
 
 async fn tag_values_response(
     state: &AppState,
+    caller: &Caller,
     uri: &Uri,
     org: Option<&str>,
     id: &str,
     key: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let mut values: Vec<TagValue> = tags_of(state, org, id)
+    let mut values: Vec<TagValue> = tags_of(state, caller, org, id)
         .await?
         .into_iter()
         .filter(|t| t.key == key)
@@ -883,17 +913,18 @@ pub async fn tag_values(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    tag_values_response(&state, &uri, path.org(), &path.id, path.param("key")?, &params).await
+    tag_values_response(&state, &caller, &uri, path.org(), &path.id, path.param("key")?, &params).await
 }
 
 async fn hashes_response(
     state: &AppState,
+    caller: &Caller,
     uri: &Uri,
     org: Option<&str>,
     id: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let (issue, _) = resolve_issue(state, org, id).await?;
+    let (issue, _) = resolve_issue(state, caller, org, id).await?;
     let issue_id = issue.id;
     let hashes = state.store.issue_hashes(issue_id).await?;
     let latest = state.store.latest_event_per_hash(issue_id).await?;
@@ -918,7 +949,7 @@ pub async fn hashes(
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    hashes_response(&state, &uri, path.org(), &path.id, &params).await
+    hashes_response(&state, &caller, &uri, path.org(), &path.id, &params).await
 }
 
 pub async fn short_id_lookup(
@@ -927,7 +958,7 @@ pub async fn short_id_lookup(
     Path((org, short)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (issue, project) = resolve_issue(&state, Some(&org), &short).await?;
+    let (issue, project) = resolve_issue(&state, &caller, Some(&org), &short).await?;
     let org_slug = project.organization_slug.clone();
     let group = detail_value(&state, issue.clone(), &project, &Vec::new()).await?;
     Ok(Json(json!({

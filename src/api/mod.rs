@@ -18,6 +18,7 @@ use axum::routing::{MethodRouter, any, get};
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::store::{Organization, Project};
+use auth::Caller;
 
 /// One registered API route: its path (as routed, with the trailing slash) and methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,14 +282,35 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IssuePath {
     }
 }
 
-/// The organization named in a path, by slug or id.
-pub async fn resolve_org(state: &AppState, org: &str) -> Result<Organization, ApiError> {
-    Ok(state.store.organization(org).await?)
+/// The organization named in a path, by slug or id, if the caller's token acts in it;
+/// any other organization answers 404, as if it did not exist.
+pub async fn resolve_org(state: &AppState, caller: &Caller, org: &str) -> Result<Organization, ApiError> {
+    let org = state.store.organization(org).await?;
+    if caller.sees_org(&org) {
+        Ok(org)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
-/// The organization and project named in a path.
-pub async fn resolve_project(state: &AppState, org: &str, project: &str) -> Result<(Organization, Project), ApiError> {
+/// The organization and project named in a path, if the caller's token sees the project
+/// (404 otherwise, as if it did not exist).
+pub async fn resolve_project(
+    state: &AppState,
+    caller: &Caller,
+    org: &str,
+    project: &str,
+) -> Result<(Organization, Project), ApiError> {
     let org = state.store.organization(org).await?;
     let project = state.store.project(org.id, project).await?;
-    Ok((org, project))
+    if caller.sees_project(&project) {
+        Ok((org, project))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Keeps the projects the caller's token sees.
+pub fn visible_projects(caller: &Caller, projects: Vec<Project>) -> Vec<Project> {
+    projects.into_iter().filter(|p| caller.sees_project(p)).collect()
 }

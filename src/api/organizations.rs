@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::auth::{Caller, MaybeCaller};
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize::{self, iso};
-use super::{resolve_org, resolve_project};
+use super::{resolve_org, resolve_project, visible_projects};
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::store::{ApiToken, KeyChange, NewProject, ProjectChange, valid_slug};
@@ -94,6 +94,7 @@ pub async fn list(
     let base = state.base_url();
     let items = orgs
         .iter()
+        .filter(|o| caller.sees_org(o))
         .filter(|o| matches_query(params.query.as_deref(), &[&o.slug, &o.name]))
         .map(|o| serialize::organization(o, &base))
         .collect();
@@ -106,9 +107,10 @@ pub async fn detail(
     Path(org): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("org:read")?;
-    let org = resolve_org(&state, &org).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
     let org_id = org.id;
     let projects = state.store.projects(Some(org_id)).await?;
+    let projects = visible_projects(&caller, projects);
     let base = state.base_url();
     let mut v = serialize::organization(&org, &base);
     v["projects"] = projects.iter().map(|p| serialize::project(p, None, &base)).collect();
@@ -122,7 +124,7 @@ pub async fn teams(
     Path(org): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("org:read")?;
-    let org = resolve_org(&state, &org).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
     Ok(Json(
         json!([{"id": "1", "slug": org.slug, "name": org.name, "dateCreated": iso(org.date_created), "isMember": true, "memberCount": 1}]),
     ))
@@ -136,9 +138,10 @@ pub async fn projects(
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("project:read")?;
-    let org = resolve_org(&state, &org).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
     let org_id = org.id;
     let projects = state.store.projects(Some(org_id)).await?;
+    let projects = visible_projects(&caller, projects);
     let base = state.base_url();
     let items = projects
         .iter()
@@ -157,6 +160,7 @@ pub async fn all_projects(
     caller.require("project:read")?;
     let orgs = state.store.organizations().await?;
     let projects = state.store.projects(None).await?;
+    let projects = visible_projects(&caller, projects);
     let base = state.base_url();
     let items = projects
         .iter()
@@ -172,7 +176,7 @@ pub async fn project_detail(
     Path((org, project)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:read")?;
-    let (org, project) = resolve_project(&state, &org, &project).await?;
+    let (org, project) = resolve_project(&state, &caller, &org, &project).await?;
     let base = state.base_url();
     let mut v = serialize::project(&project, Some(&org), &base);
     v["options"] = project.settings.clone();
@@ -207,8 +211,12 @@ pub async fn project_create(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("project:write")?;
+    if caller.is_project_bound() {
+        // Its token would not see the new project.
+        return Err(ApiError::Forbidden);
+    }
     let body: ProjectBody = body_json(&body)?;
-    let org = resolve_org(&state, &org).await?;
+    let org = resolve_org(&state, &caller, &org).await?;
     let name = body
         .name
         .clone()
@@ -275,7 +283,12 @@ pub async fn project_update(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: ProjectBody = body_json(&body)?;
-    let (org, project) = resolve_project(&state, &org, &project).await?;
+    if body.scrubbing.is_some() || body.fingerprinting_rules.is_some() || body.grouping_enhancements.is_some() {
+        // Scrubbing and grouping decide what is kept and where: changing them can weaken
+        // what protects stored data, so it takes an admin token.
+        caller.require("project:admin")?;
+    }
+    let (org, project) = resolve_project(&state, &caller, &org, &project).await?;
     let settings = merged_settings(&project.settings, &body)?;
     let (id, name, slug, platform) = (project.id, body.name.clone(), body.slug.clone(), body.platform.clone());
     if let Some(slug) = &slug
@@ -304,7 +317,7 @@ pub async fn project_delete(
     Path((org, project)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     caller.require("project:admin")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     state.store.delete_project(project.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -317,7 +330,7 @@ pub async fn keys(
     Query(params): Query<KeyListParams>,
 ) -> Result<Response, ApiError> {
     caller.require("project:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let id = project.id;
     let keys = state.store.keys(id).await?;
     let base = state.base_url();
@@ -401,9 +414,10 @@ pub async fn key_create(
     Path((org, project)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require("project:write")?;
+    // A new key is a new way in for events: admin only, like disabling or limiting one.
+    caller.require("project:admin")?;
     let body: KeyBody = body_json(&body)?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let id = project.id;
     let label = body.name.clone().unwrap_or_else(|| "Default".into());
     let key = state.store.create_key(id, &label).await?;
@@ -416,7 +430,7 @@ pub async fn key_detail(
     Path((org, project, key)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let key = state
         .store
         .key_by_public(&key)
@@ -434,7 +448,12 @@ pub async fn key_update(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: KeyBody = body_json(&body)?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    if body.is_active.is_some() || body.rate_limit.is_some() || body.allowed_origins.is_some() {
+        // What a key admits (on or off, how much, from where) takes an admin token; a
+        // write token may rename it.
+        caller.require("project:admin")?;
+    }
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let id = project.id;
     if let Some(Some(limit)) = &body.rate_limit
         && (limit.count < 0 || limit.window <= 0)
@@ -462,7 +481,7 @@ pub async fn key_delete(
     Path((org, project, key)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     caller.require("project:admin")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let id = project.id;
     state.store.delete_key(id, &key).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -33,16 +33,30 @@ fn parse_error(msg: &str) -> ApiError {
     ApiError::BadRequest(format!("Error parsing search query: {msg}"))
 }
 
+/// Most terms in one query. Each becomes part of one SQL expression, and SQLite refuses a
+/// tree deeper than 1,000 ("Expression tree is too large"); real searches use a handful.
+pub const MAX_TERMS: usize = 100;
+
+/// Most values in one `key:[a,b,…]` list.
+pub const MAX_LIST_VALUES: usize = 100;
+
 /// `[a,b]` lists or a single value.
-fn values(raw: &str) -> Vec<String> {
-    match raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+fn values(raw: &str) -> Result<Vec<String>, ApiError> {
+    let values: Vec<String> = match raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
         Some(list) => list
             .split(',')
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
             .collect(),
         None => vec![raw.to_string()],
+    };
+    if values.len() > MAX_LIST_VALUES {
+        return Err(parse_error(&format!(
+            "a list has {} values; at most {MAX_LIST_VALUES} are allowed",
+            values.len()
+        )));
     }
+    Ok(values)
 }
 
 /// `>N`, `<=N`, `N` …
@@ -118,7 +132,14 @@ fn count_condition(raw: &str) -> Result<(Cmp, i64), ApiError> {
 /// Parses a whole query. An empty query has no conditions.
 pub fn parse(query: &str, now_us: i64) -> Result<Vec<Condition>, ApiError> {
     let mut conditions = Vec::new();
-    for token in tokens(query)? {
+    let tokens = tokens(query)?;
+    if tokens.len() > MAX_TERMS {
+        return Err(parse_error(&format!(
+            "{} terms; at most {MAX_TERMS} are allowed",
+            tokens.len()
+        )));
+    }
+    for token in tokens {
         let (negate, term) = match token.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, token.as_str()),
@@ -146,15 +167,15 @@ pub fn parse(query: &str, now_us: i64) -> Result<Vec<Condition>, ApiError> {
                 }
             }
             "level" => Condition::Level {
-                values: values(value),
+                values: values(value)?,
                 negate,
             },
             "release" => Condition::Release {
-                values: values(value),
+                values: values(value)?,
                 negate,
             },
             "environment" => Condition::Environment {
-                values: values(value),
+                values: values(value)?,
                 negate,
             },
             "firstSeen" | "age" | "first_seen" => {
@@ -212,7 +233,7 @@ pub fn parse(query: &str, now_us: i64) -> Result<Vec<Condition>, ApiError> {
                     .unwrap_or(key);
                 Condition::Tag {
                     key: key.to_string(),
-                    values: values(value),
+                    values: values(value)?,
                     negate,
                 }
             }

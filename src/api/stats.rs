@@ -106,7 +106,7 @@ pub async fn project_stats(
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let stat = param(&params, "stat").unwrap_or("received");
     const STATS: &[&str] = &[
         "received",
@@ -155,7 +155,7 @@ pub async fn project_outcomes(
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let (since, until) = range(&params)?;
     let rows = rows(&state, project.id, since, until).await?;
     let mut totals = Map::new();
@@ -181,7 +181,7 @@ pub async fn event_attachments(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let (project_id, event_id) = (project.id, canonical_event_id(&event));
     let list = state.store.attachments(project_id, &event_id).await?;
     Ok(Json(Value::Array(
@@ -210,7 +210,7 @@ pub async fn event_attachment(
     Path((org, project, event, id)): Path<(String, String, String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &org, &project).await?;
+    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let (project_id, event_id) = (project.id, canonical_event_id(&event));
     let (info, data) = state

@@ -338,6 +338,12 @@ impl Store {
         dispatch!(self, b => b.create_org_token(name, scopes, base_url, org_slug).await)
     }
 
+    /// Mints a token bound to an organization (and optionally projects) in one transaction:
+    /// a binding that fails (a project outside the organization) leaves no token behind.
+    pub async fn create_bound_token(&self, new: NewToken) -> Result<String, StoreError> {
+        dispatch!(self, b => b.create_bound_token(new).await)
+    }
+
     pub async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
         dispatch!(self, b => b.tokens().await)
     }

@@ -44,6 +44,10 @@ pub struct ApiToken {
     pub scopes: Vec<String>,
     pub date_created: i64,
     pub last_used: Option<i64>,
+    /// The organization the token acts in; `None` for an instance-wide token.
+    pub organization_id: Option<i64>,
+    /// The projects a project-bound token sees; `None` when not bound to projects.
+    pub projects: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +238,17 @@ pub struct KeyChange {
     pub rate_limit: Option<Option<(i64, i64)>>,
     /// `*` or a comma-separated list of origins, hosts or wildcards.
     pub allowed_origins: Option<String>,
+}
+
+/// A token to mint, in one transaction with its binding.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// An organization token (`sntrys_…`) carries the URL and the organization's slug.
+    pub org_claims: Option<(String, String)>,
+    /// The organization the token acts in, and the projects it is bound to (if any).
+    pub binding: Option<(i64, Option<Vec<i64>>)>,
 }
 
 /// A grouping hash of an issue and the grouping config that produced it.

@@ -2,6 +2,8 @@
 //! and small helpers to talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod wait;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,7 +65,9 @@ pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
                 .expect("clean shutdown");
         });
     });
-    let (addr, public_key, project_id, token) = ready_rx.recv().expect("server reports its address");
+    let (addr, public_key, project_id, token) = ready_rx
+        .recv_timeout(wait::COMMAND_LIMIT)
+        .expect("server reports its address");
     TestServer {
         addr,
         base: format!("http://{addr}"),
@@ -275,12 +279,13 @@ pub struct BinaryServer {
 
 /// Runs an `errata` command on a data directory: (succeeded, stdout, stderr).
 pub fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_errata"))
-        .args(args)
-        .env("ERRATA_DATA_DIR", dir)
-        .env_remove("ERRATA_CONFIG")
-        .output()
-        .expect("run errata");
+    let output = wait::output_within(
+        std::process::Command::new(env!("CARGO_BIN_EXE_errata"))
+            .args(args)
+            .env("ERRATA_DATA_DIR", dir)
+            .env_remove("ERRATA_CONFIG"),
+        wait::COMMAND_LIMIT,
+    );
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -314,7 +319,6 @@ impl BinaryServer {
     }
 
     pub fn start_in(dir: tempfile::TempDir, extra_env: &[(&str, &str)]) -> BinaryServer {
-        use std::io::BufRead;
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
         command
             .args(["serve"])
@@ -327,14 +331,14 @@ impl BinaryServer {
             command.env(k, v);
         }
         let mut child = command.spawn().expect("start errata");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = std::io::BufReader::new(stdout).lines();
+        let lines = wait::Lines::new(child.stdout.take().expect("stdout"));
+        let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;
         let (mut dsn, mut token) = (String::new(), String::new());
         while dsn.is_empty() || token.is_empty() {
-            let line = lines
-                .next()
-                .expect("errata printed its DSN and token")
-                .expect("utf-8 line");
+            let Some(line) = lines.next_before(deadline, "DSN and token from errata") else {
+                let status = wait::wait_for(&mut child, wait::COMMAND_LIMIT, "errata");
+                panic!("errata exited ({status}) before printing its DSN and token");
+            };
             let line = line.trim();
             if line.starts_with("http://") && line.contains('@') {
                 dsn = line.to_string();
@@ -342,8 +346,7 @@ impl BinaryServer {
                 token = line.to_string();
             }
         }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // `lines` keeps draining stdout on its thread, so the server never blocks on a full pipe.
         let base = {
             let rest = dsn.trim_start_matches("http://");
             let host = rest.split('@').nth(1).expect("host").split('/').next().expect("host");
@@ -372,15 +375,23 @@ impl BinaryServer {
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-TERM", &pid]).status();
-        self.child.wait().expect("wait for errata")
+        let _ = wait::status_within(
+            std::process::Command::new("kill").args(["-TERM", &pid]),
+            wait::COMMAND_LIMIT,
+        );
+        wait::wait_for(&mut self.child, wait::COMMAND_LIMIT, "errata after SIGTERM")
     }
 }
 
 impl Drop for BinaryServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        // After SIGKILL only the kernel is left to act; still bounded, but never a panic
+        // inside drop.
+        let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
 
@@ -389,18 +400,20 @@ pub fn e2e_deps(part: &str) -> PathBuf {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let status = std::process::Command::new("bash")
-        .arg(root.join("scripts/e2e/setup.sh"))
-        .arg(part)
-        .status()
-        .expect("run scripts/e2e/setup.sh");
+    // Installing from the package registries can be slow, but not endless.
+    let status = wait::status_within(
+        std::process::Command::new("bash")
+            .arg(root.join("scripts/e2e/setup.sh"))
+            .arg(part),
+        std::time::Duration::from_secs(1200),
+    );
     assert!(status.success(), "installing the {part} SDKs failed");
     root.join("target/e2e")
 }
 
 /// Runs a command to completion, returning (success, stdout + stderr).
 pub fn run_output(command: &mut std::process::Command) -> (bool, String) {
-    let output = command.output().expect("run command");
+    let output = wait::output_within(command, std::time::Duration::from_secs(300));
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -12,6 +12,11 @@ use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::Value;
+
+// Shared with `common` (tests using both compile it twice; the copies never meet).
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/wait.rs"]
+pub mod wait;
 
 /// What the first start prints once: the DSN's public key and the API token.
 #[derive(Debug, Clone, Default)]
@@ -59,13 +64,13 @@ impl Errata {
         // the DSN and token follow the listening line.
         let fresh = !data_dir.join("errata.sqlite3").exists();
         let mut child = command.spawn().expect("start errata");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = std::io::BufReader::new(stdout).lines();
+        let lines = wait::Lines::new(child.stdout.take().expect("stdout"));
+        let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;
         let mut base = None;
         let mut credentials = Credentials::default();
         loop {
-            let Some(Ok(line)) = lines.next() else {
-                let _ = child.wait();
+            let Some(line) = lines.next_before(deadline, "listening line from errata") else {
+                let _ = wait::wait_for(&mut child, wait::COMMAND_LIMIT, "errata");
                 panic!(
                     "errata exited before listening; log:\n{}",
                     std::fs::read_to_string(log).unwrap_or_default()
@@ -85,7 +90,7 @@ impl Errata {
                 break;
             }
         }
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // `lines` keeps draining stdout on its thread, so the server never blocks on a full pipe.
         Errata {
             child,
             base: base.expect("listening line"),
@@ -100,10 +105,10 @@ impl Errata {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.pid().to_string()])
-            .status()
-            .expect("run kill");
+        let status = wait::status_within(
+            Command::new("kill").args([format!("-{signal}"), self.pid().to_string()]),
+            wait::COMMAND_LIMIT,
+        );
         assert!(status.success(), "kill -{signal} failed");
     }
 
@@ -144,7 +149,11 @@ impl Errata {
 impl Drop for Errata {
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        // After SIGKILL only the kernel is left to act; still bounded, never a panic in drop.
+        let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;
+        while matches!(self.child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

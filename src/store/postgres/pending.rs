@@ -33,6 +33,7 @@ pub const PENDING: &[&str] = &[
     "delete_key",
     "create_token",
     "create_org_token",
+    "create_bound_token",
     "tokens",
     "token_by_hash",
     "touch_token",
@@ -131,6 +132,10 @@ impl PgStore {
 
     pub async fn delete_key(&self, project_id: i64, public_key: &str) -> Result<(), StoreError> {
         Err(not_yet("delete_key"))
+    }
+
+    pub async fn create_bound_token(&self, new: NewToken) -> Result<String, StoreError> {
+        Err(not_yet("create_bound_token"))
     }
 
     pub async fn create_token(&self, name: &str, scopes: &[&str]) -> Result<String, StoreError> {

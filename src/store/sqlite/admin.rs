@@ -260,41 +260,91 @@ pub fn create_token(conn: &Connection, name: &str, scopes: &[&str]) -> Result<St
     Ok(token)
 }
 
+const TOKEN_COLUMNS: &str = "id, name, scopes, date_created, last_used, organization_id, project_bound";
+
+/// A token row; its project list (when bound) is read by `with_projects`.
 fn token_from_row(r: &rusqlite::Row) -> rusqlite::Result<ApiToken> {
     let scopes: String = r.get(2)?;
+    let bound: bool = r.get(6)?;
     Ok(ApiToken {
         id: r.get(0)?,
         name: r.get(1)?,
         scopes: scopes.split_whitespace().map(String::from).collect(),
         date_created: r.get(3)?,
         last_used: r.get(4)?,
+        organization_id: r.get(5)?,
+        projects: bound.then(Vec::new),
     })
 }
 
+fn with_projects(conn: &Connection, mut token: ApiToken) -> Result<ApiToken, StoreError> {
+    if let Some(projects) = &mut token.projects {
+        let mut stmt =
+            conn.prepare_cached("SELECT project_id FROM api_token_projects WHERE token_id = ?1 ORDER BY project_id")?;
+        *projects = stmt
+            .query_map(params![token.id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(token)
+}
+
 pub fn tokens(conn: &Connection) -> Result<Vec<ApiToken>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, name, scopes, date_created, last_used FROM api_tokens ORDER BY id")?;
-    let rows = stmt.query_map([], token_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut stmt = conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"))?;
+    let rows: Vec<ApiToken> = stmt.query_map([], token_from_row)?.collect::<Result<_, _>>()?;
+    rows.into_iter().map(|t| with_projects(conn, t)).collect()
 }
 
 /// Looks a token up by its hash (an indexed equality on a hash: no timing signal about the token).
 pub fn token_by_hash(conn: &Connection, hash: &str) -> Result<Option<ApiToken>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT id, name, scopes, date_created, last_used FROM api_tokens WHERE token_hash = ?1")?
+    let token = conn
+        .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?1"))?
         .query_row(params![hash], token_from_row)
-        .optional()?)
+        .optional()?;
+    token.map(|t| with_projects(conn, t)).transpose()
 }
 
 /// A token and its stored hash, looked up by that hash, so the caller can compare the two
 /// in constant time.
 pub fn token_and_hash(conn: &Connection, hash: &str) -> Result<Option<(ApiToken, String)>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, name, scopes, date_created, last_used, token_hash FROM api_tokens WHERE token_hash = ?1",
-        )?
-        .query_row(params![hash], |r| Ok((token_from_row(r)?, r.get::<_, String>(5)?)))
-        .optional()?)
+    let found = conn
+        .prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS}, token_hash FROM api_tokens WHERE token_hash = ?1"
+        ))?
+        .query_row(params![hash], |r| Ok((token_from_row(r)?, r.get::<_, String>(7)?)))
+        .optional()?;
+    found.map(|(t, h)| Ok((with_projects(conn, t)?, h))).transpose()
+}
+
+/// Binds a token to an organization and, when `projects` is given, to those of its projects
+/// only (each must belong to the organization).
+pub fn bind_token(conn: &Connection, token: &str, org_id: i64, projects: Option<&[i64]>) -> Result<(), StoreError> {
+    let id: i64 = conn
+        .query_row(
+            "SELECT id FROM api_tokens WHERE token_hash = ?1",
+            params![token_hash(token)],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound("token"))?;
+    conn.execute(
+        "UPDATE api_tokens SET organization_id = ?2, project_bound = ?3 WHERE id = ?1",
+        params![id, org_id, projects.is_some()],
+    )?;
+    for project in projects.unwrap_or_default() {
+        let in_org: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM projects WHERE id = ?1 AND organization_id = ?2)",
+            params![project, org_id],
+            |r| r.get(0),
+        )?;
+        if !in_org {
+            return Err(StoreError::NotFound("project"));
+        }
+        conn.execute(
+            "INSERT OR IGNORE INTO api_token_projects (token_id, project_id) VALUES (?1, ?2)",
+            params![id, project],
+        )?;
+    }
+    Ok(())
 }
 
 /// Mints an organization token (`sntrys_<base64 JSON>_<base64 secret>`, the format sentry-cli

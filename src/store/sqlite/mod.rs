@@ -25,9 +25,9 @@ use serde_json::Value;
 
 use super::{
     Announced, ApiToken, AttachmentInfo, BackupReport, Bootstrap, Cmp, Condition, EventOrder, EventRecord, Issue,
-    IssueFilter, IssueHash, IssueSort, IssueStep, KeyChange, LimitedCount, NewAttachment, NewProject, Organization,
-    OutcomeRow, Project, ProjectChange, ProjectKey, StatusChange, StoreCounts, StoreError, StoreOptions, Stored,
-    StoredEvent, TagValue, Unmerged, UserReport,
+    IssueFilter, IssueHash, IssueSort, IssueStep, KeyChange, LimitedCount, NewAttachment, NewProject, NewToken,
+    Organization, OutcomeRow, Project, ProjectChange, ProjectKey, StatusChange, StoreCounts, StoreError, StoreOptions,
+    Stored, StoredEvent, TagValue, Unmerged, UserReport,
 };
 // The pure rules and types the submodules share with every backend.
 use super::{
@@ -372,6 +372,22 @@ impl SqliteStore {
             .await
     }
 
+    pub async fn create_bound_token(&self, new: NewToken) -> Result<String, StoreError> {
+        self.writer
+            .exec(move |tx| {
+                let scopes: Vec<&str> = new.scopes.iter().map(String::as_str).collect();
+                let token = match &new.org_claims {
+                    Some((base_url, org_slug)) => admin::create_org_token(tx, &new.name, &scopes, base_url, org_slug)?,
+                    None => admin::create_token(tx, &new.name, &scopes)?,
+                };
+                if let Some((org_id, projects)) = &new.binding {
+                    admin::bind_token(tx, &token, *org_id, projects.as_deref())?;
+                }
+                Ok(token)
+            })
+            .await
+    }
+
     pub async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
         self.read(admin::tokens).await
     }
@@ -627,10 +643,10 @@ const WRITER_CACHE_KIB: i64 = -4000;
 
 /// Opens the read-write connection with the pragmas every writer needs.
 pub fn open_write_connection(path: &Path, synchronous_full: bool) -> Result<Connection, StoreError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Migration(format!("cannot create {}: {e}", dir.display())))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        owner_only_dir(dir)?;
     }
+    owner_only_files(path)?;
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     // Before any pragma below rewrites the header: a newer Errata's file stays untouched.
@@ -642,4 +658,50 @@ pub fn open_write_connection(path: &Path, synchronous_full: bool) -> Result<Conn
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     Ok(conn)
+}
+
+/// Creates the data directory owner-only (0700), and tightens an existing one that others
+/// could read: events hold what users' applications sent. A shared sticky directory (`/tmp`)
+/// or one owned by someone else is left as it is.
+fn owner_only_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let cannot = |e: std::io::Error| StoreError::Migration(format!("cannot create {}: {e}", dir.display()));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(cannot)?;
+    let mode = std::fs::metadata(dir).map_err(cannot)?.permissions().mode();
+    if mode & 0o077 != 0
+        && mode & 0o1000 == 0
+        && let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    {
+        tracing::warn!(dir = %dir.display(), error = %e, "could not make the data directory owner-only");
+    }
+    Ok(())
+}
+
+/// Creates the database file owner-only (0600) before SQLite opens it; SQLite gives the WAL
+/// and shared-memory files the database file's mode. Files left readable by an older
+/// version are tightened.
+fn owner_only_files(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StoreError::Migration(format!("cannot create {}: {e}", path.display())))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = std::path::PathBuf::from(file);
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Migration(format!("cannot restrict {}: {e}", file.display())))?;
+        }
+    }
+    Ok(())
 }

@@ -14,10 +14,11 @@ use tokio::sync::oneshot;
 
 use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
 
-/// Runs a job's transaction and returns how to answer it: the answer goes out only after
-/// the writer has done what follows a commit (bumping the config generation), so a caller
-/// that hears "done" never reads a cache entry older than its own change.
+/// A job run on the writer's connection; it returns the step that answers its caller, so
+/// the writer can mark caches stale between the commit and the answer.
 type ExecFn = Box<dyn FnOnce(&mut Connection) -> Answer + Send>;
+
+/// Sends a job's result to the task waiting for it.
 type Answer = Box<dyn FnOnce() + Send>;
 
 enum Job {
@@ -275,12 +276,7 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
         .map(|p| Checkpointer::start(std::path::PathBuf::from(p)));
     while let Some(job) = queue.recv() {
         match job {
-            Job::Exec(f) => {
-                cache.clear();
-                let reply = f(&mut conn);
-                generation.fetch_add(1, Ordering::AcqRel);
-                reply();
-            }
+            Job::Exec(f) => administer(&mut conn, &mut cache, &generation, f),
             Job::Maintain(f) => f(&mut conn)(),
             Job::Event(record, reply) => {
                 let mut batch = vec![(record, reply)];
@@ -303,10 +299,7 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
                 }
                 commit_batch(&mut conn, &mut cache, batch);
                 if let Some(f) = deferred {
-                    cache.clear();
-                    let reply = f(&mut conn);
-                    generation.fetch_add(1, Ordering::AcqRel);
-                    reply();
+                    administer(&mut conn, &mut cache, &generation, f);
                 }
                 if let Some(f) = deferred_maintenance {
                     f(&mut conn)();
@@ -319,6 +312,16 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
     }
     // Queue closed and drained: leave a clean WAL behind.
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+}
+
+/// Runs an administrative write that may change keys, settings or hashes. The caches are
+/// marked stale after the commit and before the caller hears back: once an API call has
+/// answered 200, the next event is judged by the new settings.
+fn administer(conn: &mut Connection, cache: &mut HashCache, generation: &AtomicU64, f: ExecFn) {
+    cache.clear();
+    let answer = f(conn);
+    generation.fetch_add(1, Ordering::AcqRel);
+    answer();
 }
 
 type Reply = oneshot::Sender<Result<Stored, StoreError>>;
