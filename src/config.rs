@@ -14,13 +14,17 @@ pub const ENV_PREFIX: &str = "ERRATA_";
 /// Environment variables that are not settings (they select the file or are read by clap only).
 const ENV_NOT_SETTINGS: &[&str] = &["ERRATA_CONFIG"];
 /// Settings whose values are secrets: masked by `errata config`.
-const SECRET_SETTINGS: &[&str] = &["metrics_token"];
+/// (A database URL may carry a password.)
+const SECRET_SETTINGS: &[&str] = &["metrics_token", "database_url"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Directory holding the SQLite database.
     pub data_dir: PathBuf,
+    /// PostgreSQL database shared by several nodes (`postgres://user:pass@host/db`); none =
+    /// the embedded SQLite file in `data_dir`.
+    pub database_url: Option<String>,
     /// Address the HTTP server listens on.
     pub bind: SocketAddr,
     /// Base URL clients use to reach this server (in DSNs and links); default `http://{bind}`.
@@ -86,6 +90,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("data"),
+            database_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             public_url: None,
             queue_capacity: 4096,
@@ -197,9 +202,12 @@ impl Config {
         self.data_dir.join("errata.sqlite3")
     }
 
-    /// Where the store keeps its data.
+    /// Where the store keeps its data: PostgreSQL when a URL is set, else the SQLite file.
     pub fn database_location(&self) -> crate::store::Location {
-        crate::store::Location::Sqlite(self.database_path())
+        match &self.database_url {
+            Some(url) => crate::store::Location::Postgres(url.clone()),
+            None => crate::store::Location::Sqlite(self.database_path()),
+        }
     }
 
     /// The store's queue, batch and pool tuning.
@@ -263,6 +271,14 @@ impl Config {
                 "public_url must start with http:// or https://, got {url:?}"
             )));
         }
+        if let Some(url) = &self.database_url
+            && !crate::store::postgres::is_postgres_url(url)
+        {
+            // Never echo the value: it may hold a password.
+            return Err(ConfigError::Invalid(
+                "database_url must start with postgres:// or postgresql:// (leave it unset for SQLite)".into(),
+            ));
+        }
         if self.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(ConfigError::Invalid("metrics_token must not be empty when set".into()));
         }
@@ -280,7 +296,7 @@ fn setting_names(table: &toml::Table) -> Vec<String> {
         }
     }
     // Optional settings are absent from the serialized defaults.
-    for optional in ["public_url", "metrics_token"] {
+    for optional in ["public_url", "metrics_token", "database_url"] {
         if !names.iter().any(|n| n == optional) {
             names.push(optional.into());
         }
@@ -347,7 +363,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// An environment value as the TOML value its setting expects: integers and booleans by
 /// their spelling, everything else a string (paths, addresses, URLs, tokens).
 fn parse_env_value(raw: &str, key: &str) -> Result<toml::Value, String> {
-    const STRINGS: &[&str] = &["data_dir", "bind", "public_url", "metrics_token"];
+    const STRINGS: &[&str] = &["data_dir", "database_url", "bind", "public_url", "metrics_token"];
     if STRINGS.contains(&key) {
         return Ok(toml::Value::String(raw.to_string()));
     }
@@ -506,6 +522,30 @@ mod tests {
         assert!(!text.contains("s3cret"), "{text}");
         assert!(text.contains("metrics_token = \"********\""), "{text}");
         assert!(text.contains("queue_capacity = 4096"), "{text}");
+    }
+
+    #[test]
+    fn a_database_url_selects_postgres_and_stays_out_of_printed_config() {
+        let config = Config::default()
+            .with_env(env(&[("ERRATA_DATABASE_URL", "postgres://errata:pw0rd@db/errata")]))
+            .expect("valid");
+        config.validate().expect("a postgres URL is valid");
+        assert_eq!(
+            config.database_location(),
+            crate::store::Location::Postgres("postgres://errata:pw0rd@db/errata".into())
+        );
+        assert!(!config.to_masked_toml().contains("pw0rd"));
+        assert!(!config.database_location().describe().contains("pw0rd"));
+        assert_eq!(
+            Config::default().database_location(),
+            crate::store::Location::Sqlite(PathBuf::from("data/errata.sqlite3"))
+        );
+        let config = Config {
+            database_url: Some("mysql://root:pw0rd@db/errata".into()),
+            ..Config::default()
+        };
+        let err = config.validate().expect_err("not postgres").to_string();
+        assert!(err.contains("database_url") && !err.contains("pw0rd"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,9 @@ struct GlobalArgs {
     /// Directory holding the SQLite database.
     #[arg(long, env = "ERRATA_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL database shared by several nodes (postgres://user:pass@host/db); unset = SQLite.
+    #[arg(long, env = "ERRATA_DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
     /// Base URL clients use to reach the server (DSNs, links).
     #[arg(long, env = "ERRATA_PUBLIC_URL", global = true)]
     public_url: Option<String>,
@@ -118,6 +121,9 @@ fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
     if let Some(dir) = &global.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &global.database_url {
+        config.database_url = Some(url.clone());
+    }
     if let Some(url) = &global.public_url {
         config.public_url = Some(url.clone());
     }
@@ -201,6 +207,15 @@ fn init_logging(json: bool) {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
+    if let errata::store::Location::Postgres(_) = config.database_location() {
+        // A server that answers half its API with 503 is worse than one that does not start.
+        bail!(
+            "serving from PostgreSQL ({}) is not complete yet ({} store methods remain); \
+             `errata --database-url … migrate` prepares the database",
+            config.database_location().describe(),
+            errata::store::postgres::PENDING.len()
+        );
+    }
     init_logging(config.log_json);
     errata::ops::tune_allocator();
     let metrics = errata::ops::metrics::install().context("installing the metrics recorder")?;
@@ -259,7 +274,7 @@ where
 {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let store = Store::open(&config.database_location(), config.store_options())?;
+        let store = Store::connect(&config.database_location(), config.store_options()).await?;
         let result = async {
             if bootstrap {
                 store.bootstrap_if_empty().await?;

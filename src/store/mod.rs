@@ -1,7 +1,8 @@
 //! Storage behind one typed interface: `Store`, whose methods are sized to one use case
 //! each and take and return Errata's own types (`model`, `filter`). Nothing outside this
 //! module writes SQL or sees a database driver; each backend lives in its own submodule
-//! (`sqlite`: the embedded file, one writer thread with group commit and a read pool).
+//! (`sqlite`: the embedded file, one writer thread with group commit and a read pool;
+//! `postgres`: one database shared by several nodes, each with its own group commit).
 //!
 //! `Store` is an enum of backends: every method dispatches to the backend's method of the
 //! same name and signature, so a backend is added by adding a variant, its arm in
@@ -10,6 +11,7 @@
 pub mod filter;
 pub mod model;
 pub mod outcomes;
+pub mod postgres;
 pub mod rules;
 pub mod sqlite;
 
@@ -77,6 +79,8 @@ impl Default for StoreOptions {
 pub enum Location {
     /// The embedded SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://…`), shared by every node.
+    Postgres(String),
 }
 
 impl Location {
@@ -84,6 +88,7 @@ impl Location {
     pub fn describe(&self) -> String {
         match self {
             Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(url) => postgres::redact_url(url),
         }
     }
 }
@@ -122,6 +127,7 @@ impl Drop for Announced {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// Runs `$call` on whichever backend `$store` is.
@@ -129,6 +135,7 @@ macro_rules! dispatch {
     ($store:expr, $b:ident => $call:expr) => {
         match $store {
             Store::Sqlite($b) => $call,
+            Store::Postgres($b) => $call,
         }
     };
 }
@@ -137,9 +144,22 @@ impl Store {
     // ---------------------------------------------------------------- lifecycle and health
 
     /// Opens (creating and migrating if needed) the database and starts its writer.
+    /// PostgreSQL is opened with `connect` (it connects over the network).
     pub fn open(location: &Location, opts: StoreOptions) -> Result<Store, StoreError> {
         match location {
             Location::Sqlite(path) => Ok(Store::Sqlite(sqlite::SqliteStore::open(path, opts)?)),
+            Location::Postgres(_) => Err(StoreError::Unavailable(
+                "a PostgreSQL database is opened with Store::connect".into(),
+            )),
+        }
+    }
+
+    /// Opens either backend: for PostgreSQL, connects, migrates under the advisory lock and
+    /// starts this node's writer on the current tokio runtime.
+    pub async fn connect(location: &Location, opts: StoreOptions) -> Result<Store, StoreError> {
+        match location {
+            Location::Sqlite(_) => Store::open(location, opts),
+            Location::Postgres(url) => Ok(Store::Postgres(postgres::PgStore::open(url, opts).await?)),
         }
     }
 

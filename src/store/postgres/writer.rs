@@ -1,0 +1,604 @@
+//! This node's writer for PostgreSQL: takes events from a bounded queue, commits what is
+//! waiting in one transaction (group commit, as with SQLite), and only then answers each
+//! event — so a 200 means committed.
+//!
+//! Several nodes write the same database at once, so nothing here reads a counter and
+//! writes it back: an event id already stored (by this node or another) is found by the
+//! unique constraint (`ON CONFLICT DO NOTHING`); a new fingerprint is claimed with
+//! `INSERT … ON CONFLICT DO NOTHING` on (project, hash) and re-read when another node won;
+//! counts, user counts, tag counts and hourly buckets are additive upserts; short ids come
+//! from `UPDATE … RETURNING`. A batch that deadlocks with another node's is retried whole.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Pool, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use super::PgError;
+use crate::store::{Announced, EventRecord, Stored};
+
+type Reply = oneshot::Sender<Result<Stored, PgError>>;
+/// An event waiting for the writer, with where to send its outcome.
+type Job = (Box<EventRecord>, Reply);
+
+/// How often a batch that lost a deadlock against another node's batch is tried again.
+const BATCH_ATTEMPTS: usize = 5;
+
+/// Handle to this node's writer task.
+#[derive(Clone)]
+pub struct PgWriter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: std::sync::Mutex<Option<mpsc::Sender<Job>>>,
+    /// Disconnected when the writer task has answered its last event.
+    done: std::sync::Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    /// Requests announced as about to queue an event (kept for the interface; batches do
+    /// not wait for them yet).
+    incoming: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl PgWriter {
+    /// Starts the writer task on the current tokio runtime.
+    pub(super) fn start(pool: Pool, queue_capacity: usize, batch_max: usize) -> PgWriter {
+        let capacity = queue_capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        let (finished, done) = std::sync::mpsc::channel::<()>();
+        tokio::spawn(async move {
+            run(pool, rx, batch_max.max(1)).await;
+            drop(finished);
+        });
+        PgWriter {
+            inner: Arc::new(Inner {
+                tx: std::sync::Mutex::new(Some(tx)),
+                done: std::sync::Mutex::new(Some(done)),
+                incoming: Arc::new(AtomicUsize::new(0)),
+                capacity,
+            }),
+        }
+    }
+
+    pub fn announce(&self) -> Announced {
+        Announced::new(self.inner.incoming.clone())
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Job>, PgError> {
+        self.inner
+            .tx
+            .lock()
+            .map_err(|_| PgError::Closed)?
+            .clone()
+            .ok_or(PgError::Closed)
+    }
+
+    /// Events waiting for the writer now.
+    pub fn queue_depth(&self) -> usize {
+        self.sender().map(|s| s.max_capacity() - s.capacity()).unwrap_or(0)
+    }
+
+    pub fn queue_capacity(&self) -> usize {
+        self.inner.capacity
+    }
+
+    /// Queues an event (429-worthy `QueueFull` when the queue is full) and waits until its
+    /// transaction has committed.
+    pub async fn store_event(&self, record: EventRecord, announced: Option<&Announced>) -> Result<Stored, PgError> {
+        let (reply, rx) = oneshot::channel();
+        let queued = self.sender().and_then(|s| {
+            s.try_send((Box::new(record), reply)).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => PgError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => PgError::Closed,
+            })
+        });
+        if let Some(a) = announced {
+            a.arrived();
+        }
+        queued?;
+        rx.await.map_err(|_| PgError::Closed)?
+    }
+
+    /// Stops taking events and blocks until the queued ones are committed and answered.
+    /// Blocks the calling thread: call it from `spawn_blocking`, never on a runtime worker.
+    pub fn shutdown(&self) {
+        if let Ok(mut tx) = self.inner.tx.lock() {
+            tx.take();
+        }
+        let done = self.inner.done.lock().ok().and_then(|mut d| d.take());
+        if let Some(done) = done {
+            // Returns once the task has dropped its end, after the last batch.
+            let _ = done.recv();
+        }
+    }
+}
+
+async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < batch_max {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&pool, batch).await;
+    }
+}
+
+async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
+    let started = Instant::now();
+    let size = batch.len();
+    let records: Vec<&EventRecord> = batch.iter().map(|(r, _)| r.as_ref()).collect();
+    let mut attempt = 1;
+    let outcome = loop {
+        match write_batch(pool, &records).await {
+            Err(e) if e.is_retryable() && attempt < BATCH_ATTEMPTS => {
+                tracing::debug!(error = %e, attempt, "batch lost a lock race with another node; retrying");
+                // Spread the retries of the two losers apart.
+                let jitter = rand::random_range(0..20u64);
+                tokio::time::sleep(Duration::from_millis(5 * attempt as u64 + jitter)).await;
+                attempt += 1;
+            }
+            other => break other,
+        }
+    };
+    match outcome {
+        Ok(results) => {
+            for ((_, reply), result) in batch.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, events = size, "batch commit failed");
+            let message = e.to_string();
+            for (_, reply) in batch {
+                let _ = reply.send(Err(PgError::Unavailable(message.clone())));
+            }
+        }
+    }
+    metrics::histogram!("errata_commit_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("errata_batch_size").record(size as f64);
+}
+
+/// Writes one batch in one transaction; returns each event's outcome in the batch's order.
+/// An error here concerns the whole batch (nothing of it was committed).
+pub async fn write_batch(pool: &Pool, records: &[&EventRecord]) -> Result<Vec<Result<Stored, PgError>>, PgError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // Rows are locked in (project, event id) order, so two nodes given the same events
+    // (an SDK retrying against another node) take their locks in the same order.
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&a, &b| {
+        (records[a].project_id, &records[a].event_id).cmp(&(records[b].project_id, &records[b].event_id))
+    });
+    let mut results: Vec<Option<Result<Stored, PgError>>> = records.iter().map(|_| None).collect();
+    let mut created = vec![false; records.len()];
+    let mut learned = HashMap::new();
+    for index in order {
+        let record = records[index];
+        tx.batch_execute("SAVEPOINT event").await?;
+        let mut staged = HashMap::new();
+        match store_one(&tx, &learned, &mut staged, record).await {
+            Ok(Outcome::Stored { issue_id, created: c }) => {
+                tx.batch_execute("RELEASE SAVEPOINT event").await?;
+                learned.extend(staged);
+                created[index] = c;
+                results[index] = Some(Ok(Stored {
+                    issue_id,
+                    duplicate: false,
+                }));
+            }
+            Ok(Outcome::Duplicate) => {
+                // What this event prepared (an issue it would have opened) is undone; the
+                // copy already stored says which issue it belongs to.
+                tx.batch_execute("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event")
+                    .await?;
+                let row = tx
+                    .query_opt(
+                        "SELECT issue_id FROM events WHERE project_id = $1 AND event_id = $2",
+                        &[&record.project_id, &record.event_id],
+                    )
+                    .await?;
+                results[index] = Some(match row {
+                    Some(row) => Ok(Stored {
+                        issue_id: row.get(0),
+                        duplicate: true,
+                    }),
+                    None => Err(PgError::NotFound("event")),
+                });
+            }
+            Err(e) if e.is_event_level() => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event")
+                    .await?;
+                results[index] = Some(Err(e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut folded = Folded::default();
+    for (index, record) in records.iter().enumerate() {
+        if let Some(Ok(stored)) = &results[index]
+            && !stored.duplicate
+        {
+            folded.apply(stored.issue_id, created[index], record);
+        }
+    }
+    folded.write(&tx).await?;
+    tx.commit().await?;
+    Ok(results.into_iter().map(|r| r.unwrap_or(Err(PgError::Closed))).collect())
+}
+
+enum Outcome {
+    Stored {
+        issue_id: i64,
+        created: bool,
+    },
+    /// The event id is already stored for its project: acknowledged, not counted again.
+    Duplicate,
+}
+
+/// Stores one event's own rows: resolves its issue by hash (or opens one) and inserts the
+/// event. Counters are folded by the caller once the whole batch is known.
+async fn store_one(
+    tx: &Transaction<'_>,
+    learned: &HashMap<(i64, String), i64>,
+    staged: &mut HashMap<(i64, String), i64>,
+    r: &EventRecord,
+) -> Result<Outcome, PgError> {
+    let existing = tx
+        .query_opt(
+            &tx.prepare_cached("SELECT 1 FROM events WHERE project_id = $1 AND event_id = $2")
+                .await?,
+            &[&r.project_id, &r.event_id],
+        )
+        .await?;
+    if existing.is_some() {
+        return Ok(Outcome::Duplicate);
+    }
+
+    // §1 of the grouping spec: the first known hash decides the issue.
+    let mut known: HashMap<&str, i64> = HashMap::new();
+    let mut ask = Vec::new();
+    for hash in &r.hashes {
+        match learned.get(&(r.project_id, hash.clone())) {
+            Some(id) => {
+                known.insert(hash, *id);
+            }
+            None => ask.push(hash.as_str()),
+        }
+    }
+    if !ask.is_empty() {
+        let rows = tx
+            .query(
+                &tx.prepare_cached("SELECT hash, issue_id FROM issue_hashes WHERE project_id = $1 AND hash = ANY($2)")
+                    .await?,
+                &[&r.project_id, &ask],
+            )
+            .await?;
+        for row in rows {
+            let hash: String = row.get(0);
+            if let Some(h) = r.hashes.iter().find(|h| **h == hash) {
+                known.insert(h, row.get(1));
+            }
+        }
+    }
+    let first_known = r.hashes.iter().find_map(|h| known.get(h.as_str()).copied());
+    let (issue_id, created) = match first_known {
+        Some(id) => (id, false),
+        None => claim_or_join(tx, r).await?,
+    };
+    for hash in &r.hashes {
+        if !known.contains_key(hash.as_str()) {
+            // Another node may have claimed it meanwhile for another issue: theirs stays.
+            tx.execute(
+                &tx.prepare_cached(
+                    "INSERT INTO issue_hashes (project_id, hash, issue_id, grouping_config) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, hash) DO NOTHING",
+                )
+                .await?,
+                &[&r.project_id, hash, &issue_id, &r.grouping_config],
+            )
+            .await?;
+        }
+        staged.insert((r.project_id, hash.clone()), issue_id);
+    }
+
+    let inserted = tx
+        .query_opt(
+            &tx.prepare_cached(
+                "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, release, \
+                 environment, trace_id, user_key, primary_hash, grouping_config, size, payload) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id",
+            )
+            .await?,
+            &[
+                &r.project_id,
+                &issue_id,
+                &r.event_id,
+                &r.timestamp,
+                &r.received,
+                &r.level,
+                &r.release,
+                &r.environment,
+                &r.trace_id,
+                &r.user_key,
+                &r.hashes.first().map(String::as_str).unwrap_or(""),
+                &r.grouping_config,
+                &(r.size as i64),
+                &r.payload,
+            ],
+        )
+        .await?;
+    match inserted {
+        // Another node committed the same event id while this one was on its way.
+        None => Ok(Outcome::Duplicate),
+        Some(_) => Ok(Outcome::Stored { issue_id, created }),
+    }
+}
+
+/// Opens an issue for an event none of whose hashes is known — unless another node claims
+/// its primary hash first, in which case the event joins that node's issue. The claim comes
+/// first (with an issue id drawn from the sequence; the foreign key is checked at commit),
+/// so the loser of the race writes nothing and takes no short id.
+async fn claim_or_join(tx: &Transaction<'_>, r: &EventRecord) -> Result<(i64, bool), PgError> {
+    let Some(primary) = r.hashes.first() else {
+        return Err(PgError::Corrupt("an event without grouping hashes".into()));
+    };
+    let drawn: i64 = tx
+        .query_one(
+            &tx.prepare_cached("SELECT nextval(pg_get_serial_sequence('issues', 'id'))")
+                .await?,
+            &[],
+        )
+        .await?
+        .get(0);
+    let claimed = tx
+        .query_opt(
+            &tx.prepare_cached(
+                "INSERT INTO issue_hashes (project_id, hash, issue_id, grouping_config) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (project_id, hash) DO NOTHING RETURNING issue_id",
+            )
+            .await?,
+            &[&r.project_id, primary, &drawn, &r.grouping_config],
+        )
+        .await?;
+    if claimed.is_none() {
+        // The conflicting claim has committed (an INSERT waits for an uncommitted one), so
+        // this read, a new statement, sees it.
+        let winner = tx
+            .query_opt(
+                &tx.prepare_cached("SELECT issue_id FROM issue_hashes WHERE project_id = $1 AND hash = $2")
+                    .await?,
+                &[&r.project_id, primary],
+            )
+            .await?
+            .ok_or(PgError::NotFound("issue"))?;
+        return Ok((winner.get(0), false));
+    }
+    let short_id: i64 = tx
+        .query_opt(
+            &tx.prepare_cached(
+                "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = $1 RETURNING next_short_id - 1",
+            )
+            .await?,
+            &[&r.project_id],
+        )
+        .await?
+        .ok_or(PgError::NotFound("project"))?
+        .get(0);
+    tx.execute(
+        &tx.prepare_cached(
+            "INSERT INTO issues (id, project_id, short_id, title, culprit, location, level, type, platform, metadata, \
+             status, substatus, first_seen, last_seen, times_seen, first_release, last_release, grouping_config) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'unresolved', 'new', $11, $11, 1, $12, $12, $13)",
+        )
+        .await?,
+        &[
+            &drawn,
+            &r.project_id,
+            &short_id,
+            &r.title,
+            &r.culprit,
+            &r.location,
+            &r.level,
+            &r.kind,
+            &r.platform,
+            &r.metadata,
+            &r.timestamp,
+            &r.release,
+            &r.grouping_config,
+        ],
+    )
+    .await?;
+    Ok((drawn, true))
+}
+
+/// What a batch adds to one issue beyond the rows its events created.
+#[derive(Default)]
+struct IssueDelta {
+    /// Events counted here (an issue's opening event is already in its row).
+    events: i64,
+    first_seen: Option<i64>,
+    last_seen: Option<i64>,
+    first_release: Option<String>,
+    last_release: Option<String>,
+    /// Release and timestamp of each event, to decide a regression once the row is locked.
+    seen: Vec<(Option<String>, i64)>,
+}
+
+/// The batch's aggregates, folded in memory and written once per issue, tag value, user
+/// and hour — every write an addition to what the row holds, in key order.
+#[derive(Default)]
+struct Folded {
+    issues: BTreeMap<i64, IssueDelta>,
+    tags: BTreeMap<(i64, String, String), (i64, i64, i64)>,
+    hourly: BTreeMap<(i64, i64), i64>,
+    users: BTreeSet<(i64, String)>,
+}
+
+impl Folded {
+    fn apply(&mut self, issue_id: i64, created: bool, r: &EventRecord) {
+        let delta = self.issues.entry(issue_id).or_default();
+        if !created {
+            delta.events += 1;
+            delta.first_seen = Some(delta.first_seen.map_or(r.timestamp, |t| t.min(r.timestamp)));
+            delta.last_seen = Some(delta.last_seen.map_or(r.timestamp, |t| t.max(r.timestamp)));
+            if r.release.is_some() {
+                if delta.first_release.is_none() {
+                    delta.first_release = r.release.clone();
+                }
+                delta.last_release = r.release.clone();
+            }
+            delta.seen.push((r.release.clone(), r.timestamp));
+        }
+        if let Some(user) = &r.user_key {
+            self.users.insert((issue_id, user.clone()));
+        }
+        for (key, value) in &r.tags {
+            let fold = self
+                .tags
+                .entry((issue_id, key.clone(), value.clone()))
+                .or_insert((0, r.timestamp, r.timestamp));
+            fold.0 += 1;
+            fold.1 = fold.1.min(r.timestamp);
+            fold.2 = fold.2.max(r.timestamp);
+        }
+        *self
+            .hourly
+            .entry((issue_id, r.timestamp.div_euclid(3_600_000_000)))
+            .or_insert(0) += 1;
+    }
+
+    async fn write(self, tx: &Transaction<'_>) -> Result<(), PgError> {
+        // Users first: how many are new to each issue is known only once inserted.
+        let mut new_users: HashMap<i64, i64> = HashMap::new();
+        if !self.users.is_empty() {
+            let (ids, keys): (Vec<i64>, Vec<String>) = self.users.into_iter().unzip();
+            let rows = tx
+                .query(
+                    &tx.prepare_cached(
+                        "INSERT INTO issue_users (issue_id, user_key) \
+                         SELECT * FROM unnest($1::bigint[], $2::text[]) ORDER BY 1, 2 \
+                         ON CONFLICT (issue_id, user_key) DO NOTHING RETURNING issue_id",
+                    )
+                    .await?,
+                    &[&ids, &keys],
+                )
+                .await?;
+            for row in rows {
+                *new_users.entry(row.get(0)).or_default() += 1;
+            }
+        }
+
+        let update = tx
+            .prepare_cached(
+                "UPDATE issues SET times_seen = times_seen + $2, \
+                 first_seen = least(first_seen, coalesce($3, first_seen)), \
+                 last_seen = greatest(last_seen, coalesce($4, last_seen)), \
+                 first_release = coalesce(first_release, $5), last_release = coalesce($6, last_release), \
+                 user_count = user_count + $7, \
+                 substatus = CASE WHEN $2 > 0 AND status = 'unresolved' AND substatus = 'new' THEN 'ongoing' \
+                 ELSE substatus END \
+                 WHERE id = $1 RETURNING status, status_details, times_seen",
+            )
+            .await?;
+        for (issue_id, delta) in &self.issues {
+            let users = new_users.get(issue_id).copied().unwrap_or(0);
+            if delta.events == 0 && users == 0 {
+                continue;
+            }
+            let Some(row) = tx
+                .query_opt(
+                    &update,
+                    &[
+                        issue_id,
+                        &delta.events,
+                        &delta.first_seen,
+                        &delta.last_seen,
+                        &delta.first_release,
+                        &delta.last_release,
+                        &users,
+                    ],
+                )
+                .await?
+            else {
+                continue;
+            };
+            // The row is locked by the update above until commit, so deciding on its status
+            // here cannot race another node.
+            let status: String = row.get(0);
+            if status == "unresolved" {
+                continue;
+            }
+            let details: String = row.get(1);
+            let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+            let times_seen: i64 = row.get(2);
+            let reopen = delta.seen.iter().find_map(|(release, timestamp)| {
+                crate::store::rules::reopens(&status, &details, release.as_deref(), *timestamp, times_seen)
+            });
+            if let Some(substatus) = reopen {
+                tx.execute(
+                    &tx.prepare_cached(
+                        "UPDATE issues SET status = 'unresolved', substatus = $2, status_details = '{}' WHERE id = $1",
+                    )
+                    .await?,
+                    &[issue_id, &substatus],
+                )
+                .await?;
+            }
+        }
+
+        if !self.tags.is_empty() {
+            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for ((issue_id, key, value), (count, first, last)) in self.tags {
+                columns.0.push(issue_id);
+                columns.1.push(key);
+                columns.2.push(value);
+                columns.3.push(count);
+                columns.4.push(first);
+                columns.5.push(last);
+            }
+            tx.execute(
+                &tx.prepare_cached(
+                    "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) \
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+                     ORDER BY 1, 2, 3 \
+                     ON CONFLICT (issue_id, key, value) DO UPDATE SET \
+                     times_seen = issue_tags.times_seen + excluded.times_seen, \
+                     first_seen = least(issue_tags.first_seen, excluded.first_seen), \
+                     last_seen = greatest(issue_tags.last_seen, excluded.last_seen)",
+                )
+                .await?,
+                &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5],
+            )
+            .await?;
+        }
+
+        if !self.hourly.is_empty() {
+            let mut ids = Vec::new();
+            let mut hours = Vec::new();
+            let mut counts = Vec::new();
+            for ((issue_id, hour), count) in self.hourly {
+                ids.push(issue_id);
+                hours.push(hour);
+                counts.push(count);
+            }
+            tx.execute(
+                &tx.prepare_cached(
+                    "INSERT INTO issue_hourly (issue_id, hour, count) \
+                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2 \
+                     ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count",
+                )
+                .await?,
+                &[&ids, &hours, &counts],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
