@@ -7,10 +7,12 @@
 //! process. Connections come from a deadpool pool over tokio-postgres.
 
 pub mod admin;
+pub mod backup;
 pub mod counts;
 pub mod migrate;
 mod pending;
 pub mod read;
+pub mod retention;
 pub mod writer;
 
 use std::str::FromStr;

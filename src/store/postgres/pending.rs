@@ -4,7 +4,6 @@
 #![allow(unused_variables)]
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -17,7 +16,6 @@ fn not_yet(method: &str) -> StoreError {
 
 /// Names of the methods below, for the refusal message and its test.
 pub const PENDING: &[&str] = &[
-    "backup",
     "store_extras",
     "organizations",
     "organization",
@@ -55,22 +53,9 @@ pub const PENDING: &[&str] = &[
     "attachments",
     "attachment",
     "outcomes",
-    "delete_expired",
-    "issues_over_cap",
-    "events_beyond_cap",
-    "delete_events",
-    "expire_other",
-    "expire_issue_data",
-    "shrink_step",
-    "used_bytes",
-    "reclaim_step",
 ];
 
 impl PgStore {
-    pub async fn backup(&self, dest: &Path) -> Result<BackupReport, StoreError> {
-        Err(not_yet("backup"))
-    }
-
     pub async fn store_extras(
         &self,
         project_id: i64,
@@ -266,41 +251,5 @@ impl PgStore {
 
     pub async fn outcomes(&self, project_id: i64, since: &str, until: &str) -> Result<Vec<OutcomeRow>, StoreError> {
         Err(not_yet("outcomes"))
-    }
-
-    pub async fn delete_expired(&self, cutoff_us: i64, limit: usize) -> Result<usize, StoreError> {
-        Err(not_yet("delete_expired"))
-    }
-
-    pub async fn issues_over_cap(&self, cap: u32, after: i64, limit: usize) -> Result<Vec<i64>, StoreError> {
-        Err(not_yet("issues_over_cap"))
-    }
-
-    pub async fn events_beyond_cap(&self, issue_id: i64, cap: u32, limit: usize) -> Result<Vec<i64>, StoreError> {
-        Err(not_yet("events_beyond_cap"))
-    }
-
-    pub async fn delete_events(&self, ids: Vec<i64>) -> Result<usize, StoreError> {
-        Err(not_yet("delete_events"))
-    }
-
-    pub async fn expire_other(&self, cutoff_us: i64, cutoff_day: &str, limit: usize) -> Result<usize, StoreError> {
-        Err(not_yet("expire_other"))
-    }
-
-    pub async fn expire_issue_data(&self, after: i64, limit: usize, cutoff_us: i64) -> Result<IssueStep, StoreError> {
-        Err(not_yet("expire_issue_data"))
-    }
-
-    pub async fn shrink_step(&self, limit: usize) -> Result<usize, StoreError> {
-        Err(not_yet("shrink_step"))
-    }
-
-    pub async fn used_bytes(&self) -> Result<i64, StoreError> {
-        Err(not_yet("used_bytes"))
-    }
-
-    pub async fn reclaim_step(&self) -> Result<i64, StoreError> {
-        Err(not_yet("reclaim_step"))
     }
 }
