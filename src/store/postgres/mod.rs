@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod copy;
 pub mod counts;
 pub mod migrate;
 mod pending;
