@@ -52,6 +52,7 @@ enum Command {
     /// Print the effective configuration (secrets masked).
     Config,
     /// Copy the database to FILE while the server runs (SQLite's online backup), then check the copy.
+    /// On PostgreSQL this refuses: use pg_dump.
     Backup {
         /// Where to write the copy; must not exist yet.
         file: PathBuf,
