@@ -464,9 +464,7 @@ async fn used_bytes_of_a_large_table_come_from_a_sample_close_to_the_exact_sum()
          FROM generate_series(1, 30000) g; ANALYZE events",
     )
     .await;
-    let exact = f
-        .ints("SELECT sum(pg_column_size(t.*))::bigint FROM events t")
-        .await[0];
+    let exact = f.ints("SELECT sum(pg_column_size(t.*))::bigint FROM events t").await[0];
     let measured = f.store.used_bytes().await.expect("size");
     let ratio = measured as f64 / exact as f64;
     assert!((0.8..1.25).contains(&ratio), "sampled {measured}, exact {exact}");
