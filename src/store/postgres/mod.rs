@@ -8,9 +8,12 @@
 
 pub mod admin;
 pub mod counts;
+pub mod events;
+pub mod issues;
 pub mod migrate;
 mod pending;
 pub mod read;
+pub mod search;
 pub mod writer;
 
 use std::str::FromStr;
