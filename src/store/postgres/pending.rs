@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-
 use super::PgStore;
 use crate::store::*;
 
