@@ -11,12 +11,15 @@ pub mod backup;
 pub mod config_watch;
 pub mod copy;
 pub mod counts;
+pub mod events;
 pub mod extras;
+pub mod issues;
 pub mod migrate;
 mod pending;
 pub mod projects;
 pub mod read;
 pub mod retention;
+pub mod search;
 pub mod tokens;
 pub mod writer;
 
