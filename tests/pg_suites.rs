@@ -1,0 +1,29 @@
+//! The HTTP-level suites once more, on PostgreSQL: the same test bodies as their SQLite
+//! binaries, with every `spawn_server*` of `tests/common` starting its server on a fresh
+//! database of this binary's throwaway cluster (`common::POSTGRES` is true in this binary).
+//! Tests about the SQLite file itself are wrapped in `crate::common::sqlite_only!` in their
+//! suite and left out here by the definition below.
+
+/// Stands in for `tests/common`'s `sqlite_only!` in this binary: drops what it wraps.
+mod common {
+    macro_rules! sqlite_only {
+        ($($item:item)*) => {};
+    }
+    pub(crate) use sqlite_only;
+}
+
+#[allow(dead_code, unused_imports)]
+#[path = "ingest.rs"]
+mod ingest;
+
+#[allow(dead_code, unused_imports)]
+#[path = "api.rs"]
+mod api;
+
+#[allow(dead_code, unused_imports)]
+#[path = "grouping.rs"]
+mod grouping;
+
+#[allow(dead_code, unused_imports)]
+#[path = "scrubbing.rs"]
+mod scrubbing;
