@@ -44,6 +44,7 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
 macro_rules! sqlite_only {
     ($($item:item)*) => { $($item)* };
 }
+#[allow(unused_imports)]
 pub(crate) use sqlite_only;
 
 pub struct TestServer {

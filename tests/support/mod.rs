@@ -42,6 +42,14 @@ impl Errata {
     /// Starts the server and waits until it listens; on a fresh directory also reads the
     /// DSN and token it prints. `env` adds or overrides environment variables.
     pub fn start(data_dir: &Path, log: &Path, env: &[(&str, &str)], args: &[&str]) -> Errata {
+        // A fresh directory means the DSN and token follow the listening line.
+        let fresh = !data_dir.join("errata.sqlite3").exists();
+        Errata::start_expecting(data_dir, log, env, args, fresh)
+    }
+
+    /// As `start`, told whether the store is new and so prints the DSN and token (a
+    /// PostgreSQL database leaves no file in the data directory to tell by).
+    pub fn start_expecting(data_dir: &Path, log: &Path, env: &[(&str, &str)], args: &[&str], fresh: bool) -> Errata {
         let mut command = Command::new(binary());
         command
             .arg("serve")
@@ -60,9 +68,6 @@ impl Errata {
         for (k, v) in env {
             command.env(k, v);
         }
-        // Before the child starts: it creates the file at once, and a fresh directory means
-        // the DSN and token follow the listening line.
-        let fresh = !data_dir.join("errata.sqlite3").exists();
         let mut child = command.spawn().expect("start errata");
         let lines = wait::Lines::new(child.stdout.take().expect("stdout"));
         let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;
