@@ -10,11 +10,14 @@ pub mod admin;
 pub mod config_watch;
 pub mod counts;
 pub mod extras;
+pub mod events;
+pub mod issues;
 pub mod migrate;
 mod pending;
 pub mod projects;
 pub mod read;
 pub mod tokens;
+pub mod search;
 pub mod writer;
 
 use std::str::FromStr;

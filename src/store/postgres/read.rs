@@ -8,11 +8,11 @@ use tokio_postgres::Row;
 use super::PgError;
 use crate::store::{Issue, StoredEvent};
 
-const ISSUE_COLUMNS: &str = "id, project_id, short_id, title, culprit, location, level, type, platform, metadata, \
+pub(super) const ISSUE_COLUMNS: &str = "id, project_id, short_id, title, culprit, location, level, type, platform, metadata, \
      status, substatus, status_details, first_seen, last_seen, times_seen, user_count, first_release, \
      last_release, grouping_config";
 
-fn issue_from_row(r: &Row) -> Issue {
+pub(super) fn issue_from_row(r: &Row) -> Issue {
     let metadata: String = r.get(9);
     let details: String = r.get(12);
     Issue {
