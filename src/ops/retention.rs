@@ -2,6 +2,10 @@
 //! table's rows past their age, trim issues past their per-issue cap, keep the database
 //! under its size cap, and give freed pages back to the file system. Each step is a small
 //! writer job, so events keep flowing; every loop ends when a step finds nothing to delete.
+//!
+//! Several nodes on one PostgreSQL database each run this loop, but a pass runs on one node
+//! at a time: it first takes the store's housekeeping lock and skips the pass when another
+//! node holds it (their passes would only race to delete the same rows).
 
 use std::time::Duration;
 
@@ -33,8 +37,9 @@ pub async fn run(state: AppState) {
         if state.is_shutting_down() {
             return;
         }
-        match pass(&state).await {
-            Ok(report) if report != PassReport::default() => {
+        match exclusive_pass(&state).await {
+            Ok(None) => tracing::debug!("another node is running the retention pass; skipped"),
+            Ok(Some(report)) if report != PassReport::default() => {
                 tracing::info!(
                     expired = report.expired,
                     expired_other = report.expired_other,
@@ -43,12 +48,22 @@ pub async fn run(state: AppState) {
                     "retention pass deleted events"
                 );
             }
-            Ok(_) => {}
+            Ok(Some(_)) => {}
             Err(StoreError::Closed) => return,
             Err(e) => tracing::warn!(error = %e, "retention pass failed; retrying next interval"),
         }
         tokio::time::sleep(interval).await;
     }
+}
+
+/// One pass, if no other node on the same database is running one (`None`: skipped).
+pub async fn exclusive_pass(state: &AppState) -> Result<Option<PassReport>, StoreError> {
+    let Some(lock) = state.store.try_lock_housekeeping().await? else {
+        return Ok(None);
+    };
+    let result = pass(state).await;
+    lock.release().await;
+    result.map(Some)
 }
 
 /// One pass of every enabled rule.

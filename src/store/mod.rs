@@ -123,6 +123,33 @@ impl Drop for Announced {
     }
 }
 
+/// Held while this node runs a retention pass (`Store::try_lock_housekeeping`).
+pub struct PassLock(PassLockInner);
+
+enum PassLockInner {
+    /// SQLite: one process owns the file, nothing to hold.
+    Local,
+    Postgres(postgres::retention::PgPassLock),
+}
+
+impl PassLock {
+    pub(crate) fn local() -> PassLock {
+        PassLock(PassLockInner::Local)
+    }
+
+    pub(crate) fn postgres(lock: postgres::retention::PgPassLock) -> PassLock {
+        PassLock(PassLockInner::Postgres(lock))
+    }
+
+    /// Lets another node run the next pass.
+    pub async fn release(self) {
+        match self.0 {
+            PassLockInner::Local => {}
+            PassLockInner::Postgres(lock) => lock.release().await,
+        }
+    }
+}
+
 /// Handle to the database. Cheap to clone.
 #[derive(Clone)]
 pub enum Store {
@@ -509,6 +536,13 @@ impl Store {
 
     // ---------------------------------------------------------------- retention and size cap
     // Housekeeping writes: they leave projects, keys, settings and hashes alone, so caches stay warm.
+
+    /// The right to run a retention pass: `None` while another node on the same database
+    /// runs one (PostgreSQL's advisory lock); always granted on SQLite. Release it after
+    /// the pass.
+    pub async fn try_lock_housekeeping(&self) -> Result<Option<PassLock>, StoreError> {
+        dispatch!(self, b => b.try_lock_housekeeping().await)
+    }
 
     /// Deletes up to `limit` events received before `cutoff_us`; returns how many.
     pub async fn delete_expired(&self, cutoff_us: i64, limit: usize) -> Result<usize, StoreError> {

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod config_watch;
+pub mod backup;
 pub mod counts;
 pub mod extras;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod projects;
 pub mod read;
 pub mod tokens;
 pub mod search;
+pub mod retention;
 pub mod writer;
 
 use std::str::FromStr;

@@ -632,6 +632,11 @@ impl SqliteStore {
     pub async fn reclaim_step(&self) -> Result<i64, StoreError> {
         self.writer.maintain(|tx| retention::reclaim_step(tx)).await
     }
+
+    /// One process owns the file (its writer is the only one), so the pass is always ours.
+    pub async fn try_lock_housekeeping(&self) -> Result<Option<crate::store::PassLock>, StoreError> {
+        Ok(Some(crate::store::PassLock::local()))
+    }
 }
 
 /// The writer's page cache, in KiB (negative: SQLite's unit for KiB). Kept small on purpose:
