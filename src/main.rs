@@ -191,7 +191,10 @@ fn run() -> anyhow::Result<()> {
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // The PostgreSQL driver logs every statement with its parameter values at debug:
+        // keys, token hashes and event data, which logs must never hold.
+        .add_directive("tokio_postgres=info".parse().expect("a constant directive"));
     // Logs go to stderr; stdout carries only what commands print (DSNs, tokens, values).
     // Colours only for a terminal, so files and log collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -386,8 +386,6 @@ fn fingerprint_rules_through_the_api_validate_and_apply_to_new_events() {
     );
 }
 
-crate::common::sqlite_only! {
-// The CLI here works on the data directory's SQLite file.
 /// Sends an event to a binary server's DSN; returns its issue id.
 fn send_to_binary(server: &BinaryServer, event: &Value) -> String {
     let id = server.send_event(event);
@@ -447,5 +445,4 @@ fn cli_rules_are_validated_printed_and_reach_a_running_server() {
         options["grouping"]["fingerprint_rules"],
         "error.type:Timeout -> timeouts\n"
     );
-}
 }

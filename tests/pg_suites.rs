@@ -27,3 +27,19 @@ mod grouping;
 #[allow(dead_code, unused_imports)]
 #[path = "scrubbing.rs"]
 mod scrubbing;
+
+#[allow(dead_code, unused_imports)]
+#[path = "operations.rs"]
+mod operations;
+
+#[allow(dead_code, unused_imports)]
+#[path = "settings_apply.rs"]
+mod settings_apply;
+
+#[allow(dead_code, unused_imports)]
+#[path = "hardening_bounds.rs"]
+mod hardening_bounds;
+
+#[allow(dead_code, unused_imports)]
+#[path = "tokens.rs"]
+mod tokens;

@@ -98,8 +98,6 @@ fn api_scrubbing_settings_apply_to_new_events() {
     assert_eq!(data["extra"]["order_ref"], "[Filtered]");
 }
 
-crate::common::sqlite_only! {
-// The CLI here works on the data directory's SQLite file.
 fn send_to_binary(server: &BinaryServer, event: &Value) -> Value {
     let id = server.send_event(event);
     server.get(&format!("/api/0/projects/errata/default/events/{id}/json/"))
@@ -187,7 +185,6 @@ fn cli_scrub_settings_are_validated_printed_and_reach_a_running_server() {
     assert!(took_effect, "the CLI's scrubbing change reached the running server");
     let options = server.get("/api/0/projects/errata/default/")["options"].clone();
     assert_eq!(options["scrubbing"]["sensitive_fields"], json!(["order_ref"]));
-}
 }
 
 /// Where in an event a planted subtree goes: all of these are walked (spec §4).

@@ -47,6 +47,32 @@ macro_rules! sqlite_only {
 #[allow(unused_imports)]
 pub(crate) use sqlite_only;
 
+/// The PostgreSQL database of each data directory a server of this binary runs in, so that
+/// `errata_cli` on that directory reaches the same store.
+static DATABASES: std::sync::Mutex<std::collections::BTreeMap<PathBuf, String>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn remember_database(dir: &std::path::Path, url: &str) {
+    DATABASES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(dir.to_path_buf(), url.to_string());
+}
+
+fn database_of(dir: &std::path::Path) -> Option<String> {
+    DATABASES.lock().unwrap_or_else(|e| e.into_inner()).get(dir).cloned()
+}
+
+/// A fresh database on this binary's cluster, as a `postgres://` URL.
+fn fresh_postgres_url() -> String {
+    let cluster = pg::PgCluster::shared();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(cluster.fresh_postgres_url())
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
@@ -120,6 +146,9 @@ pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
     let ready = ready_rx
         .recv_timeout(wait::COMMAND_LIMIT)
         .expect("server reports its address");
+    if let Some(url) = &ready.database_url {
+        remember_database(dir.path(), url);
+    }
     TestServer {
         addr: ready.addr,
         base: format!("http://{}", ready.addr),
@@ -320,6 +349,14 @@ impl From<&str> for Param {
     }
 }
 
+/// A PostgreSQL error with the server's own message ("db error" alone says nothing).
+fn pg_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
 /// SQL straight to the server's database, for checks the API does not expose (aggregates
 /// recomputed from stored rows). Write `$1`, `$2`…: PostgreSQL's placeholders, which SQLite
 /// also binds by position.
@@ -388,7 +425,7 @@ impl Db {
                 let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
                 let rows = runtime
                     .block_on(client.query(sql, &refs))
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                    .unwrap_or_else(|e| panic!("{sql}: {}", pg_detail(&e)));
                 rows.iter()
                     .map(|row| {
                         (0..row.len())
@@ -437,7 +474,7 @@ impl Db {
                 let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
                 runtime
                     .block_on(client.execute(sql, &refs))
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                    .unwrap_or_else(|e| panic!("{sql}: {}", pg_detail(&e)));
             }
         }
     }
@@ -547,13 +584,15 @@ pub struct BinaryServer {
 
 /// Runs an `errata` command on a data directory: (succeeded, stdout, stderr).
 pub fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let output = wait::output_within(
-        std::process::Command::new(env!("CARGO_BIN_EXE_errata"))
-            .args(args)
-            .env("ERRATA_DATA_DIR", dir)
-            .env_remove("ERRATA_CONFIG"),
-        wait::COMMAND_LIMIT,
-    );
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
+    command
+        .args(args)
+        .env("ERRATA_DATA_DIR", dir)
+        .env_remove("ERRATA_CONFIG");
+    if let Some(url) = database_of(dir) {
+        command.env("ERRATA_DATABASE_URL", url);
+    }
+    let output = wait::output_within(&mut command, wait::COMMAND_LIMIT);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -597,6 +636,11 @@ impl BinaryServer {
             .stderr(std::process::Stdio::inherit());
         for (k, v) in extra_env {
             command.env(k, v);
+        }
+        if POSTGRES {
+            let url = fresh_postgres_url();
+            remember_database(dir.path(), &url);
+            command.env("ERRATA_DATABASE_URL", url);
         }
         let mut child = command.spawn().expect("start errata");
         let lines = wait::Lines::new(child.stdout.take().expect("stdout"));

@@ -384,7 +384,8 @@ async fn merge_once(pool: &Pool, ids: &[i64]) -> Result<i64, TxError> {
             &args,
         )
         .await?;
-        tx.execute("DELETE FROM issues WHERE id = ANY($1)", &[&children]).await?;
+        tx.execute("DELETE FROM issues WHERE id = ANY($1)", &[&children])
+            .await?;
     }
     tx.execute(
         "UPDATE issues SET user_count = (SELECT count(*) FROM issue_users WHERE issue_id = $1) WHERE id = $1",
@@ -678,9 +679,7 @@ async fn refresh_tag_times(
 ) -> Result<(), TxError> {
     let mut stale: BTreeMap<(String, String), Option<(i64, i64)>> = BTreeMap::new();
     let lookup = tx
-        .prepare_cached(
-            "SELECT first_seen, last_seen FROM issue_tags WHERE issue_id = $1 AND key = $2 AND value = $3",
-        )
+        .prepare_cached("SELECT first_seen, last_seen FROM issue_tags WHERE issue_id = $1 AND key = $2 AND value = $3")
         .await?;
     for ((key, value), (_, first, last)) in moved {
         let row = tx.query_opt(&lookup, &[&issue_id, key, value]).await?;

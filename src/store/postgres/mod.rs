@@ -7,19 +7,19 @@
 //! process. Connections come from a deadpool pool over tokio-postgres.
 
 pub mod admin;
-pub mod config_watch;
 pub mod backup;
+pub mod config_watch;
 pub mod counts;
-pub mod extras;
 pub mod events;
+pub mod extras;
 pub mod issues;
 pub mod migrate;
 mod pending;
 pub mod projects;
 pub mod read;
-pub mod tokens;
-pub mod search;
 pub mod retention;
+pub mod search;
+pub mod tokens;
 pub mod writer;
 
 use std::str::FromStr;

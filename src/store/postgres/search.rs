@@ -201,7 +201,9 @@ mod tests {
         );
         assert_eq!(args, vec!["Browser".to_string(), "chr%\\_É".to_string()]);
         assert!(sql.contains("NOT EXISTS (SELECT 1 FROM issue_tags t WHERE t.issue_id = i.id AND t.key = $1 AND"));
-        assert!(sql.contains("translate(t.value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE $2 ESCAPE '\\'"));
+        assert!(sql.contains(
+            "translate(t.value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') LIKE $2 ESCAPE '\\'"
+        ));
     }
 
     #[test]
@@ -245,7 +247,10 @@ mod tests {
                 cmp: Cmp::Ge,
                 at_us: 10,
             },
-            Condition::LastSeen { cmp: Cmp::Lt, at_us: 20 },
+            Condition::LastSeen {
+                cmp: Cmp::Lt,
+                at_us: 20,
+            },
             Condition::TimesSeen { cmp: Cmp::Eq, count: 3 },
             Condition::UserCount { cmp: Cmp::Gt, count: 1 },
         ]);
@@ -269,8 +274,14 @@ mod tests {
             ..IssueFilter::default()
         };
         let (sql, _) = issues_by_value_query("i.id", &f, 42, true);
-        assert!(sql.ends_with("AND i.times_seen >= 42 ORDER BY i.times_seen ASC, i.id ASC LIMIT 5 OFFSET 1"), "{sql}");
+        assert!(
+            sql.ends_with("AND i.times_seen >= 42 ORDER BY i.times_seen ASC, i.id ASC LIMIT 5 OFFSET 1"),
+            "{sql}"
+        );
         let (sql, _) = issues_by_value_query("i.id", &f, 42, false);
-        assert!(sql.ends_with("AND i.times_seen <= 42 ORDER BY i.times_seen DESC, i.id DESC LIMIT 5 OFFSET 1"), "{sql}");
+        assert!(
+            sql.ends_with("AND i.times_seen <= 42 ORDER BY i.times_seen DESC, i.id DESC LIMIT 5 OFFSET 1"),
+            "{sql}"
+        );
     }
 }
