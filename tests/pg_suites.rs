@@ -3,6 +3,13 @@
 //! database of this binary's throwaway cluster (`common::POSTGRES` is true in this binary).
 //! Tests about the SQLite file itself are wrapped in `crate::common::sqlite_only!` in their
 //! suite and left out here by the definition below.
+//!
+//! Not compiled here: hardening (file permissions, a full disk: the SQLite file's own
+//! properties), hardening_quotas (reads the SQLite file and its WAL bytes for planted
+//! secrets), reliability (SIGKILL and restart on the SQLite file; the PostgreSQL
+//! counterparts are tests/multinode.rs and tests/postgres.rs), the e2e_* and openapi suites
+//! (real SDKs and schemathesis: minutes each, and nothing backend-specific in what they
+//! drive), notify (no store), config_env (configuration only).
 
 /// Stands in for `tests/common`'s `sqlite_only!` in this binary: drops what it wraps.
 mod common {
@@ -43,3 +50,7 @@ mod hardening_bounds;
 #[allow(dead_code, unused_imports)]
 #[path = "tokens.rs"]
 mod tokens;
+
+#[allow(dead_code, unused_imports)]
+#[path = "edge.rs"]
+mod edge;
