@@ -158,3 +158,18 @@ fn a_key_disabled_or_deleted_on_one_node_is_refused_on_the_other() {
     assert!(status == 204 || status == 200, "{status} {body}");
     within_reach("B refuses the key A deleted", || caller.send(&b, &event).0 == 403);
 }
+
+#[test]
+fn a_slug_taken_on_one_node_is_a_conflict_on_the_other() {
+    let (a, b, caller) = two_nodes();
+    let path = "/api/0/organizations/errata/projects/new/";
+    let body = json!({"name": "Shop", "slug": "shop"});
+    let (status, created) = caller.api(&a, reqwest::Method::POST, path, Some(&body));
+    assert_eq!(status, 201, "{created}");
+    let (status, refused) = caller.api(&b, reqwest::Method::POST, path, Some(&body));
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["detail"], "a project with the slug \"shop\" already exists");
+    // B serves the project A created.
+    let (status, shown) = caller.api(&b, reqwest::Method::GET, "/api/0/projects/errata/shop/", None);
+    assert_eq!((status, &shown["id"]), (200, &created["id"]), "{shown}");
+}

@@ -717,3 +717,127 @@ async fn a_change_committed_on_one_node_moves_every_other_nodes_generation() {
     close(a).await;
     close(b).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_listening_connection_is_cut_listens_again() {
+    let url = PgCluster::shared().fresh_database().await;
+    let a = node(&url).await;
+    let boot = a.bootstrap_if_empty().await.expect("bootstraps").expect("empty");
+    let b = node(&url).await;
+    let admin = {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connects");
+        tokio::spawn(connection);
+        client
+    };
+    // The process ids of the listening sessions on this database.
+    let listeners = || async {
+        let rows = admin
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+                &[&errata::store::postgres::config_watch::APPLICATION_NAME],
+            )
+            .await
+            .expect("lists");
+        rows.iter()
+            .map(|r| r.get::<_, i32>(0))
+            .collect::<std::collections::BTreeSet<i32>>()
+    };
+    eventually("both nodes listen", || async { listeners().await.len() == 2 }).await;
+    let first = listeners().await;
+
+    for pid in &first {
+        let cut: bool = admin
+            .query_one("SELECT pg_terminate_backend($1)", &[pid])
+            .await
+            .expect("terminates")
+            .get(0);
+        assert!(cut, "session {pid} ended");
+    }
+    // Both listen again by themselves, on new sessions; then a change on A still reaches B.
+    eventually("both nodes listen again", || async {
+        let now = listeners().await;
+        now.len() == 2 && now.is_disjoint(&first)
+    })
+    .await;
+    let before = b.generation();
+    a.update_key(
+        boot.project.id,
+        &boot.key.public_key,
+        KeyChange {
+            label: Some("after the cut".into()),
+            ..KeyChange::default()
+        },
+    )
+    .await
+    .expect("updates");
+    eventually("node b hears of the change", || {
+        let b = b.clone();
+        async move { b.generation() > before }
+    })
+    .await;
+    close(a).await;
+    close(b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_taking_one_slug_at_once_give_one_project_and_a_conflict() {
+    let url = PgCluster::shared().fresh_database().await;
+    let a = node(&url).await;
+    let boot = a.bootstrap_if_empty().await.expect("bootstraps").expect("empty");
+    let b = node(&url).await;
+    let org = boot.organization.id;
+    for round in 0..20 {
+        // Created at once on both nodes: one wins, the other is told the slug is taken.
+        let slug = format!("race-{round}");
+        let (ra, rb) = tokio::join!(
+            a.create_project(new_project(org, &slug)),
+            b.create_project(new_project(org, &slug))
+        );
+        let won = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {ra:?} {rb:?}");
+        let lost = if ra.is_ok() { rb } else { ra };
+        assert_eq!(
+            conflict_text(lost),
+            format!("a project with the slug \"{slug}\" already exists")
+        );
+
+        // Two projects renamed to one new slug at once: one rename holds, the other conflicts.
+        let (one, _) = a
+            .create_project(new_project(org, &format!("one-{round}")))
+            .await
+            .expect("creates");
+        let (two, _) = b
+            .create_project(new_project(org, &format!("two-{round}")))
+            .await
+            .expect("creates");
+        let target = format!("renamed-{round}");
+        let rename = |slug: &str| ProjectChange {
+            slug: Some(slug.to_string()),
+            ..ProjectChange::default()
+        };
+        let (ra, rb) = tokio::join!(
+            a.update_project(one.id, rename(&target)),
+            b.update_project(two.id, rename(&target))
+        );
+        let won = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "round {round}: {ra:?} {rb:?}");
+        let lost = if ra.is_ok() { rb } else { ra };
+        assert_eq!(
+            conflict_text(lost),
+            format!("a project with the slug \"{target}\" already exists")
+        );
+    }
+    let slugs: Vec<String> = a
+        .projects(Some(org))
+        .await
+        .expect("projects")
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = slugs.iter().collect();
+    assert_eq!(unique.len(), slugs.len(), "no slug twice: {slugs:?}");
+    close(a).await;
+    close(b).await;
+}

@@ -31,6 +31,10 @@ pub const CHANNEL: &str = "errata_config";
 /// How long to wait before listening again after the connection was lost.
 const RECONNECT: Duration = Duration::from_secs(1);
 
+/// The listening session's `application_name`, so an operator can tell it apart in
+/// `pg_stat_activity` (it stays idle for as long as the node runs).
+pub const APPLICATION_NAME: &str = "errata config watch";
+
 /// Tells every node, at commit of `tx`, that configuration changed.
 pub async fn announce(tx: &impl GenericClient) -> Result<(), StoreError> {
     tx.execute("SELECT pg_notify($1, '')", &[&CHANNEL]).await.pg()?;
@@ -39,7 +43,8 @@ pub async fn announce(tx: &impl GenericClient) -> Result<(), StoreError> {
 
 /// Listens for configuration changes until aborted, bumping `generation` on each (and on
 /// each (re)connect, for what may have been missed meanwhile).
-pub fn spawn(config: tokio_postgres::Config, generation: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(mut config: tokio_postgres::Config, generation: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    config.application_name(APPLICATION_NAME);
     tokio::spawn(async move {
         loop {
             match listen(&config, &generation).await {
