@@ -6,12 +6,19 @@ loopback port, default production settings), takes the DSN it prints, runs the l
 generator against it, waits until the database (opened read-only) holds every accepted
 event, and samples the server's RSS and CPU from /proc. Prints every run and the median
 of the runs per configuration. Traffic goes to 127.0.0.1 only; every step is bounded.
+
+With `--database-url URL --nodes N`, each run instead creates a fresh database on that
+PostgreSQL server (with psql; the URL's user must be allowed to create databases), starts
+N server processes on it (each its own port), spreads the load generator's connections
+over them round-robin, counts stored events with psql, and drops the database afterwards.
+CPU and RSS are then the sum and the largest of the nodes.
 """
 
 import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -65,19 +72,18 @@ class RssSampler(threading.Thread):
             self.stop.wait(0.25)
 
 
-def start_server(binary, data_dir, port, log):
+def start_server(binary, data_dir, port, log, database_url=None, want_dsn=True):
+    """Starts one server; returns it and the DSN it printed (None when `want_dsn` is false:
+    a further node on a database that is already bootstrapped prints none)."""
     env = dict(os.environ)
     env.setdefault("RUST_LOG", "info")
-    proc = subprocess.Popen(
-        [binary, "serve", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        env=env,
-        text=True,
-    )
+    command = [binary, "serve", "--data-dir", data_dir, "--bind", f"127.0.0.1:{port}"]
+    if database_url:
+        command += ["--database-url", database_url]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     dsn = None
     deadline = time.time() + 30
-    while time.time() < deadline:
+    while want_dsn and time.time() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
@@ -85,7 +91,7 @@ def start_server(binary, data_dir, port, log):
         if m:
             dsn = m.group(1)
             break
-    if dsn is None:
+    if want_dsn and dsn is None:
         proc.kill()
         raise SystemExit("the server did not print a DSN within 30 s (see the server log)")
     # Keep draining stdout so the server never blocks on a full pipe.
@@ -101,7 +107,35 @@ def start_server(binary, data_dir, port, log):
     raise SystemExit("the server did not listen within 30 s")
 
 
+def psql(url, sql):
+    """One value from PostgreSQL through the psql client (the standard library has no driver)."""
+    out = subprocess.run([PSQL, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise SystemExit(f"psql failed: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def with_dbname(url, name):
+    """The URL with its database name replaced (postgres://user@host[:port]/db[?…])."""
+    m = re.match(r"^(postgres(?:ql)?://[^/]*)(?:/[^?]*)?(\?.*)?$", url)
+    if not m:
+        raise SystemExit("--database-url must look like postgres://user@host/db")
+    return f"{m.group(1)}/{name}{m.group(2) or ''}"
+
+
+PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+
+
+def pg_counts(url, project_id):
+    events = int(psql(url, f"SELECT count(*) FROM events WHERE project_id = {int(project_id)}"))
+    issues = int(psql(url, f"SELECT count(*) FROM issues WHERE project_id = {int(project_id)}"))
+    return events, issues
+
+
 def db_counts(db_path, project_id):
+    if db_path.startswith(("postgres://", "postgresql://")):
+        return pg_counts(db_path, project_id)
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     try:
         events = conn.execute("SELECT count(*) FROM events WHERE project_id = ?", (project_id,)).fetchone()[0]
@@ -113,21 +147,39 @@ def db_counts(db_path, project_id):
 
 def one_run(args, cfg, run_no):
     data_dir = tempfile.mkdtemp(prefix="errata-bench-")
-    port = free_port()
+    database_url = None
+    if args.database_url:
+        name = f"errata_bench_{os.getpid()}_{run_no}"
+        psql(args.database_url, f"CREATE DATABASE {name}")
+        database_url = with_dbname(args.database_url, name)
     log_path = os.path.join(data_dir, "server.log")
+    servers, dsns = [], []
     with open(log_path, "w") as log:
-        server, dsn = start_server(args.server, data_dir, port, log)
         try:
+            # The first node bootstraps the database and prints the DSN; the others serve
+            # the same project and key on their own ports.
+            for node in range(args.nodes):
+                port = free_port()
+                node_dir = os.path.join(data_dir, f"node{node}") if args.nodes > 1 else data_dir
+                os.makedirs(node_dir, exist_ok=True)
+                server, dsn = start_server(args.server, node_dir, port, log, database_url, want_dsn=node == 0)
+                servers.append(server)
+                dsns.append(dsn or re.sub(r":\d+/(\d+)$", f":{port}/\\1", dsns[0]))
+            server, dsn = servers[0], dsns[0]
             project_id = int(dsn.rsplit("/", 1)[1])
-            db_path = os.path.join(data_dir, "errata.sqlite3")
-            if not os.path.exists(db_path):
+            if database_url:
+                db_path = database_url
+            else:
+                db_path = os.path.join(data_dir, "errata.sqlite3")
+            if not database_url and not os.path.exists(db_path):
                 candidates = [f for f in os.listdir(data_dir) if f.endswith((".db", ".sqlite", ".sqlite3"))]
                 db_path = os.path.join(data_dir, candidates[0])
-            cpu_before = proc_cpu_s(server.pid)
-            sampler = RssSampler(server.pid)
-            sampler.start()
+            cpu_before = [proc_cpu_s(s.pid) for s in servers]
+            samplers = [RssSampler(s.pid) for s in servers]
+            for sampler in samplers:
+                sampler.start()
             cmd = [
-                args.loadgen, "--dsn", dsn, "--concurrency", str(cfg["concurrency"]),
+                args.loadgen, "--dsn", ",".join(dsns), "--concurrency", str(cfg["concurrency"]),
                 "--payload", cfg["payload"], "--encoding", cfg["encoding"], "--endpoint", cfg["endpoint"],
                 "--distinct", str(cfg["distinct"]), "--seed", str(run_no + 1), "--quiet",
                 "--max-time", str(args.max_time),
@@ -151,20 +203,27 @@ def one_run(args, cfg, run_no):
                 drained_at = time.time()
                 if now_stored != stored:
                     stored, last_change = now_stored, drained_at
-            cpu_after = proc_cpu_s(server.pid)
-            cpu_s = cpu_after[0] - cpu_before[0]
-            sys_s = cpu_after[1] - cpu_before[1]
-            peak_kib = proc_status_kib(server.pid, "VmHWM")
-            sampler.stop.set()
-            sampler.join()
+            cpu_after = [proc_cpu_s(s.pid) for s in servers]
+            cpu_s = sum(a[0] - b[0] for a, b in zip(cpu_after, cpu_before))
+            sys_s = sum(a[1] - b[1] for a, b in zip(cpu_after, cpu_before))
+            peak_kib = max(proc_status_kib(s.pid, "VmHWM") for s in servers)
+            for sampler in samplers:
+                sampler.stop.set()
+                sampler.join()
             _, issues = db_counts(db_path, project_id)
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for s in servers:
+                s.send_signal(signal.SIGTERM)
+            for s in servers:
+                try:
+                    s.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    s.kill()
+            if database_url and not args.keep:
+                psql(args.database_url, f"DROP DATABASE IF EXISTS {name}")
     e2e_s = drained_at - report["start_unix_ms"] / 1000.0
+    # The largest node's RSS series.
+    sampler = max(samplers, key=lambda x: max((kib for _, kib in x.samples), default=0))
     rss = [kib for _, kib in sampler.samples]
     half = len(rss) // 2
     result = {
@@ -189,6 +248,8 @@ def one_run(args, cfg, run_no):
         "rss_second_half_mib": max(rss[half:], default=0) / 1024,
         "issues": issues,
         "distinct_sent": report["distinct_sent"],
+        "nodes": args.nodes,
+        "accepted_per_node": report.get("accepted_per_target"),
     }
     if not args.keep:
         subprocess.run(["rm", "-rf", data_dir], check=False)
@@ -256,7 +317,14 @@ def main():
     p.add_argument("--distinct", type=int, default=200)
     p.add_argument("--json", default=None, help="also write every run as JSON lines here")
     p.add_argument("--keep", action="store_true", help="keep the data directories")
+    p.add_argument("--database-url", default=None,
+                   help="a PostgreSQL server (postgres://user@host/db) whose user may create databases: each "
+                        "run creates a fresh database there and serves it; default: SQLite")
+    p.add_argument("--nodes", type=int, default=1,
+                   help="server processes per run on the one PostgreSQL database (needs --database-url)")
     args = p.parse_args()
+    if args.nodes < 1 or (args.nodes > 1 and not args.database_url):
+        raise SystemExit("--nodes N (N > 1) needs --database-url: several nodes share one PostgreSQL database")
 
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
@@ -267,7 +335,8 @@ def main():
             "concurrency": c, "payload": args.payload, "encoding": args.encoding,
             "endpoint": args.endpoint, "distinct": args.distinct,
         }
-        name = (f"{cfg['payload']}/{cfg['encoding']}/{cfg['endpoint']} distinct={cfg['distinct']} "
+        backend = f"postgres x{args.nodes} " if args.database_url else ""
+        name = (backend + f"{cfg['payload']}/{cfg['encoding']}/{cfg['endpoint']} distinct={cfg['distinct']} "
                 f"c={c} " + (f"duration={args.duration}s" if args.duration else f"N={args.events}"))
         rows = []
         for i in range(args.runs):

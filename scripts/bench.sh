@@ -9,10 +9,12 @@
 #   scripts/bench.sh --distinct 5000
 #   scripts/bench.sh --duration 60        # a time-bounded run (RSS flatness)
 #   scripts/bench.sh --events 50000 --runs 5 --concurrency 32 --json runs.jsonl
+#   scripts/bench.sh --database-url postgres://me@%2Ftmp/postgres --nodes 2   # PostgreSQL, two nodes
+#                                         # (a fresh database per run; needs psql)
 #
 # Every run starts a fresh server on a free 127.0.0.1 port with a temporary data directory
 # and default settings, and stops it afterwards. Nothing is sent anywhere but loopback.
-# Needs: cargo, python3 (standard library only).
+# Needs: cargo, python3 (standard library only); psql for --database-url.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -52,10 +52,26 @@ enum Command {
     /// Print the effective configuration (secrets masked).
     Config,
     /// Copy the database to FILE while the server runs (SQLite's online backup), then check the copy.
+    /// On PostgreSQL this refuses: use pg_dump.
     Backup {
         /// Where to write the copy; must not exist yet.
         file: PathBuf,
     },
+    /// Copy a SQLite database into a new, empty PostgreSQL database (resumable; verified by counts).
+    CopyToPostgres(CopyArgs),
+}
+
+#[derive(Args)]
+struct CopyArgs {
+    /// The SQLite database file to copy (stop the server using it first).
+    #[arg(long)]
+    from: PathBuf,
+    /// The PostgreSQL database to copy into (postgres://…); defaults to --database-url.
+    #[arg(long, hide_env_values = true)]
+    to: Option<String>,
+    /// Most rows written per transaction.
+    #[arg(long, default_value_t = 1000)]
+    batch_size: usize,
 }
 
 #[derive(Args)]
@@ -170,6 +186,7 @@ fn run() -> anyhow::Result<()> {
             print!("{}", config.to_masked_toml());
             Ok(())
         }
+        Command::CopyToPostgres(args) => copy_to_postgres(&config, args),
         Command::Backup { file } => {
             let location = config.database_location().describe();
             with_store(&config, false, |store| async move {
@@ -187,6 +204,45 @@ fn run() -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// Runs the copy, showing progress on stderr and each table's counts at the end.
+fn copy_to_postgres(config: &Config, args: CopyArgs) -> anyhow::Result<()> {
+    let Some(to) = args.to.or_else(|| config.database_url.clone()) else {
+        bail!("name the PostgreSQL database to copy into with --to postgres://… (or --database-url)");
+    };
+    if !errata::store::postgres::is_postgres_url(&to) {
+        bail!("--to must be a PostgreSQL URL (postgres://…)");
+    }
+    let target = errata::store::postgres::redact_url(&to);
+    let opts = errata::store::copy::CopyOptions {
+        batch_rows: args.batch_size.max(1),
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut last_shown = std::time::Instant::now();
+    let report = runtime
+        .block_on(errata::store::copy::sqlite_to_postgres(&args.from, &to, opts, |p| {
+            if p.copied == p.total || last_shown.elapsed() >= std::time::Duration::from_secs(1) {
+                last_shown = std::time::Instant::now();
+                eprintln!("{}: {} of {} rows", p.table, p.copied, p.total);
+            }
+        }))
+        .with_context(|| format!("copying {} into {target}", args.from.display()))?;
+    eprintln!("{:<20} {:>12} {:>12}", "table", "sqlite", "postgresql");
+    for c in &report.counts {
+        eprintln!("{:<20} {:>12} {:>12}", c.table, c.sqlite, c.postgres);
+    }
+    eprintln!(
+        "copied {} into {target}{}: every table's counts match",
+        args.from.display(),
+        if report.resumed {
+            " (continued an interrupted copy)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 fn init_logging(json: bool) {

@@ -451,3 +451,22 @@ async fn backup_on_postgres_is_refused_with_a_pointer_to_pg_dump() {
     assert!(!out.status.success(), "backup on PostgreSQL must fail: {stderr}");
     assert!(stderr.contains("pg_dump"), "{stderr}");
 }
+
+/// Past 20,000 rows a table is measured from a sample: close to the exact figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn used_bytes_of_a_large_table_come_from_a_sample_close_to_the_exact_sum() {
+    let f = Fixture::new(Backend::Postgres).await;
+    f.add_issue(1, 30_000, 0).await;
+    f.exec(
+        "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, primary_hash, grouping_config, size, payload) \
+         SELECT 1, 1, lpad(to_hex(g), 32, '0'), g, g, 'error', 'h', 'g', 1, \
+                decode(md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text), 'hex') \
+         FROM generate_series(1, 30000) g; ANALYZE events",
+    )
+    .await;
+    let exact = f.ints("SELECT sum(pg_column_size(t.*))::bigint FROM events t").await[0];
+    let measured = f.store.used_bytes().await.expect("size");
+    let ratio = measured as f64 / exact as f64;
+    assert!((0.8..1.25).contains(&ratio), "sampled {measured}, exact {exact}");
+    f.close().await;
+}

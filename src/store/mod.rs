@@ -8,6 +8,7 @@
 //! same name and signature, so a backend is added by adding a variant, its arm in
 //! `dispatch!`, and those methods (the compiler lists what is missing).
 
+pub mod copy;
 pub mod filter;
 pub mod model;
 pub mod outcomes;
@@ -129,7 +130,7 @@ pub struct PassLock(PassLockInner);
 enum PassLockInner {
     /// SQLite: one process owns the file, nothing to hold.
     Local,
-    Postgres(postgres::retention::PgPassLock),
+    Postgres(Box<postgres::retention::PgPassLock>),
 }
 
 impl PassLock {
@@ -138,7 +139,7 @@ impl PassLock {
     }
 
     pub(crate) fn postgres(lock: postgres::retention::PgPassLock) -> PassLock {
-        PassLock(PassLockInner::Postgres(lock))
+        PassLock(PassLockInner::Postgres(Box::new(lock)))
     }
 
     /// Lets another node run the next pass.

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod backup;
 pub mod config_watch;
+pub mod copy;
 pub mod counts;
 pub mod events;
 pub mod extras;

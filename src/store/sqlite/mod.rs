@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod copy;
 pub mod ingest;
 pub mod migrate;
 pub mod outcomes;
