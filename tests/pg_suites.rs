@@ -11,6 +11,9 @@
 //! (real SDKs and schemathesis: minutes each, and nothing backend-specific in what they
 //! drive), notify (no store), config_env (configuration only).
 
+// Each suite brings its own `mod common;`: one copy per suite, as in its own binary.
+#![allow(clippy::duplicate_mod)]
+
 /// Stands in for `tests/common`'s `sqlite_only!` in this binary: drops what it wraps.
 mod common {
     macro_rules! sqlite_only {

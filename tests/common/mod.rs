@@ -269,7 +269,10 @@ impl TestServer {
     }
 
     pub fn database_path(&self) -> PathBuf {
-        assert!(!POSTGRES, "a test about the SQLite file runs on SQLite only");
+        assert!(
+            self.database_url.is_none(),
+            "a test about the SQLite file runs on SQLite only"
+        );
         self.dir.path().join("errata.sqlite3")
     }
 
