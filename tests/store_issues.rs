@@ -1362,7 +1362,7 @@ impl Side {
 /// Two nodes on one PostgreSQL database ingest while both merge, unmerge and change statuses
 /// of the same issues: nothing deadlocks for good, and every count stays exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_merges_and_status_changes_on_two_nodes_keep_counts_exact() {
+async fn concurrent_merges_unmerges_and_status_changes_on_two_nodes_keep_counts_exact() {
     let url = PgCluster::shared().fresh_database().await;
     let connect = || async {
         Store::connect(&Location::Postgres(url.clone()), options())
@@ -1403,17 +1403,15 @@ async fn concurrent_merges_and_status_changes_on_two_nodes_keep_counts_exact() {
     let work = |store: Store, node: usize| {
         let ids = ids.clone();
         async move {
-            let mut merged = 0;
+            let (mut merged, mut unmerged, mut acknowledged) = (0, 0, 0);
             for round in 0..6 {
                 // Overlapping sets, listed in different orders by the two nodes.
                 let (x, y) = (ids[(round + node) % 8], ids[(round * 3 + 1) % 8]);
-                if x == y {
-                    continue;
-                }
                 let pair = if node == 0 { vec![x, y] } else { vec![y, x] };
                 match store.merge_issues(pair).await {
-                    Ok(_) => merged += 1,
-                    Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {}
+                    // Merging an issue with itself removes none.
+                    Ok(_) if x != y => merged += 1,
+                    Ok(_) | Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {}
                     Err(e) => panic!("merge failed: {e}"),
                 }
                 let alive: Vec<i64> = store
@@ -1426,6 +1424,20 @@ async fn concurrent_merges_and_status_changes_on_two_nodes_keep_counts_exact() {
                 match store.set_status(alive.clone(), status("resolved", json!({}))).await {
                     Ok(()) | Err(StoreError::NotFound(_)) => {}
                     Err(e) => panic!("status change failed: {e}"),
+                }
+                // Split a merged issue again (the other node may be merging it meanwhile).
+                for &id in alive.iter().skip(node) {
+                    let hashes = match store.issue_hashes(id).await {
+                        Ok(hashes) if hashes.len() >= 2 => hashes,
+                        _ => continue,
+                    };
+                    let last = hashes.last().map(|h| h.hash.clone()).into_iter().collect();
+                    match store.unmerge(id, last, tags_of).await {
+                        Ok(_) => unmerged += 1,
+                        Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {}
+                        Err(e) => panic!("unmerge failed: {e}"),
+                    }
+                    break;
                 }
                 let batch: Vec<Ev> = (0..5)
                     .map(|n| {
@@ -1446,12 +1458,14 @@ async fn concurrent_merges_and_status_changes_on_two_nodes_keep_counts_exact() {
                     pending.push(tokio::spawn(async move { store.store_event(record, None).await }));
                 }
                 for p in pending {
-                    // An event racing a merge that deletes its issue may be refused; it is then
-                    // not acknowledged, and not counted below.
-                    let _ = p.await.expect("joins");
+                    // An event racing a merge that deletes its issue may be refused: it is then
+                    // not acknowledged, and must not be stored either.
+                    if p.await.expect("joins").is_ok() {
+                        acknowledged += 1;
+                    }
                 }
             }
-            merged
+            (merged, unmerged, acknowledged)
         }
     };
     let (m1, m2) = tokio::time::timeout(BOUND, async {
@@ -1459,8 +1473,10 @@ async fn concurrent_merges_and_status_changes_on_two_nodes_keep_counts_exact() {
     })
     .await
     .expect("no change waits for ever");
-    let merged = m1.expect("node one") + m2.expect("node two");
+    let ((m1, u1, a1), (m2, u2, a2)) = (m1.expect("node one"), m2.expect("node two"));
+    let (merged, unmerged, acknowledged) = (m1 + m2, u1 + u2, a1 + a2);
     assert!(merged > 0, "some merges happened");
+    assert!(unmerged > 0, "some unmerges happened");
 
     // Every issue's counters equal what its rows say.
     let issues = one.issues(everything()).await.expect("lists");
@@ -1495,7 +1511,16 @@ async fn concurrent_merges_and_status_changes_on_two_nodes_keep_counts_exact() {
         events_total,
         one.project_events(project, 100_000, 0).await.expect("events").len()
     );
-    assert_eq!(issues.len() + merged, 8, "each merge removed one issue");
+    assert_eq!(
+        events_total,
+        seed.len() + acknowledged,
+        "every acknowledged event is kept"
+    );
+    assert_eq!(
+        issues.len() + merged,
+        8 + unmerged,
+        "each merge removed one issue, each unmerge added one"
+    );
     for store in [one, two] {
         tokio::time::timeout(BOUND, tokio::task::spawn_blocking(move || store.shutdown()))
             .await

@@ -133,6 +133,11 @@ pub fn where_clause(filter: &IssueFilter, args: &mut Vec<String>) -> String {
     clauses.join(" AND ")
 }
 
+/// A page size or offset as PostgreSQL's `bigint` takes it (anything larger is "all").
+fn bigint(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// One page of `filter` in its sort order: the query and its parameters.
 pub fn issues_query(columns: &str, filter: &IssueFilter) -> (String, Vec<String>) {
     let mut args = Vec::new();
@@ -140,7 +145,8 @@ pub fn issues_query(columns: &str, filter: &IssueFilter) -> (String, Vec<String>
     let column = sort_column(filter.sort);
     let sql = format!(
         "SELECT {columns} FROM issues i WHERE {clause} ORDER BY {column} DESC, i.id DESC LIMIT {} OFFSET {}",
-        filter.limit, filter.offset
+        bigint(filter.limit),
+        bigint(filter.offset)
     );
     (sql, args)
 }
@@ -156,7 +162,8 @@ pub fn issues_by_value_query(columns: &str, filter: &IssueFilter, value: i64, is
     let sql = format!(
         "SELECT {columns} FROM issues i WHERE {clause} AND {column} {bound} {value} \
          ORDER BY {column} {dir}, i.id {dir} LIMIT {} OFFSET {}",
-        filter.limit, filter.offset
+        bigint(filter.limit),
+        bigint(filter.offset)
     );
     (sql, args)
 }
@@ -263,6 +270,16 @@ mod tests {
              AND i.times_seen = 3 AND i.user_count > 1"
         );
         assert!(args.is_empty());
+    }
+
+    #[test]
+    fn an_unbounded_page_stays_within_bigint() {
+        let f = IssueFilter {
+            limit: usize::MAX,
+            ..IssueFilter::default()
+        };
+        let (sql, _) = issues_query("i.id", &f);
+        assert!(sql.ends_with(&format!("LIMIT {} OFFSET 0", i64::MAX)), "{sql}");
     }
 
     #[test]
