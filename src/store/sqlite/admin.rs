@@ -482,6 +482,9 @@ pub fn merge_issues(conn: &Connection, ids: &[i64]) -> Result<i64, StoreError> {
         let (times_seen, project_id) = row.ok_or(StoreError::NotFound("issue"))?;
         issues.push((id, times_seen, project_id));
     }
+    if issues.is_empty() {
+        return Err(StoreError::Conflict("name at least one issue to merge".into()));
+    }
     if issues.iter().any(|i| i.2 != issues[0].2) {
         return Err(StoreError::Conflict("only issues of one project can be merged".into()));
     }

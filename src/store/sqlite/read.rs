@@ -330,6 +330,8 @@ pub fn issue_stats(
     bucket_hours: i64,
     buckets: usize,
 ) -> Result<HashMap<i64, Vec<(i64, i64)>>, StoreError> {
+    // A zero-hour bucket would divide by zero; the API never asks for one, the interface allows it.
+    let bucket_hours = bucket_hours.max(1);
     let now_hour = now_us.div_euclid(3_600_000_000);
     let last_bucket = now_hour - now_hour.rem_euclid(bucket_hours);
     let first_bucket = last_bucket - bucket_hours * (buckets as i64 - 1);
