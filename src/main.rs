@@ -247,7 +247,10 @@ fn copy_to_postgres(config: &Config, args: CopyArgs) -> anyhow::Result<()> {
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // The PostgreSQL driver logs every statement with its parameter values at debug:
+        // keys, token hashes and event data, which logs must never hold.
+        .add_directive("tokio_postgres=info".parse().expect("a constant directive"));
     // Logs go to stderr; stdout carries only what commands print (DSNs, tokens, values).
     // Colours only for a terminal, so files and log collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -263,15 +266,6 @@ fn init_logging(json: bool) {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
-    if let errata::store::Location::Postgres(_) = config.database_location() {
-        // A server that answers half its API with 503 is worse than one that does not start.
-        bail!(
-            "serving from PostgreSQL ({}) is not complete yet ({} store methods remain); \
-             `errata --database-url … migrate` prepares the database",
-            config.database_location().describe(),
-            errata::store::postgres::PENDING.len()
-        );
-    }
     init_logging(config.log_json);
     errata::ops::tune_allocator();
     let metrics = errata::ops::metrics::install().context("installing the metrics recorder")?;

@@ -278,9 +278,9 @@ fn now_secs() -> f64 {
 
 /// Mints a token of `level` directly in the database, as `errata token create` does.
 fn token_with(server: &TestServer, level: &str) -> String {
-    let conn = rusqlite::Connection::open(server.database_path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
-    errata::store::sqlite::admin::create_token(&conn, level, &[level]).unwrap()
+    server
+        .block_on(server.store.create_token(level, &[level]))
+        .expect("create token")
 }
 
 /// `path?k=v&…` with the values percent-encoded.
@@ -418,9 +418,9 @@ fn token_use_is_recorded() {
     let server = spawn_server();
     let token = token_with(&server, "read");
     let last_used = || {
-        let conn = rusqlite::Connection::open(server.database_path()).unwrap();
-        errata::store::sqlite::admin::tokens(&conn)
-            .unwrap()
+        server
+            .block_on(server.store.tokens())
+            .expect("tokens")
             .into_iter()
             .find(|t| t.name == "read")
             .unwrap()
@@ -438,8 +438,9 @@ fn token_use_is_recorded() {
 #[test]
 fn org_tokens_carry_url_and_org_and_act_without_a_user() {
     let server = spawn_server();
-    let conn = rusqlite::Connection::open(server.database_path()).unwrap();
-    let token = errata::store::sqlite::admin::create_org_token(&conn, "ci", &["read"], &server.base, "errata").unwrap();
+    let token = server
+        .block_on(server.store.create_org_token("ci", &["read"], &server.base, "errata"))
+        .expect("create org token");
     let (prefix, rest) = token.split_at(7);
     assert_eq!(prefix, "sntrys_");
     let (claims, _secret) = rest.split_once('_').unwrap();

@@ -31,8 +31,7 @@ fn brotli(data: &[u8]) -> Vec<u8> {
 }
 
 fn event_count(server: &TestServer) -> i64 {
-    let conn = rusqlite::Connection::open(server.database_path()).unwrap();
-    conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap()
+    server.event_count()
 }
 
 #[test]

@@ -227,6 +227,8 @@ fn errata_command(data: &std::path::Path) -> Command {
     command
 }
 
+crate::common::sqlite_only! {
+// Prints settings and never opens a store: nothing of it depends on the backend.
 #[test]
 fn config_prints_the_effective_settings_with_secrets_masked() {
     let (dir, data, _) = scratch();
@@ -273,7 +275,11 @@ fn config_prints_the_effective_settings_with_secrets_masked() {
         "{stderr}"
     );
 }
+}
 
+crate::common::sqlite_only! {
+// Copies the .sqlite file; on PostgreSQL backup is refused with a pointer to pg_dump
+// (tests/retention_backends.rs).
 #[test]
 fn a_backup_taken_under_load_restores_to_a_server_that_serves_it() {
     let (dir, data, log) = scratch();
@@ -336,7 +342,10 @@ fn a_backup_taken_under_load_restores_to_a_server_that_serves_it() {
     server.signal("TERM");
     assert!(server.wait().success());
 }
+}
 
+crate::common::sqlite_only! {
+// Edits the SQLite file's schema version; the PostgreSQL twin is in tests/postgres.rs.
 #[test]
 fn a_database_from_a_newer_errata_is_refused_untouched() {
     let (_dir, data, log) = scratch();
@@ -363,7 +372,10 @@ fn a_database_from_a_newer_errata_is_refused_untouched() {
     );
     let _ = log;
 }
+}
 
+crate::common::sqlite_only! {
+// Builds a version-1 SQLite file; PostgreSQL's schema starts later.
 #[test]
 fn a_database_at_schema_version_1_is_upgraded_and_served() {
     let (_dir, data, log) = scratch();
@@ -421,6 +433,7 @@ fn a_database_at_schema_version_1_is_upgraded_and_served() {
         .expect("version");
     assert_eq!(version as usize, errata::store::sqlite::migrate::latest_version());
 }
+}
 
 #[test]
 fn retention_deletes_old_and_over_cap_events_in_the_background_and_keeps_counts() {
@@ -436,27 +449,24 @@ fn retention_deletes_old_and_over_cap_events_in_the_background_and_keeps_counts(
         event["event_id"] = json!(format!("{n:032x}"));
         ids.push(server.send_event(&event));
     }
-    let database = server.database_path();
-    let wait_until = |what: &str, check: &dyn Fn(&rusqlite::Connection) -> bool| {
-        let conn = rusqlite::Connection::open(&database).expect("open");
-        conn.busy_timeout(Duration::from_secs(5)).expect("busy");
+    let wait_until = |what: &str, check: &dyn Fn(&common::Db) -> bool| {
+        let db = server.db();
         for _ in 0..200 {
-            if check(&conn) {
+            if check(&db) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("retention never got to: {what}");
     };
-    let stored = |conn: &rusqlite::Connection| -> Vec<String> {
-        let mut s = conn.prepare("SELECT event_id FROM events ORDER BY id").expect("query");
-        s.query_map([], |r| r.get(0))
-            .expect("rows")
-            .collect::<Result<_, _>>()
-            .expect("ids")
+    let stored = |db: &common::Db| -> Vec<String> {
+        db.query("SELECT event_id FROM events ORDER BY id", &[])
+            .into_iter()
+            .filter_map(|r| r[0].text())
+            .collect()
     };
     wait_until("the cap of 4 per issue", &|c| stored(c).len() == 4);
-    let conn = rusqlite::Connection::open(&database).expect("open");
+    let conn = server.db();
     let kept = stored(&conn);
     assert_eq!(kept[0], ids[0], "the first event stays");
     assert_eq!(&kept[2..], &ids[8..], "the latest two stay");
@@ -464,9 +474,8 @@ fn retention_deletes_old_and_over_cap_events_in_the_background_and_keeps_counts(
     assert_eq!(issues[0]["count"], "10", "counts stay exact");
 
     // Age the stored events past the retention period.
-    conn.busy_timeout(Duration::from_secs(5)).expect("busy");
-    conn.execute("UPDATE events SET received = received - 31 * 86400 * 1000000", [])
-        .expect("age events");
+    // 31 days in microseconds, written out: PostgreSQL would multiply the factors as int4.
+    conn.execute("UPDATE events SET received = received - 2678400000000", &[]);
     wait_until("deleting events older than 30 days", &|c| stored(c).is_empty());
     // Ingestion still works and its events are young enough to stay.
     let mut event = common::exception_event("CapError", "over the cap", "app.cap", "capped");

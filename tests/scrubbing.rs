@@ -260,19 +260,32 @@ fn event_with(root: &str, subtree: Value) -> Value {
     event
 }
 
-/// Every stored payload, decompressed, plus the raw database and WAL bytes.
+/// Every stored payload, decompressed, plus the raw database and WAL bytes (SQLite), or
+/// every row of every table as text (PostgreSQL, whose files live with its server).
 fn disk_contains(server: &TestServer, needle: &str) -> Option<String> {
-    let conn = rusqlite::Connection::open(server.database_path()).expect("open database");
-    let mut stmt = conn.prepare("SELECT event_id, payload FROM events").expect("query");
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
-        .expect("rows");
-    for row in rows {
-        let (event_id, blob) = row.expect("row");
+    let db = server.db();
+    for row in db.query("SELECT event_id, payload FROM events", &[]) {
+        let (event_id, blob) = (row[0].text().unwrap_or_default(), row[1].blob());
         let json = zstd::decode_all(blob.as_slice()).expect("payload is zstd");
         if contains(&json, needle.as_bytes()) {
             return Some(format!("payload of event {event_id}"));
         }
+    }
+    if POSTGRES {
+        let tables = db.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()",
+            &[],
+        );
+        for table in tables.iter().filter_map(|r| r[0].text()) {
+            let found = db.scalar(
+                &format!("SELECT count(*) FROM {table} t WHERE strpos(t::text, $1) > 0"),
+                &[needle.into()],
+            );
+            if found > 0 {
+                return Some(format!("table {table}"));
+            }
+        }
+        return None;
     }
     for suffix in ["", "-wal"] {
         let path = format!("{}{suffix}", server.database_path().display());

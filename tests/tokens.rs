@@ -72,15 +72,15 @@ fn instance() -> Instance {
     );
     assert_eq!(status, 201, "{api}");
     {
-        let conn = rusqlite::Connection::open(server.database_path()).expect("open");
-        conn.busy_timeout(std::time::Duration::from_secs(5)).expect("busy");
-        conn.execute_batch(
-            "INSERT INTO organizations (id, slug, name, date_created) VALUES (2, 'other', 'Other', 0);
-             INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES (90, 2, 'secret', 'Secret', 0);
-             INSERT INTO project_keys (project_id, public_key, secret_key, label, date_created)
-                 VALUES (90, '5ec7e75ec7e75ec7e75ec7e75ec7e75e', 's', 'k', 0);",
-        )
-        .expect("second organization");
+        let db = server.db();
+        for sql in [
+            "INSERT INTO organizations (id, slug, name, date_created) VALUES (2, 'other', 'Other', 0)",
+            "INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES (90, 2, 'secret', 'Secret', 0)",
+            "INSERT INTO project_keys (project_id, public_key, secret_key, label, date_created)
+                 VALUES (90, '5ec7e75ec7e75ec7e75ec7e75ec7e75e', 's', 'k', 0)",
+        ] {
+            db.execute(sql, &[]);
+        }
     }
     let api_id: i64 = api["id"].as_str().expect("id").parse().expect("number");
     let keys = get(&server, "/api/0/projects/errata/api/keys/", &server.token).1;
@@ -361,9 +361,9 @@ fn organization_tokens_act_only_in_the_organization_they_name() {
     // Minted by the CLI (organization stored) and minted before tokens stored it (claim only).
     let minted = cli_token(&server, &["ci", "--scope", "read", "--org", "other"]);
     let legacy = {
-        let conn = rusqlite::Connection::open(server.database_path()).expect("open");
-        conn.busy_timeout(std::time::Duration::from_secs(5)).expect("busy");
-        errata::store::sqlite::admin::create_org_token(&conn, "old", &["read"], &server.base, "other").expect("token")
+        server
+            .block_on(server.store.create_org_token("old", &["read"], &server.base, "other"))
+            .expect("token")
     };
     for token in [&minted, &legacy] {
         assert!(token.starts_with("sntrys_"), "{token}");

@@ -84,7 +84,13 @@ pub fn token_matches(expected: &str, headers: &HeaderMap) -> bool {
 pub async fn record_gauges(state: &AppState) {
     metrics::gauge!("errata_queue_depth").set(state.store.queue_depth() as f64);
     metrics::gauge!("errata_queue_capacity").set(state.store.queue_capacity() as f64);
-    metrics::gauge!("errata_database_bytes").set(state.store.disk_bytes() as f64);
+    // PostgreSQL keeps its files on its own server (`disk_bytes` is 0 there): the size it
+    // reports for Errata's tables stands in.
+    let bytes = match state.store.disk_bytes() {
+        0 => state.store.used_bytes().await.map_or(0, |b| b.max(0) as u64),
+        b => b,
+    };
+    metrics::gauge!("errata_database_bytes").set(bytes as f64);
     if let Some(free) = super::disk_free_bytes(&state.config.data_dir) {
         metrics::gauge!("errata_disk_free_bytes").set(free as f64);
     }

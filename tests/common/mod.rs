@@ -4,6 +4,10 @@
 
 pub mod wait;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "../support/pg.rs"]
+pub mod pg;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +17,62 @@ use errata::config::Config;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
 
+/// Whether this test binary runs its servers on PostgreSQL: `tests/pg_suites.rs` compiles
+/// the HTTP-level suites a second time, and there every `spawn_server*` starts on a fresh
+/// database of the binary's throwaway cluster instead of a SQLite file. Decided at compile
+/// time from the test binary's name, so `cargo test --release` runs both without any setting.
+pub const POSTGRES: bool = same(env!("CARGO_CRATE_NAME").as_bytes(), b"pg_suites");
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Wraps tests about the SQLite file itself (its backup, WAL, permissions, a full disk):
+/// `tests/pg_suites.rs` defines its own `crate::common::sqlite_only!` that leaves them out.
+/// Call it as `crate::common::sqlite_only! { … }`.
+#[allow(unused_macros)]
+macro_rules! sqlite_only {
+    ($($item:item)*) => { $($item)* };
+}
+#[allow(unused_imports)]
+pub(crate) use sqlite_only;
+
+/// The PostgreSQL database of each data directory a server of this binary runs in, so that
+/// `errata_cli` on that directory reaches the same store.
+static DATABASES: std::sync::Mutex<std::collections::BTreeMap<PathBuf, String>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn remember_database(dir: &std::path::Path, url: &str) {
+    DATABASES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(dir.to_path_buf(), url.to_string());
+}
+
+fn database_of(dir: &std::path::Path) -> Option<String> {
+    DATABASES.lock().unwrap_or_else(|e| e.into_inner()).get(dir).cloned()
+}
+
+/// A fresh database on this binary's cluster, as a `postgres://` URL.
+fn fresh_postgres_url() -> String {
+    let cluster = pg::PgCluster::shared();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(cluster.fresh_postgres_url())
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
@@ -21,6 +81,12 @@ pub struct TestServer {
     pub token: String,
     pub dir: tempfile::TempDir,
     pub client: Client,
+    /// The server's store, for checks and setup the API does not offer; call its async
+    /// methods through `block_on`.
+    pub store: errata::store::Store,
+    /// The PostgreSQL URL of the server's database, when `POSTGRES`.
+    pub database_url: Option<String>,
+    runtime: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -38,6 +104,9 @@ pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
         ..Config::default()
     };
     configure(&mut config);
+    // Started here, so a machine without the server binaries fails the test with the
+    // message saying what to install.
+    let cluster = POSTGRES.then(pg::PgCluster::shared);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -46,16 +115,25 @@ pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
             .enable_all()
             .build()
             .expect("runtime");
+        let handle = runtime.handle().clone();
         runtime.block_on(async move {
+            let mut config = config;
+            if let Some(cluster) = cluster {
+                config.database_url = Some(cluster.fresh_postgres_url().await);
+            }
+            let database_url = config.database_url.clone();
             let (server, bootstrap) = Server::start(config, None).await.expect("server starts");
             let bootstrap = bootstrap.expect("a fresh database bootstraps");
             ready_tx
-                .send((
-                    server.addr,
-                    bootstrap.key.public_key.clone(),
-                    bootstrap.project.id,
-                    bootstrap.token.clone(),
-                ))
+                .send(Ready {
+                    addr: server.addr,
+                    public_key: bootstrap.key.public_key.clone(),
+                    project_id: bootstrap.project.id,
+                    token: bootstrap.token.clone(),
+                    store: server.state.store.clone(),
+                    database_url,
+                    runtime: handle,
+                })
                 .expect("test thread waits");
             server
                 .run_until(async {
@@ -65,15 +143,21 @@ pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
                 .expect("clean shutdown");
         });
     });
-    let (addr, public_key, project_id, token) = ready_rx
+    let ready = ready_rx
         .recv_timeout(wait::COMMAND_LIMIT)
         .expect("server reports its address");
+    if let Some(url) = &ready.database_url {
+        remember_database(dir.path(), url);
+    }
     TestServer {
-        addr,
-        base: format!("http://{addr}"),
-        public_key,
-        project_id,
-        token,
+        addr: ready.addr,
+        base: format!("http://{}", ready.addr),
+        public_key: ready.public_key,
+        project_id: ready.project_id,
+        token: ready.token,
+        store: ready.store,
+        database_url: ready.database_url,
+        runtime: ready.runtime,
         dir,
         client: Client::builder()
             .timeout(std::time::Duration::from_secs(30))
@@ -82,6 +166,17 @@ pub fn spawn_server_with(configure: impl FnOnce(&mut Config)) -> TestServer {
         stop: Some(stop_tx),
         thread: Some(thread),
     }
+}
+
+/// What the server thread hands back once it listens.
+struct Ready {
+    addr: SocketAddr,
+    public_key: String,
+    project_id: i64,
+    token: String,
+    store: errata::store::Store,
+    database_url: Option<String>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Drop for TestServer {
@@ -174,7 +269,224 @@ impl TestServer {
     }
 
     pub fn database_path(&self) -> PathBuf {
+        assert!(
+            self.database_url.is_none(),
+            "a test about the SQLite file runs on SQLite only"
+        );
         self.dir.path().join("errata.sqlite3")
+    }
+
+    /// Runs a future on the server's runtime (the store's connections live there).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Events stored, whichever the backend.
+    pub fn event_count(&self) -> i64 {
+        self.block_on(self.store.counts()).expect("counts").events
+    }
+
+    /// A direct connection to the server's database, whichever the backend.
+    pub fn db(&self) -> Db {
+        match &self.database_url {
+            None => {
+                let conn = rusqlite::Connection::open(self.dir.path().join("errata.sqlite3")).expect("open database");
+                conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .expect("busy timeout");
+                Db::Sqlite(conn)
+            }
+            Some(url) => Db::connect_postgres(url, self.runtime.clone()),
+        }
+    }
+}
+
+/// A value read by `Db::query`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl SqlValue {
+    pub fn int(&self) -> i64 {
+        match self {
+            SqlValue::Int(v) => *v,
+            other => panic!("expected an integer, got {other:?}"),
+        }
+    }
+
+    pub fn text(&self) -> Option<String> {
+        match self {
+            SqlValue::Null => None,
+            SqlValue::Text(v) => Some(v.clone()),
+            other => panic!("expected text, got {other:?}"),
+        }
+    }
+
+    pub fn blob(&self) -> Vec<u8> {
+        match self {
+            SqlValue::Blob(v) => v.clone(),
+            other => panic!("expected bytes, got {other:?}"),
+        }
+    }
+}
+
+/// A parameter of `Db::query`.
+#[derive(Debug, Clone)]
+pub enum Param {
+    Int(i64),
+    Text(String),
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(v.to_string())
+    }
+}
+
+/// A PostgreSQL error with the server's own message ("db error" alone says nothing).
+fn pg_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    }
+}
+
+/// SQL straight to the server's database, for checks the API does not expose (aggregates
+/// recomputed from stored rows). Write `$1`, `$2`…: PostgreSQL's placeholders, which SQLite
+/// also binds by position.
+pub enum Db {
+    Sqlite(rusqlite::Connection),
+    Postgres {
+        client: tokio_postgres::Client,
+        runtime: tokio::runtime::Handle,
+    },
+}
+
+impl Db {
+    pub fn connect_postgres(url: &str, runtime: tokio::runtime::Handle) -> Db {
+        let client = runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test database");
+            tokio::spawn(connection);
+            client
+        });
+        Db::Postgres { client, runtime }
+    }
+
+    pub fn query(&self, sql: &str, params: &[Param]) -> Vec<Vec<SqlValue>> {
+        match self {
+            Db::Sqlite(conn) => {
+                let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                let columns = stmt.column_count();
+                let values: Vec<rusqlite::types::Value> = params
+                    .iter()
+                    .map(|p| match p {
+                        Param::Int(v) => rusqlite::types::Value::Integer(*v),
+                        Param::Text(v) => rusqlite::types::Value::Text(v.clone()),
+                    })
+                    .collect();
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(values), |row| {
+                        (0..columns)
+                            .map(|i| {
+                                Ok(match row.get_ref(i)? {
+                                    rusqlite::types::ValueRef::Null => SqlValue::Null,
+                                    rusqlite::types::ValueRef::Integer(v) => SqlValue::Int(v),
+                                    rusqlite::types::ValueRef::Real(v) => SqlValue::Int(v as i64),
+                                    rusqlite::types::ValueRef::Text(v) => {
+                                        SqlValue::Text(String::from_utf8_lossy(v).into_owned())
+                                    }
+                                    rusqlite::types::ValueRef::Blob(v) => SqlValue::Blob(v.to_vec()),
+                                })
+                            })
+                            .collect::<Result<Vec<_>, rusqlite::Error>>()
+                    })
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                rows.collect::<Result<_, _>>().unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            Db::Postgres { client, runtime } => {
+                use tokio_postgres::types::{ToSql, Type};
+                let boxed: Vec<Box<dyn ToSql + Sync>> = params
+                    .iter()
+                    .map(|p| -> Box<dyn ToSql + Sync> {
+                        match p {
+                            Param::Int(v) => Box::new(*v),
+                            Param::Text(v) => Box::new(v.clone()),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+                let rows = runtime
+                    .block_on(client.query(sql, &refs))
+                    .unwrap_or_else(|e| panic!("{sql}: {}", pg_detail(&e)));
+                rows.iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| {
+                                let ty = row.columns()[i].type_().clone();
+                                if ty == Type::INT8 {
+                                    row.get::<_, Option<i64>>(i).map_or(SqlValue::Null, SqlValue::Int)
+                                } else if ty == Type::INT4 {
+                                    row.get::<_, Option<i32>>(i)
+                                        .map_or(SqlValue::Null, |v| SqlValue::Int(v.into()))
+                                } else if ty == Type::INT2 {
+                                    row.get::<_, Option<i16>>(i)
+                                        .map_or(SqlValue::Null, |v| SqlValue::Int(v.into()))
+                                } else if ty == Type::BOOL {
+                                    row.get::<_, Option<bool>>(i)
+                                        .map_or(SqlValue::Null, |v| SqlValue::Int(v.into()))
+                                } else if ty == Type::BYTEA {
+                                    row.get::<_, Option<Vec<u8>>>(i).map_or(SqlValue::Null, SqlValue::Blob)
+                                } else {
+                                    row.get::<_, Option<String>>(i).map_or(SqlValue::Null, SqlValue::Text)
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// A statement without rows; returns nothing, panics on failure.
+    pub fn execute(&self, sql: &str, params: &[Param]) {
+        match self {
+            Db::Sqlite(_) => {
+                self.query(sql, params);
+            }
+            Db::Postgres { client, runtime } => {
+                let boxed: Vec<Box<dyn tokio_postgres::types::ToSql + Sync>> = params
+                    .iter()
+                    .map(|p| -> Box<dyn tokio_postgres::types::ToSql + Sync> {
+                        match p {
+                            Param::Int(v) => Box::new(*v),
+                            Param::Text(v) => Box::new(v.clone()),
+                        }
+                    })
+                    .collect();
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+                runtime
+                    .block_on(client.execute(sql, &refs))
+                    .unwrap_or_else(|e| panic!("{sql}: {}", pg_detail(&e)));
+            }
+        }
+    }
+
+    /// The one integer a query returns.
+    pub fn scalar(&self, sql: &str, params: &[Param]) -> i64 {
+        let rows = self.query(sql, params);
+        assert_eq!(rows.len(), 1, "{sql}: one row");
+        rows[0][0].int()
     }
 }
 
@@ -215,19 +527,15 @@ pub fn fixtures() -> PathBuf {
 
 /// Adds a project with a fixed id and public key (as in the wire captures: project 42).
 pub fn add_project_with_key(server: &TestServer, project_id: i64, slug: &str, public_key: &str) {
-    let conn = rusqlite::Connection::open(server.database_path()).expect("open database");
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("busy timeout");
-    conn.execute(
-        "INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES (?1, 1, ?2, ?2, 0)",
-        rusqlite::params![project_id, slug],
-    )
-    .expect("insert project");
-    conn.execute(
-        "INSERT INTO project_keys (project_id, public_key, secret_key, label, date_created) VALUES (?1, ?2, 'secret', 'wire', 0)",
-        rusqlite::params![project_id, public_key],
-    )
-    .expect("insert key");
+    let db = server.db();
+    db.execute(
+        "INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES ($1, 1, $2, $2, 0)",
+        &[project_id.into(), slug.into()],
+    );
+    db.execute(
+        "INSERT INTO project_keys (project_id, public_key, secret_key, label, date_created) VALUES ($1, $2, 'secret', 'wire', 0)",
+        &[project_id.into(), public_key.into()],
+    );
 }
 
 /// Replays one recorded SDK request (headers as recorded, body as sent on the wire).
@@ -279,13 +587,15 @@ pub struct BinaryServer {
 
 /// Runs an `errata` command on a data directory: (succeeded, stdout, stderr).
 pub fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let output = wait::output_within(
-        std::process::Command::new(env!("CARGO_BIN_EXE_errata"))
-            .args(args)
-            .env("ERRATA_DATA_DIR", dir)
-            .env_remove("ERRATA_CONFIG"),
-        wait::COMMAND_LIMIT,
-    );
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
+    command
+        .args(args)
+        .env("ERRATA_DATA_DIR", dir)
+        .env_remove("ERRATA_CONFIG");
+    if let Some(url) = database_of(dir) {
+        command.env("ERRATA_DATABASE_URL", url);
+    }
+    let output = wait::output_within(&mut command, wait::COMMAND_LIMIT);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -329,6 +639,11 @@ impl BinaryServer {
             .stderr(std::process::Stdio::inherit());
         for (k, v) in extra_env {
             command.env(k, v);
+        }
+        if POSTGRES {
+            let url = fresh_postgres_url();
+            remember_database(dir.path(), &url);
+            command.env("ERRATA_DATABASE_URL", url);
         }
         let mut child = command.spawn().expect("start errata");
         let lines = wait::Lines::new(child.stdout.take().expect("stdout"));
@@ -417,4 +732,83 @@ pub fn run_output(command: &mut std::process::Command) -> (bool, String) {
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
+}
+
+/// Recomputes an issue's aggregates (times seen, users, first/last seen, hourly counts, tag
+/// counts) from its stored events and checks the stored ones match, on either backend.
+pub fn assert_aggregates_exact(db: &Db, issue_id: i64) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let rows: Vec<(i64, Option<String>, Vec<u8>)> = db
+        .query(
+            "SELECT timestamp, user_key, payload FROM events WHERE issue_id = $1",
+            &[issue_id.into()],
+        )
+        .into_iter()
+        .map(|r| (r[0].int(), r[1].text(), r[2].blob()))
+        .collect();
+    assert!(!rows.is_empty(), "issue {issue_id} has events");
+    let mut hours: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut users: BTreeSet<String> = BTreeSet::new();
+    let mut tags: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
+    for (ts, user, payload) in &rows {
+        *hours.entry(ts.div_euclid(3_600_000_000)).or_default() += 1;
+        users.extend(user.clone());
+        let data = errata::store::decode_payload(payload).expect("payload decodes");
+        for tag in errata::ingest::process::tag_pairs(&data) {
+            let entry = tags.entry(tag).or_insert((0, *ts, *ts));
+            entry.0 += 1;
+            entry.1 = entry.1.min(*ts);
+            entry.2 = entry.2.max(*ts);
+        }
+    }
+    let issue = db.query(
+        "SELECT times_seen, user_count, first_seen, last_seen FROM issues WHERE id = $1",
+        &[issue_id.into()],
+    );
+    assert_eq!(issue.len(), 1, "issue {issue_id} exists");
+    let issue: Vec<i64> = issue[0].iter().map(SqlValue::int).collect();
+    assert_eq!(issue[0], rows.len() as i64, "times_seen of issue {issue_id}");
+    assert_eq!(issue[1], users.len() as i64, "user_count of issue {issue_id}");
+    assert_eq!(
+        issue[2],
+        rows.iter().map(|r| r.0).min().unwrap_or_default(),
+        "first_seen of issue {issue_id}"
+    );
+    assert_eq!(
+        issue[3],
+        rows.iter().map(|r| r.0).max().unwrap_or_default(),
+        "last_seen of issue {issue_id}"
+    );
+    let stored_hours: BTreeMap<i64, i64> = db
+        .query(
+            "SELECT hour, count FROM issue_hourly WHERE issue_id = $1",
+            &[issue_id.into()],
+        )
+        .into_iter()
+        .map(|r| (r[0].int(), r[1].int()))
+        .collect();
+    assert_eq!(stored_hours, hours, "hourly stats of issue {issue_id}");
+    let stored_users: BTreeSet<String> = db
+        .query(
+            "SELECT user_key FROM issue_users WHERE issue_id = $1",
+            &[issue_id.into()],
+        )
+        .into_iter()
+        .filter_map(|r| r[0].text())
+        .collect();
+    assert_eq!(stored_users, users, "users of issue {issue_id}");
+    let stored_tags: BTreeMap<(String, String), (i64, i64, i64)> = db
+        .query(
+            "SELECT key, value, times_seen, first_seen, last_seen FROM issue_tags WHERE issue_id = $1",
+            &[issue_id.into()],
+        )
+        .into_iter()
+        .map(|r| {
+            (
+                (r[0].text().unwrap_or_default(), r[1].text().unwrap_or_default()),
+                (r[2].int(), r[3].int(), r[4].int()),
+            )
+        })
+        .collect();
+    assert_eq!(stored_tags, tags, "tags of issue {issue_id}");
 }

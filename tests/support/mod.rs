@@ -18,6 +18,46 @@ use serde_json::Value;
 #[path = "../common/wait.rs"]
 pub mod wait;
 
+#[allow(clippy::duplicate_mod)]
+#[path = "pg.rs"]
+pub mod pg;
+
+/// Whether this test binary runs its servers on PostgreSQL (see `tests/common`'s `POSTGRES`):
+/// then `Errata::start` gives each data directory a database of its own on this binary's
+/// throwaway cluster, the same one on every start in that directory.
+pub const POSTGRES: bool = same(env!("CARGO_CRATE_NAME").as_bytes(), b"pg_suites");
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The PostgreSQL URL of `data_dir`'s database, and whether it was just created.
+pub fn database_for(data_dir: &Path) -> (String, bool) {
+    static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+    let mut databases = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(url) = databases.get(data_dir) {
+        return (url.clone(), false);
+    }
+    let cluster = pg::PgCluster::shared();
+    let url = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(cluster.fresh_postgres_url());
+    databases.insert(data_dir.to_path_buf(), url.clone());
+    (url, true)
+}
+
 /// What the first start prints once: the DSN's public key and the API token.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
@@ -42,6 +82,20 @@ impl Errata {
     /// Starts the server and waits until it listens; on a fresh directory also reads the
     /// DSN and token it prints. `env` adds or overrides environment variables.
     pub fn start(data_dir: &Path, log: &Path, env: &[(&str, &str)], args: &[&str]) -> Errata {
+        if POSTGRES {
+            let (url, fresh) = database_for(data_dir);
+            let mut env = env.to_vec();
+            env.push(("ERRATA_DATABASE_URL", url.as_str()));
+            return Errata::start_expecting(data_dir, log, &env, args, fresh);
+        }
+        // A fresh directory means the DSN and token follow the listening line.
+        let fresh = !data_dir.join("errata.sqlite3").exists();
+        Errata::start_expecting(data_dir, log, env, args, fresh)
+    }
+
+    /// As `start`, told whether the store is new and so prints the DSN and token (a
+    /// PostgreSQL database leaves no file in the data directory to tell by).
+    pub fn start_expecting(data_dir: &Path, log: &Path, env: &[(&str, &str)], args: &[&str], fresh: bool) -> Errata {
         let mut command = Command::new(binary());
         command
             .arg("serve")
@@ -60,9 +114,6 @@ impl Errata {
         for (k, v) in env {
             command.env(k, v);
         }
-        // Before the child starts: it creates the file at once, and a fresh directory means
-        // the DSN and token follow the listening line.
-        let fresh = !data_dir.join("errata.sqlite3").exists();
         let mut child = command.spawn().expect("start errata");
         let lines = wait::Lines::new(child.stdout.take().expect("stdout"));
         let deadline = std::time::Instant::now() + wait::COMMAND_LIMIT;

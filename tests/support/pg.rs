@@ -253,6 +253,30 @@ impl PgCluster {
         self.url(&name)
     }
 
+    /// Like `fresh_database`, as the `postgres://` URL `--database-url` takes.
+    pub async fn fresh_postgres_url(&self) -> String {
+        let url = self.fresh_database().await;
+        let name = url.rsplit("dbname=").next().unwrap_or_default().to_string();
+        self.postgres_url(&name)
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: clients are disconnected, the data stays),
+    /// for tests of a database going away under load; `restart_server` brings it back.
+    pub fn stop_server(&self) -> Result<(), String> {
+        run(
+            self.server_command("pg_ctl")
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "fast", "-w", "-t", "60", "stop"]),
+            "pg_ctl stop",
+        )
+    }
+
+    /// Starts the server again after `stop_server`, on the same socket and data.
+    pub fn restart_server(&self) -> Result<(), String> {
+        self.pg_ctl_start()
+    }
+
     fn stop(&self) {
         let _ = self
             .server_command("pg_ctl")

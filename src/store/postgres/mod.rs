@@ -15,7 +15,6 @@ pub mod events;
 pub mod extras;
 pub mod issues;
 pub mod migrate;
-mod pending;
 pub mod projects;
 pub mod read;
 pub mod retention;
@@ -30,7 +29,6 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
-pub use pending::PENDING;
 pub use writer::PgWriter;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +118,7 @@ impl From<PgError> for StoreError {
     fn from(e: PgError) -> Self {
         match e {
             PgError::Url(m) => StoreError::Database(format!("invalid PostgreSQL database URL: {m}")),
-            PgError::Db(e) if e.is_closed() || e.code().is_none() => StoreError::Unavailable(e.to_string()),
+            PgError::Db(e) if is_unavailable(&e) => StoreError::Unavailable(e.to_string()),
             PgError::Db(e) => StoreError::Database(e.to_string()),
             PgError::Pool(e) => StoreError::Unavailable(e.to_string()),
             PgError::Migration(m) => StoreError::Migration(m),
@@ -130,6 +128,22 @@ impl From<PgError> for StoreError {
             PgError::QueueFull => StoreError::QueueFull,
             PgError::Closed => StoreError::Closed,
         }
+    }
+}
+
+/// The database is away or refusing work for now, not wrong: the connection is lost (class
+/// 08, or no SQLSTATE at all), the server is shutting down or starting up (57P01–57P03 during
+/// a restart), out of connections or resources (53), or a lock race outlived its retries (40).
+/// The client may try again shortly, so 503 with `Retry-After`, never 500.
+fn is_unavailable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        None => true,
+        Some(code) => ["08", "57", "53", "40"]
+            .iter()
+            .any(|class| code.code().starts_with(class)),
     }
 }
 
