@@ -7,6 +7,7 @@
 //! process. Connections come from a deadpool pool over tokio-postgres.
 
 pub mod admin;
+pub mod alerts;
 pub mod counts;
 pub mod migrate;
 mod pending;
