@@ -222,7 +222,9 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Project(cmd) => with_store(&config, true, |store| project(store, &config, cmd)),
         Command::Token(cmd) => with_store(&config, true, |store| token(store, &config, cmd)),
-        Command::Alert(cmd) => with_store(&config, true, |store| errata::notify::manage::run(store, &config, cmd.into())),
+        Command::Alert(cmd) => with_store(&config, true, |store| {
+            errata::notify::manage::run(store, &config, cmd.into())
+        }),
         Command::Migrate => {
             let location = config.database_location().describe();
             with_store(&config, true, |store| async move {

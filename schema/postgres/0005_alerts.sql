@@ -34,12 +34,14 @@ CREATE TABLE alert_rule_channels (
 );
 CREATE INDEX alert_rule_channels_by_channel ON alert_rule_channels (channel_id);
 
--- Storm control: when a rule last notified about an issue (unix ms).
+-- Storm control: when a rule last notified about an issue, per reason (new_issue,
+-- regression, escalation), in unix ms.
 CREATE TABLE alert_rule_issues (
     rule_id       BIGINT NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
     issue_id      BIGINT NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+    reason        TEXT NOT NULL,
     last_notified BIGINT NOT NULL,
-    PRIMARY KEY (rule_id, issue_id)
+    PRIMARY KEY (rule_id, issue_id, reason)
 );
 CREATE INDEX alert_rule_issues_by_issue ON alert_rule_issues (issue_id);
 

@@ -210,9 +210,18 @@ async fn test_one(state: &AppState, channel: &Channel, rule: RuleId, project: Op
         None => (0, "errata".to_string(), String::new()),
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let n = Notification::test(channel.id, rule, project_id, &project_slug, &org_slug, &state.base_url(), now);
+    let n = Notification::test(
+        channel.id,
+        rule,
+        project_id,
+        &project_slug,
+        &org_slug,
+        &state.base_url(),
+        now,
+    );
     let outcome = sender.attempt(channel, &n).await;
-    let delivered = matches!(outcome, crate::notify::policy::AttemptOutcome::Status { code, .. } if (200..300).contains(&code));
+    let delivered =
+        matches!(outcome, crate::notify::policy::AttemptOutcome::Status { code, .. } if (200..300).contains(&code));
     json!({"channel": channel.id.0.to_string(), "outcome": outcome.label(), "delivered": delivered})
 }
 

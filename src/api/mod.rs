@@ -305,10 +305,7 @@ fn registry() -> Registry {
     .add(
         "/api/0/organizations/{org}/alert-channels/",
         &["GET", "POST"],
-        vec![
-            web::get().to(alerts::channels),
-            web::post().to(alerts::channel_create),
-        ],
+        vec![web::get().to(alerts::channels), web::post().to(alerts::channel_create)],
     )
     .add(
         "/api/0/organizations/{org}/alert-channels/{channel}/",

@@ -177,7 +177,11 @@ pub async fn run(store: Store, config: &Config, cmd: AlertCommand) -> anyhow::Re
                     "{}\t{}\t{}\t{}\t{}",
                     rule.id.0,
                     rule.name,
-                    rule.triggers.iter().map(Trigger::to_string).collect::<Vec<_>>().join(","),
+                    rule.triggers
+                        .iter()
+                        .map(Trigger::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
                     channels.join(" "),
                     if rule.enabled { "enabled" } else { "disabled" }
                 );
@@ -212,7 +216,10 @@ pub async fn run(store: Store, config: &Config, cmd: AlertCommand) -> anyhow::Re
                 );
             }
             if failed > 0 {
-                bail!("{failed} of {} channels did not accept the test notification", rule.channels.len());
+                bail!(
+                    "{failed} of {} channels did not accept the test notification",
+                    rule.channels.len()
+                );
             }
         }
     }

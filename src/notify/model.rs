@@ -520,7 +520,15 @@ impl Notification {
 
     /// What "send a test notification" sends: a made-up new issue of `project_slug`, due
     /// now, which links to the project's issue list.
-    pub fn test(channel: ChannelId, rule: RuleId, project_id: i64, project_slug: &str, organization_slug: &str, public_url: &str, now_ms: i64) -> Notification {
+    pub fn test(
+        channel: ChannelId,
+        rule: RuleId,
+        project_id: i64,
+        project_slug: &str,
+        organization_slug: &str,
+        public_url: &str,
+        now_ms: i64,
+    ) -> Notification {
         let now_us = now_ms.saturating_mul(1000);
         let issue = IssueSnapshot {
             issue_id: 0,

@@ -116,7 +116,9 @@ impl Outbox for Store {
     }
 
     async fn record(&self, id: &NotificationId, attempt: Option<AttemptRecord>, next: Next) -> Result<(), OutboxError> {
-        self.outbox_record(id.clone(), attempt, next).await.map_err(outbox_error)
+        self.outbox_record(id.clone(), attempt, next)
+            .await
+            .map_err(outbox_error)
     }
 
     async fn channel(&self, id: ChannelId) -> Result<Option<Channel>, OutboxError> {

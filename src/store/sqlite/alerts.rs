@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::StoreError;
 use crate::notify::model::{
     Channel, ChannelId, ChannelKind, DEFAULT_GATHER_MS, Filters, IssueSnapshot, Item, Level, Notification,
-    NotificationId, Rule, RuleId, Trigger, issue_link,
+    NotificationId, Reason, Rule, RuleId, Trigger, issue_link,
 };
 use crate::notify::outbox::{AttemptRecord, Next};
 use crate::notify::policy::{self, EventFacts, Happening};
@@ -43,7 +43,9 @@ fn to_channel((id, organization_id, name, config): (i64, i64, String, String)) -
 
 pub fn channels(conn: &Connection, organization_id: i64) -> Result<Vec<Channel>, StoreError> {
     let rows: Vec<_> = conn
-        .prepare_cached("SELECT id, organization_id, name, config FROM alert_channels WHERE organization_id = ?1 ORDER BY id")?
+        .prepare_cached(
+            "SELECT id, organization_id, name, config FROM alert_channels WHERE organization_id = ?1 ORDER BY id",
+        )?
         .query_map(params![organization_id], channel_from_row)?
         .collect::<Result<_, _>>()?;
     rows.into_iter().map(to_channel).collect()
@@ -75,7 +77,13 @@ pub fn create_channel(tx: &Transaction, new: &NewChannel) -> Result<Channel, Sto
     tx.prepare_cached(
         "INSERT INTO alert_channels (organization_id, name, kind, config, date_created) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![new.organization_id, new.name.trim(), new.kind.label(), config, now_us()])?;
+    .execute(params![
+        new.organization_id,
+        new.name.trim(),
+        new.kind.label(),
+        config,
+        now_us()
+    ])?;
     channel(tx, ChannelId(tx.last_insert_rowid()))
 }
 
@@ -109,7 +117,15 @@ pub fn delete_channel(tx: &Transaction, id: ChannelId) -> Result<(), StoreError>
 type RuleRow = (i64, i64, String, String, String, i64, i64);
 
 fn rule_from_row(r: &rusqlite::Row) -> rusqlite::Result<RuleRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }
 
 const RULE_COLUMNS: &str = "id, project_id, name, triggers, filters, interval_secs, enabled";
@@ -136,7 +152,9 @@ fn to_rule(conn: &Connection, row: RuleRow) -> Result<Rule, StoreError> {
 
 pub fn rules(conn: &Connection, project_id: i64) -> Result<Vec<Rule>, StoreError> {
     let rows: Vec<RuleRow> = conn
-        .prepare_cached(&format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"))?
+        .prepare_cached(&format!(
+            "SELECT {RULE_COLUMNS} FROM alert_rules WHERE project_id = ?1 ORDER BY id"
+        ))?
         .query_map(params![project_id], rule_from_row)?
         .collect::<Result<_, _>>()?;
     rows.into_iter().map(|r| to_rule(conn, r)).collect()
@@ -276,7 +294,10 @@ pub fn claim(
              ORDER BY next_attempt_at, created_at LIMIT ?2) \
              RETURNING id, channel_id, items, attempts, created_at, next_attempt_at",
         )?
-        .query_map(params![now_ms, limit as i64, lease_until_ms, skip], notification_from_row)?
+        .query_map(
+            params![now_ms, limit as i64, lease_until_ms, skip],
+            notification_from_row,
+        )?
         .collect::<Result<_, _>>()?;
     let mut out: Vec<Notification> = rows.into_iter().map(to_notification).collect::<Result<_, _>>()?;
     out.sort_by(|a, b| (a.created_at_ms, &a.id).cmp(&(b.created_at_ms, &b.id)));
@@ -299,7 +320,12 @@ pub fn fold(tx: &Transaction, members: &[NotificationId], digest: &Notification)
     insert(tx, digest, project_id)
 }
 
-pub fn record(tx: &Transaction, id: &NotificationId, attempt: Option<&AttemptRecord>, next: &Next) -> Result<(), StoreError> {
+pub fn record(
+    tx: &Transaction,
+    id: &NotificationId,
+    attempt: Option<&AttemptRecord>,
+    next: &Next,
+) -> Result<(), StoreError> {
     if let Some(a) = attempt {
         tx.prepare_cached(
             "INSERT OR REPLACE INTO notification_attempts (notification_id, number, at, duration_ms, outcome) \
@@ -353,18 +379,21 @@ pub fn deliveries(conn: &Connection, filter: DeliveryFilter) -> Result<Vec<Deliv
              WHERE c.organization_id = ?1 AND (?2 IS NULL OR n.project_id = ?2) \
              ORDER BY n.created_at DESC, n.id LIMIT ?3",
         )?
-        .query_map(params![filter.organization_id, filter.project_id, filter.limit as i64], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        })?
+        .query_map(
+            params![filter.organization_id, filter.project_id, filter.limit as i64],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            },
+        )?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, channel, project_id, state, outcome, items, created, next) in rows {
@@ -477,7 +506,12 @@ impl Happenings {
 }
 
 /// The issue as a message tells it, read after the batch's counters are written.
-fn snapshot(tx: &Transaction, issue_id: i64, public_url: &str, noted: &Noted) -> Result<Option<IssueSnapshot>, StoreError> {
+fn snapshot(
+    tx: &Transaction,
+    issue_id: i64,
+    public_url: &str,
+    noted: &Noted,
+) -> Result<Option<IssueSnapshot>, StoreError> {
     tx.prepare_cached(
         "SELECT i.short_id, i.title, i.culprit, i.level, i.platform, i.times_seen, i.user_count, i.first_seen, \
          i.last_seen, p.slug, o.slug, i.project_id FROM issues i JOIN projects p ON p.id = i.project_id \
@@ -534,6 +568,7 @@ pub fn enqueue(tx: &Transaction, happenings: Happenings, settings: &AlertSetting
     let public_url = settings.public_url();
     let mut rules_of: HashMap<i64, Vec<Rule>> = HashMap::new();
     let mut room: Option<i64> = None;
+    let mut burst_due: HashMap<ChannelId, i64> = HashMap::new();
     let mut written = 0;
     for (issue_id, noted) in &happenings.issues {
         if !rules_of.contains_key(&noted.project_id) {
@@ -555,9 +590,12 @@ pub fn enqueue(tx: &Transaction, happenings: Happenings, settings: &AlertSetting
             }) else {
                 continue;
             };
+            let reason_key = reason_label(reason);
             let last: Option<i64> = tx
-                .prepare_cached("SELECT last_notified FROM alert_rule_issues WHERE rule_id = ?1 AND issue_id = ?2")?
-                .query_row(params![rule.id.0, issue_id], |r| r.get(0))
+                .prepare_cached(
+                    "SELECT last_notified FROM alert_rule_issues WHERE rule_id = ?1 AND issue_id = ?2 AND reason = ?3",
+                )?
+                .query_row(params![rule.id.0, issue_id, reason_key], |r| r.get(0))
                 .optional()?;
             if !policy::throttle_allows(rule, last, now) {
                 continue;
@@ -588,21 +626,47 @@ pub fn enqueue(tx: &Transaction, happenings: Happenings, settings: &AlertSetting
                     reason,
                     issue: issue.clone(),
                 };
-                insert(
-                    tx,
-                    &Notification::new(*channel, item, now, DEFAULT_GATHER_MS),
-                    Some(noted.project_id),
-                )?;
+                let mut n = Notification::new(*channel, item, now, DEFAULT_GATHER_MS);
+                // A burst in progress for this channel: join it, so the sender finds the
+                // whole burst due together and folds it into one digest.
+                let due = match burst_due.get(channel) {
+                    Some(due) => *due,
+                    None => {
+                        let due = gathering_since(tx, *channel, now)?.unwrap_or(n.next_attempt_at_ms);
+                        burst_due.insert(*channel, due);
+                        due
+                    }
+                };
+                n.next_attempt_at_ms = due;
+                insert(tx, &n, Some(noted.project_id))?;
                 written += 1;
             }
             tx.prepare_cached(
-                "INSERT INTO alert_rule_issues (rule_id, issue_id, last_notified) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (rule_id, issue_id) DO UPDATE SET last_notified = excluded.last_notified",
+                "INSERT INTO alert_rule_issues (rule_id, issue_id, reason, last_notified) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (rule_id, issue_id, reason) DO UPDATE SET last_notified = excluded.last_notified",
             )?
-            .execute(params![rule.id.0, issue_id, now])?;
+            .execute(params![rule.id.0, issue_id, reason_key, now])?;
         }
     }
     Ok(written)
+}
+
+fn reason_label(reason: Reason) -> &'static str {
+    match reason {
+        Reason::NewIssue => "new_issue",
+        Reason::Regression => "regression",
+        Reason::Escalation => "escalation",
+    }
+}
+
+/// When the fresh notifications already gathering for `channel` fall due, if any are.
+fn gathering_since(tx: &Transaction, channel: ChannelId, now_ms: i64) -> Result<Option<i64>, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT min(next_attempt_at) FROM notifications WHERE channel_id = ?1 AND state = 'pending' \
+             AND attempts = 0 AND next_attempt_at > ?2 AND next_attempt_at <= ?3",
+        )?
+        .query_row(params![channel.0, now_ms, now_ms + DEFAULT_GATHER_MS], |r| r.get(0))?)
 }
 
 /// A project's enabled rules; one that no longer parses is skipped (and logged), never

@@ -609,7 +609,9 @@ impl SqliteStore {
     }
 
     pub async fn update_alert_channel(&self, id: ChannelId, new: super::NewChannel) -> Result<Channel, StoreError> {
-        self.writer.maintain(move |tx| alerts::update_channel(tx, id, &new)).await
+        self.writer
+            .maintain(move |tx| alerts::update_channel(tx, id, &new))
+            .await
     }
 
     pub async fn delete_alert_channel(&self, id: ChannelId) -> Result<(), StoreError> {
@@ -653,7 +655,9 @@ impl SqliteStore {
     }
 
     pub async fn outbox_fold(&self, members: Vec<NotificationId>, digest: Notification) -> Result<(), StoreError> {
-        self.writer.maintain(move |tx| alerts::fold(tx, &members, &digest)).await
+        self.writer
+            .maintain(move |tx| alerts::fold(tx, &members, &digest))
+            .await
     }
 
     pub async fn outbox_record(
