@@ -118,7 +118,7 @@ enum TokenCommand {
 #[derive(Subcommand)]
 enum AlertCommand {
     /// Create a rule (and its channels) for a project and print the rule's id.
-    Create(AlertCreateArgs),
+    Create(Box<AlertCreateArgs>),
     /// List a project's rules: id, name, triggers, channels.
     List {
         /// The project's slug or id.
@@ -501,7 +501,7 @@ impl From<AlertCommand> for errata::notify::manage::AlertCommand {
                 on: a.on,
                 name: a.name,
                 interval: a.interval,
-                to: Destinations {
+                to: Box::new(Destinations {
                     webhook: a.webhook,
                     secret: a.secret,
                     slack: a.slack,
@@ -510,7 +510,7 @@ impl From<AlertCommand> for errata::notify::manage::AlertCommand {
                     ntfy: a.ntfy,
                     ntfy_token: a.ntfy_token,
                     email: a.email,
-                },
+                }),
             },
             AlertCommand::List { project, org } => C::List { project, org },
             AlertCommand::Test { id } => C::Test { id },

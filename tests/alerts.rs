@@ -433,18 +433,25 @@ fn serve_binary(dir: &std::path::Path) -> (std::process::Child, String) {
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .expect("start errata");
-    let lines = common::wait::Lines::new(child.stdout.take().expect("stdout"));
+    let lines = child.stdout.take().map(common::wait::Lines::new);
     let deadline = Instant::now() + BOUND;
-    loop {
-        let line = lines
-            .next_before(deadline, "errata is listening")
-            .expect("errata prints its address");
-        if let Some(addr) = line.trim().strip_prefix("Errata is listening on ") {
-            // `lines` keeps draining stdout on its thread.
-            std::mem::forget(lines);
-            return (child, addr.to_string());
+    let mut addr = None;
+    while let Some(line) = lines
+        .as_ref()
+        .and_then(|l| l.next_before(deadline, "errata is listening"))
+    {
+        if let Some(a) = line.trim().strip_prefix("Errata is listening on ") {
+            addr = Some(a.to_string());
+            break;
         }
     }
+    // `lines` keeps draining stdout on its thread.
+    std::mem::forget(lines);
+    if addr.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    (child, addr.expect("errata prints its address"))
 }
 
 fn kill(child: &mut std::process::Child) {

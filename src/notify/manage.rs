@@ -32,7 +32,7 @@ pub enum AlertCommand {
         on: String,
         name: Option<String>,
         interval: Option<u32>,
-        to: Destinations,
+        to: Box<Destinations>,
     },
     List {
         project: String,
@@ -43,9 +43,12 @@ pub enum AlertCommand {
     },
 }
 
+/// Channels to create: a label for the name, and the kind.
+type Planned = Vec<(String, ChannelKind)>;
+
 /// The channels `to` asks for (validated, not yet stored), and a webhook secret made up
 /// here, if any, to be shown once.
-fn channels_for(to: Destinations, config: &Config) -> anyhow::Result<(Vec<(String, ChannelKind)>, Option<String>)> {
+fn channels_for(to: &Destinations, config: &Config) -> anyhow::Result<(Planned, Option<String>)> {
     let mut out = Vec::new();
     let mut made_up = None;
     let url = |s: &str| s.parse().map_err(|e: super::NotifyError| anyhow::anyhow!("{e}"));
@@ -131,7 +134,7 @@ pub async fn run(store: Store, config: &Config, cmd: AlertCommand) -> anyhow::Re
         } => {
             let triggers = Trigger::parse_list(&on).map_err(|e| anyhow::anyhow!("--on: {e}"))?;
             let project = crate::settings::find_project(&store, org.as_deref(), &project).await?;
-            let (kinds, made_up) = channels_for(to, config)?;
+            let (kinds, made_up) = channels_for(&to, config)?;
             let mut channel_ids = Vec::new();
             for (label, kind) in kinds {
                 let channel = store

@@ -571,11 +571,11 @@ pub fn enqueue(tx: &Transaction, happenings: Happenings, settings: &AlertSetting
     let mut burst_due: HashMap<ChannelId, i64> = HashMap::new();
     let mut written = 0;
     for (issue_id, noted) in &happenings.issues {
-        if !rules_of.contains_key(&noted.project_id) {
-            let rules = enabled_rules(tx, noted.project_id)?;
-            rules_of.insert(noted.project_id, rules);
-        }
-        let rules = &rules_of[&noted.project_id];
+        let rules = match rules_of.entry(noted.project_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(enabled_rules(tx, noted.project_id)?),
+        };
+        let rules: &Vec<Rule> = rules;
         let facts = EventFacts {
             level: noted.level,
             environment: noted.environment.as_deref(),
