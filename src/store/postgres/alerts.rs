@@ -575,7 +575,7 @@ pub async fn enqueue(
     let mut burst_due: HashMap<ChannelId, i64> = HashMap::new();
     for (issue_id, n) in &noted {
         let r = n.record;
-        if !rules_of.contains_key(&r.project_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = rules_of.entry(r.project_id) {
             let rows = tx
                 .query(
                     &format!(
@@ -592,7 +592,7 @@ pub async fn enqueue(
                     Err(e) => return Err(e),
                 }
             }
-            rules_of.insert(r.project_id, rules);
+            slot.insert(rules);
         }
         let rules = &rules_of[&r.project_id];
         // Escalation windows are counted up front (the policy is pure and synchronous).
