@@ -44,7 +44,7 @@ impl Server {
         metrics: Option<PrometheusHandle>,
     ) -> anyhow::Result<(Server, Option<Bootstrap>)> {
         config.validate()?;
-        let store = Store::open(&config.database_location(), config.store_options())?;
+        let store = Store::connect(&config.database_location(), config.store_options()).await?;
         let bootstrap = store.bootstrap_if_empty().await?;
         let listener = std::net::TcpListener::bind(config.bind)?;
         let addr = listener.local_addr()?;

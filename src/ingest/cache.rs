@@ -3,10 +3,11 @@
 //! limiters, and the outcome and rate-limited-event counts waiting to be written.
 //!
 //! Cache entries are stamped with the store's config generation; any administrative
-//! write bumps it and entries refetch. Entries also expire after `MAX_AGE`, so a
-//! change the CLI writes straight to the database (bypassing the server's writer)
-//! takes effect within seconds. Counts are written by a background flush every
-//! few seconds, all in one transaction, and once more at shutdown.
+//! write bumps it and entries refetch. On PostgreSQL the generation also moves when another
+//! node commits such a change (`store/postgres/config_watch.rs`). Entries also expire after
+//! `MAX_AGE`, so a change the CLI writes straight to the database (bypassing the server's
+//! writer), or one a node missed, takes effect within seconds. Counts are written by a
+//! background flush every few seconds, all in one transaction, and once more at shutdown.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

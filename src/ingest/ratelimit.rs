@@ -5,6 +5,11 @@
 //! 1 MiB of attachment bytes per event, ten of every other item (sessions, client reports,
 //! transactions…). Over a class's limit, ingest drops those items and answers 429 with
 //! `Retry-After` and `X-Sentry-Rate-Limits` naming the Sentry categories that are limited.
+//!
+//! Buckets live in each process: with several nodes on one PostgreSQL database, each node
+//! enforces a key's limit on the traffic it receives, so a key may send up to N times its
+//! limit across N nodes. A change to the limit itself reaches every node with the key
+//! (`ingest/cache.rs`), and each node rebuilds its bucket for it.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

@@ -8,10 +8,14 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod config_watch;
 pub mod counts;
+pub mod extras;
 pub mod migrate;
 mod pending;
+pub mod projects;
 pub mod read;
+pub mod tokens;
 pub mod writer;
 
 use std::str::FromStr;
@@ -147,9 +151,11 @@ pub fn redact_url(url: &str) -> String {
 pub struct PgStore {
     pub pool: Pool,
     pub writer: PgWriter,
-    /// Bumped by this node's changes to projects, keys or settings. Not yet shared between
-    /// nodes: another node's change is not seen here until that is built.
+    /// Bumped by this node's changes to projects, keys or settings at once, and by every
+    /// other node's through `config_watch` (LISTEN/NOTIFY) as they commit.
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The `config_watch` listener, stopped at shutdown.
+    watcher: std::sync::Arc<tokio::task::AbortHandle>,
 }
 
 impl PgStore {
@@ -160,11 +166,21 @@ impl PgStore {
         let pool = pool(url, opts.read_pool_size as usize + 2)?;
         migrate::run(&pool).await?;
         let writer = PgWriter::start(pool.clone(), opts.queue_capacity, opts.batch_max);
+        let generation = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let config = tokio_postgres::Config::from_str(url).map_err(|e| PgError::Url(e.to_string()))?;
+        let watcher = config_watch::spawn(config, generation.clone()).abort_handle();
         Ok(PgStore {
             pool,
             writer,
-            generation: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
+            generation,
+            watcher: std::sync::Arc::new(watcher),
         })
+    }
+
+    /// This node's caches refetch at once after its own change (other nodes hear of it
+    /// through the change's notification).
+    fn config_changed(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     // ---------------------------------------------------------------- lifecycle and health
@@ -176,6 +192,7 @@ impl PgStore {
     /// Stops taking events and blocks until the writer has committed what is queued; call it
     /// off the async runtime's worker threads (`spawn_blocking`), as with SQLite.
     pub fn shutdown(&self) {
+        self.watcher.abort();
         self.writer.shutdown();
         self.pool.close();
     }
