@@ -28,6 +28,13 @@ pub struct Server {
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     housekeeping: tokio::task::JoinHandle<()>,
+    notifier: Notifier,
+}
+
+/// The running notification sender and how to stop it.
+struct Notifier {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -45,7 +52,19 @@ impl Server {
         if config.bind.port() == 0 && config.public_url.is_none() {
             config.public_url = Some(format!("http://{addr}"));
         }
+        store
+            .alert_settings()
+            .set(&config.base_url(), config.notify_outbox_capacity);
+        let sender = crate::notify::Sender::new(Arc::new(store.clone()), config.sender_config()?)?;
         let state = AppState::new(store, config, metrics);
+        let _ = state.notifier.set(sender.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let notifier = Notifier {
+            stop,
+            task: tokio::spawn(sender.run(async {
+                let _ = stopped.await;
+            })),
+        };
         let housekeeping = tokio::spawn(crate::ops::retention::run(state.clone()));
         let server = http_server(state.clone(), listener)?;
         let handle = server.handle();
@@ -57,6 +76,7 @@ impl Server {
                 handle,
                 task,
                 housekeeping,
+                notifier,
             },
             bootstrap,
         ))
@@ -69,6 +89,10 @@ impl Server {
         self.state.begin_shutdown();
         self.housekeeping.abort();
         let _ = self.housekeeping.await;
+        // No new rounds; deliveries in flight finish or are retried after a restart with the
+        // same idempotency key (their claims are leases).
+        let _ = self.notifier.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.notifier.task).await;
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
         if !grace.is_zero() {
             tokio::time::sleep(grace).await;

@@ -15,7 +15,7 @@ pub const ENV_PREFIX: &str = "ERRATA_";
 const ENV_NOT_SETTINGS: &[&str] = &["ERRATA_CONFIG"];
 /// Settings whose values are secrets: masked by `errata config`.
 /// (A database URL may carry a password.)
-const SECRET_SETTINGS: &[&str] = &["metrics_token", "database_url"];
+const SECRET_SETTINGS: &[&str] = &["metrics_token", "database_url", "smtp_password"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -84,6 +84,28 @@ pub struct Config {
     /// Largest body, bytes as sent (compressed), read before the key is known, when the key
     /// is only inside the envelope (the `tunnel` case).
     pub max_unauthenticated_body_size: usize,
+    /// Which address ranges alert channels may reach: a comma-separated list of `public`,
+    /// `private`, `loopback`, `link-local`. Cloud metadata addresses are never reachable.
+    pub notify_allow: String,
+    /// Notification deliveries in flight at once, over all channels.
+    pub notify_concurrency: usize,
+    /// Most notifications waiting in the outbox; past it new ones are dropped and counted.
+    pub notify_outbox_capacity: usize,
+    /// First retry of a failed delivery after about this many seconds, doubling after.
+    pub notify_retry_base_secs: u64,
+    /// A delivery still failing this many hours after its notification was raised is given up.
+    pub notify_max_age_hours: u64,
+    /// A notification claimed by a sender that died comes due again after this many seconds.
+    pub notify_lease_secs: u64,
+    /// SMTP relay for e-mail channels made with `errata alert create --email`; none = no e-mail.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `starttls` (port 587), `tls` (465) or `none` (a relay on the same host or network).
+    pub smtp_security: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// The sender of alert mails (`Errata <errata@example.com>`).
+    pub smtp_from: Option<String>,
 }
 
 impl Default for Config {
@@ -117,6 +139,18 @@ impl Default for Config {
             max_connection_rate: 1000,
             ingest_concurrency: 64,
             max_unauthenticated_body_size: 1024 * 1024,
+            notify_allow: "public,private,loopback".into(),
+            notify_concurrency: 16,
+            notify_outbox_capacity: crate::store::alerts::DEFAULT_OUTBOX_CAPACITY,
+            notify_retry_base_secs: 30,
+            notify_max_age_hours: 24,
+            notify_lease_secs: 300,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
         }
     }
 }
@@ -220,6 +254,26 @@ impl Config {
         }
     }
 
+    /// How the notification sender works, from the `notify_*` settings.
+    pub fn sender_config(&self) -> Result<crate::notify::SenderConfig, ConfigError> {
+        let addresses = self
+            .notify_allow
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("notify_allow: {e}")))?;
+        let defaults = crate::notify::SenderConfig::default();
+        Ok(crate::notify::SenderConfig {
+            retry: crate::notify::policy::RetryPolicy {
+                base: std::time::Duration::from_secs(self.notify_retry_base_secs),
+                max_age: std::time::Duration::from_secs(self.notify_max_age_hours.saturating_mul(3600)),
+                ..defaults.retry
+            },
+            concurrency: self.notify_concurrency,
+            lease: std::time::Duration::from_secs(self.notify_lease_secs),
+            addresses,
+            ..defaults
+        })
+    }
+
     /// The base URL, without a trailing slash.
     pub fn base_url(&self) -> String {
         match &self.public_url {
@@ -253,6 +307,12 @@ impl Config {
                 "max_unauthenticated_body_size",
                 self.max_unauthenticated_body_size as u64,
             ),
+            ("notify_concurrency", self.notify_concurrency as u64),
+            ("notify_outbox_capacity", self.notify_outbox_capacity as u64),
+            ("notify_retry_base_secs", self.notify_retry_base_secs),
+            ("notify_max_age_hours", self.notify_max_age_hours),
+            ("notify_lease_secs", self.notify_lease_secs),
+            ("smtp_port", u64::from(self.smtp_port)),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -279,6 +339,12 @@ impl Config {
                 "database_url must start with postgres:// or postgresql:// (leave it unset for SQLite)".into(),
             ));
         }
+        self.notify_allow
+            .parse::<crate::notify::AddressPolicy>()
+            .map_err(|e| ConfigError::Invalid(format!("notify_allow: {e}")))?;
+        self.smtp_security
+            .parse::<crate::notify::model::SmtpSecurity>()
+            .map_err(|e| ConfigError::Invalid(format!("smtp_security: {e}")))?;
         if self.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(ConfigError::Invalid("metrics_token must not be empty when set".into()));
         }
@@ -296,7 +362,15 @@ fn setting_names(table: &toml::Table) -> Vec<String> {
         }
     }
     // Optional settings are absent from the serialized defaults.
-    for optional in ["public_url", "metrics_token", "database_url"] {
+    for optional in [
+        "public_url",
+        "metrics_token",
+        "database_url",
+        "smtp_host",
+        "smtp_username",
+        "smtp_password",
+        "smtp_from",
+    ] {
         if !names.iter().any(|n| n == optional) {
             names.push(optional.into());
         }
@@ -363,7 +437,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// An environment value as the TOML value its setting expects: integers and booleans by
 /// their spelling, everything else a string (paths, addresses, URLs, tokens).
 fn parse_env_value(raw: &str, key: &str) -> Result<toml::Value, String> {
-    const STRINGS: &[&str] = &["data_dir", "database_url", "bind", "public_url", "metrics_token"];
+    const STRINGS: &[&str] = &[
+        "data_dir",
+        "database_url",
+        "bind",
+        "public_url",
+        "metrics_token",
+        "notify_allow",
+        "smtp_host",
+        "smtp_security",
+        "smtp_username",
+        "smtp_password",
+        "smtp_from",
+    ];
     if STRINGS.contains(&key) {
         return Ok(toml::Value::String(raw.to_string()));
     }

@@ -47,6 +47,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage alert rules: who hears about new and regressed issues.
+    #[command(subcommand)]
+    Alert(AlertCommand),
     /// Apply database migrations and exit.
     Migrate,
     /// Print the effective configuration (secrets masked).
@@ -128,6 +131,66 @@ enum TokenCommand {
     Revoke { id: i64 },
 }
 
+#[derive(Subcommand)]
+enum AlertCommand {
+    /// Create a rule (and its channels) for a project and print the rule's id.
+    Create(Box<AlertCreateArgs>),
+    /// List a project's rules: id, name, triggers, channels.
+    List {
+        /// The project's slug or id.
+        project: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Send a test notification through each channel of a rule and print each status.
+    Test {
+        /// The rule's id.
+        id: i64,
+    },
+}
+
+#[derive(Args)]
+struct AlertCreateArgs {
+    /// The project's slug or id.
+    project: String,
+    /// The organization (needed only when there are several).
+    #[arg(long)]
+    org: Option<String>,
+    /// When to notify: new-issue, regression, escalation:N/M (N events in M minutes), comma-separated.
+    #[arg(long, default_value = "new-issue,regression")]
+    on: String,
+    /// A name for the rule.
+    #[arg(long)]
+    name: Option<String>,
+    /// A Sentry-style issue webhook (signed with --secret, or a secret made up and printed to stderr).
+    #[arg(long)]
+    webhook: Option<String>,
+    /// The webhook's signing secret.
+    #[arg(long, requires = "webhook")]
+    secret: Option<String>,
+    /// A Slack incoming-webhook URL.
+    #[arg(long)]
+    slack: Option<String>,
+    /// A Discord webhook URL.
+    #[arg(long)]
+    discord: Option<String>,
+    /// A Microsoft Teams workflow webhook URL.
+    #[arg(long)]
+    teams: Option<String>,
+    /// An ntfy topic URL (https://ntfy.sh/my-topic).
+    #[arg(long)]
+    ntfy: Option<String>,
+    /// An ntfy access token.
+    #[arg(long, requires = "ntfy")]
+    ntfy_token: Option<String>,
+    /// E-mail this address (repeatable) through the configured SMTP relay (smtp_* settings).
+    #[arg(long)]
+    email: Vec<String>,
+    /// At most one notification per issue within this many seconds.
+    #[arg(long)]
+    interval: Option<u32>,
+}
+
 fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
     let config = match &global.config {
         Some(path) => Config::from_file(path)?,
@@ -175,6 +238,9 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Project(cmd) => with_store(&config, true, |store| project(store, &config, cmd)),
         Command::Token(cmd) => with_store(&config, true, |store| token(store, &config, cmd)),
+        Command::Alert(cmd) => with_store(&config, true, |store| {
+            errata::notify::manage::run(store, &config, cmd.into())
+        }),
         Command::Migrate => {
             let location = config.database_location().describe();
             with_store(&config, true, |store| async move {
@@ -473,4 +539,31 @@ async fn token(store: Store, config: &Config, cmd: TokenCommand) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+impl From<AlertCommand> for errata::notify::manage::AlertCommand {
+    fn from(cmd: AlertCommand) -> Self {
+        use errata::notify::manage::{AlertCommand as C, Destinations};
+        match cmd {
+            AlertCommand::Create(a) => C::Create {
+                project: a.project,
+                org: a.org,
+                on: a.on,
+                name: a.name,
+                interval: a.interval,
+                to: Box::new(Destinations {
+                    webhook: a.webhook,
+                    secret: a.secret,
+                    slack: a.slack,
+                    discord: a.discord,
+                    teams: a.teams,
+                    ntfy: a.ntfy,
+                    ntfy_token: a.ntfy_token,
+                    email: a.email,
+                }),
+            },
+            AlertCommand::List { project, org } => C::List { project, org },
+            AlertCommand::Test { id } => C::Test { id },
+        }
+    }
 }

@@ -20,6 +20,8 @@ pub struct AppState {
     pub ops: Arc<crate::ops::OpsState>,
     /// Bounds the ingest requests in progress (`ingest_concurrency`).
     pub ingest_permits: Arc<tokio::sync::Semaphore>,
+    /// The notification sender, once started (the API's "send a test notification" uses it).
+    pub notifier: Arc<std::sync::OnceLock<crate::notify::Sender<Store>>>,
     shutting_down: Arc<AtomicBool>,
 }
 
@@ -33,6 +35,7 @@ impl AppState {
             cache: Arc::new(IngestCache::default()),
             metrics,
             ops: Arc::default(),
+            notifier: Arc::default(),
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }

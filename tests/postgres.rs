@@ -576,3 +576,60 @@ async fn outcome_and_rate_limited_counts_from_two_nodes_add_up() {
     close(a).await;
     close(b).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_issue_writes_one_notification_and_two_nodes_never_claim_it_both() {
+    use errata::notify::model::{ChannelKind, Filters, Rule, RuleId, Secret, Trigger};
+    use errata::store::NewChannel;
+
+    let (url, project_id) = bootstrapped().await;
+    let (a, b) = (node(&url).await, node(&url).await);
+    let org = scalar(&url, "SELECT organization_id FROM projects LIMIT 1").await;
+    let channel = a
+        .create_alert_channel(NewChannel {
+            organization_id: org,
+            name: "hook".into(),
+            kind: ChannelKind::Webhook {
+                url: "http://127.0.0.1:9/hook".parse().expect("url"),
+                secret: Secret::new("s3cret"),
+            },
+        })
+        .await
+        .expect("channel");
+    let rule = a
+        .create_alert_rule(Rule {
+            id: RuleId(0),
+            project_id,
+            name: "r".into(),
+            triggers: vec![Trigger::NewIssue, Trigger::Regression],
+            filters: Filters::default(),
+            channels: vec![channel.id],
+            interval_secs: 60,
+            enabled: true,
+        })
+        .await
+        .expect("rule");
+    assert_eq!(b.alert_rules(project_id).await.expect("rules"), vec![rule]);
+
+    // One new issue, its event sent to both nodes: one issue, one notification.
+    let r = record(project_id, &event_id(1), "h-alert", None, 10 * HOUR);
+    send_all(vec![(a.clone(), r.clone()), (b.clone(), r)]).await;
+    send_all(vec![(
+        a.clone(),
+        record(project_id, &event_id(2), "h-alert", None, 10 * HOUR),
+    )])
+    .await;
+    assert_eq!(scalar(&url, "SELECT count(*) FROM notifications").await, 1);
+    assert_eq!(a.outbox_depth().await.expect("depth"), 1);
+
+    // Both nodes claim at once: the row goes to exactly one of them.
+    let far = i64::MAX / 4;
+    let (ca, cb) = tokio::join!(
+        a.outbox_claim(far, 10, far + 1, vec![]),
+        b.outbox_claim(far, 10, far + 1, vec![])
+    );
+    let claimed = ca.expect("claims").len() + cb.expect("claims").len();
+    assert_eq!(claimed, 1, "claimed by one node only");
+    close(a).await;
+    close(b).await;
+}

@@ -1,6 +1,7 @@
 //! The web API: the subset of Sentry's `/api/0/` that sentry-cli, API clients and
 //! dashboards call. Bearer-token auth, Sentry-shaped JSON, cursor pagination.
 
+pub mod alerts;
 pub mod auth;
 pub mod events;
 pub mod grouping;
@@ -300,6 +301,54 @@ fn registry() -> Registry {
         "/api/0/projects/{org}/{project}/events/{event}/attachments/{id}/",
         &["GET"],
         vec![web::get().to(stats::event_attachment)],
+    )
+    .add(
+        "/api/0/organizations/{org}/alert-channels/",
+        &["GET", "POST"],
+        vec![web::get().to(alerts::channels), web::post().to(alerts::channel_create)],
+    )
+    .add(
+        "/api/0/organizations/{org}/alert-channels/{channel}/",
+        &["GET", "PUT", "DELETE"],
+        vec![
+            web::get().to(alerts::channel_detail),
+            web::put().to(alerts::channel_update),
+            web::delete().to(alerts::channel_delete),
+        ],
+    )
+    .add(
+        "/api/0/organizations/{org}/alert-channels/{channel}/test/",
+        &["POST"],
+        vec![web::post().to(alerts::channel_test)],
+    )
+    .add(
+        "/api/0/organizations/{org}/alert-deliveries/",
+        &["GET"],
+        vec![web::get().to(alerts::org_deliveries)],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/alert-rules/",
+        &["GET", "POST"],
+        vec![web::get().to(alerts::rules), web::post().to(alerts::rule_create)],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/alert-rules/{rule}/",
+        &["GET", "PUT", "DELETE"],
+        vec![
+            web::get().to(alerts::rule_detail),
+            web::put().to(alerts::rule_update),
+            web::delete().to(alerts::rule_delete),
+        ],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/alert-rules/{rule}/test/",
+        &["POST"],
+        vec![web::post().to(alerts::rule_test)],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/alert-deliveries/",
+        &["GET"],
+        vec![web::get().to(alerts::project_deliveries)],
     )
     .add("/api/0/openapi.json/", &["GET"], vec![web::get().to(openapi::serve)])
 }

@@ -70,6 +70,7 @@ fn path_example(name: &str) -> Value {
         "key" => json!("0123456789abcdef0123456789abcdef"),
         "event" => json!("latest"),
         "project_id" => json!("1"),
+        "channel" | "rule" => json!("1"),
         _ => json!("browser"),
     }
 }
@@ -157,6 +158,12 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
         return vec![];
     }
     let mut out = Vec::new();
+    if tail.ends_with("/alert-deliveries") {
+        out.push(json!({"name": "limit", "in": "query", "required": false,
+                        "description": "most deliveries listed (1 to 500, default 100)",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500}}));
+        return out;
+    }
     if tail.ends_with("/events") {
         out.push(string_param("full", "query", "1 or true = full events", None));
         out.extend(paging());
@@ -191,6 +198,9 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
 fn request_body(path: &str, method: &str) -> Option<Value> {
     let schema = match method {
         "PUT" if path.trim_end_matches('/').ends_with("/hashes") => return None,
+        "POST" if path.trim_end_matches('/').ends_with("/test") => return None,
+        "PUT" | "POST" if path.contains("/alert-channels/") => "AlertChannel",
+        "PUT" | "POST" if path.contains("/alert-rules/") => "AlertRule",
         "PUT" if path.contains("/issues/") || path.starts_with("/api/0/groups/") => "IssueUpdate",
         "PUT" | "POST" if path.contains("/keys/") => "KeyBody",
         "PUT" | "POST" if path.contains("/projects/") => "ProjectBody",
@@ -218,6 +228,9 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
         "/hashes",
         "/teams",
         "/tags",
+        "/alert-channels",
+        "/alert-rules",
+        "/alert-deliveries",
     ]
     .iter()
     .any(|s| tail.ends_with(s));
@@ -231,6 +244,11 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
             ("202", json!({"description": "scheduled for deletion"}))
         }
         "DELETE" => ("204", json!({"description": "deleted"})),
+        "POST" if tail.ends_with("/test") => (
+            "200",
+            json!({"description": "the test notification's status (never the receiver's answer)",
+                   "content": {"application/json": {"schema": {"type": "object"}}}}),
+        ),
         "POST" => (
             "201",
             json!({"description": "created", "content": {"application/json": {"schema": {"type": "object"}}}}),
@@ -361,6 +379,31 @@ fn schemas() -> Value {
             "name": {"type": "string"}, "slug": {"type": "string"}, "platform": {"type": "string"},
             "scrubbing": {"type": "object"}, "fingerprintingRules": {"type": "string"},
             "groupingEnhancements": {"type": "string"}}},
+        "AlertChannel": {"type": "object", "description": "a channel: name, type and the type's fields; secrets are shown back masked",
+            "properties": {
+                "name": {"type": "string"},
+                "type": {"type": "string", "enum": ["webhook", "slack", "discord", "teams", "ntfy", "email"]},
+                "url": {"type": "string", "description": "http(s) receiver URL (webhook, slack, discord, teams, ntfy)"},
+                "secret": {"type": "string", "description": "webhook signing secret; made up when left out and shown once"},
+                "token": {"type": "string", "description": "ntfy access token"},
+                "host": {"type": "string"}, "port": {"type": "integer"},
+                "security": {"type": "string", "enum": ["starttls", "tls", "none"]},
+                "username": {"type": "string"}, "password": {"type": "string"},
+                "from": {"type": "string"}, "to": {"type": "array", "items": {"type": "string"}}}},
+        "AlertRule": {"type": "object", "properties": {
+            "name": {"type": "string"},
+            "triggers": {"type": "array", "items": {"type": "string"},
+                         "description": "new-issue, regression, escalation:N/M (N events in M minutes)"},
+            "filters": {"type": "object", "properties": {
+                "levels": {"type": "array", "items": {"type": "string"}},
+                "min_level": {"type": "string"},
+                "environments": {"type": "array", "items": {"type": "string"}},
+                "releases": {"type": "array", "items": {"type": "string"}},
+                "tags": {"type": "array", "items": {"type": "object", "properties": {
+                    "key": {"type": "string"}, "value": {"type": "string"}}}}}},
+            "channels": {"type": "array", "items": {"type": "string"}},
+            "intervalSecs": {"type": "integer"},
+            "enabled": {"type": "boolean"}}},
         "KeyBody": {"type": "object", "properties": {
             "name": {"type": "string"}, "isActive": {"type": "boolean"},
             "rateLimit": {"type": "object", "nullable": true, "properties": {

@@ -7,6 +7,7 @@
 //! reached; `outbox` is what the sender needs from storage; `sender` does the I/O.
 
 pub mod door;
+pub mod manage;
 pub mod model;
 pub mod outbox;
 pub mod policy;

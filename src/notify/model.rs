@@ -135,6 +135,17 @@ impl FromStr for Trigger {
     }
 }
 
+impl fmt::Display for Trigger {
+    /// As `--on` takes it: `new-issue`, `regression`, `escalation:N/M`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::NewIssue => f.write_str("new-issue"),
+            Trigger::Regression => f.write_str("regression"),
+            Trigger::Escalation { count, minutes } => write!(f, "escalation:{count}/{minutes}"),
+        }
+    }
+}
+
 impl Trigger {
     /// An escalation trigger with its bounds checked: at least one event, a window of one
     /// minute up to a week.
@@ -505,6 +516,55 @@ impl Notification {
 
     pub fn is_digest(&self) -> bool {
         self.items.len() > 1
+    }
+
+    /// What "send a test notification" sends: a made-up new issue of `project_slug`, due
+    /// now, which links to the project's issue list.
+    pub fn test(
+        channel: ChannelId,
+        rule: RuleId,
+        project_id: i64,
+        project_slug: &str,
+        organization_slug: &str,
+        public_url: &str,
+        now_ms: i64,
+    ) -> Notification {
+        let now_us = now_ms.saturating_mul(1000);
+        let issue = IssueSnapshot {
+            issue_id: 0,
+            project_id,
+            project_slug: project_slug.to_string(),
+            organization_slug: organization_slug.to_string(),
+            short_id: format!("{}-TEST", project_slug.to_ascii_uppercase()),
+            title: "Test notification from Errata".into(),
+            culprit: Some("errata alert test".into()),
+            level: Level::Info,
+            platform: None,
+            count: 1,
+            user_count: 0,
+            first_seen_us: now_us,
+            last_seen_us: now_us,
+            environment: None,
+            release: None,
+            link: format!(
+                "{}/organizations/{}/issues/?project={}",
+                public_url.trim_end_matches('/'),
+                organization_slug,
+                project_id
+            ),
+        };
+        Notification {
+            id: NotificationId::random(),
+            channel,
+            items: vec![Item {
+                rule,
+                reason: Reason::NewIssue,
+                issue,
+            }],
+            attempts: 0,
+            created_at_ms: now_ms,
+            next_attempt_at_ms: now_ms,
+        }
     }
 }
 

@@ -66,6 +66,15 @@ fn describe() {
         "errata_retention_deleted_total",
         "Rows deleted by retention, by reason (age, age_other: other tables by age, issue_cap, size_cap)"
     );
+    describe_counter!(
+        "errata_notifications_total",
+        "Alert notification attempts by channel type, outcome (delivered, retry, rejected, refused, expired) and shape (single, digest)"
+    );
+    describe_gauge!("errata_outbox_depth", "Alert notifications waiting to be delivered");
+    describe_counter!(
+        "errata_notifications_dropped_total",
+        "Alert notifications dropped because the outbox was full"
+    );
 }
 
 /// `Authorization: Bearer <token>`, compared in constant time.
@@ -98,6 +107,11 @@ pub async fn record_gauges(state: &AppState) {
         metrics::gauge!("errata_events_stored").set(stats.events as f64);
         metrics::gauge!("errata_issues").set(stats.issues as f64);
     }
+    if let Ok(depth) = state.store.outbox_depth().await {
+        metrics::gauge!("errata_outbox_depth").set(depth as f64);
+    }
+    // Present from the start, so a dashboard shows 0 rather than no data.
+    metrics::counter!("errata_notifications_dropped_total").increment(0);
 }
 
 async fn store_stats(state: &AppState) -> Option<StoreStats> {

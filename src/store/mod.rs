@@ -8,6 +8,7 @@
 //! same name and signature, so a backend is added by adding a variant, its arm in
 //! `dispatch!`, and those methods (the compiler lists what is missing).
 
+pub mod alerts;
 pub mod copy;
 pub mod filter;
 pub mod model;
@@ -23,6 +24,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde_json::Value;
 
+use crate::notify::model::{Channel, ChannelId, Notification, NotificationId, Rule, RuleId};
+use crate::notify::outbox::{AttemptRecord, Next};
+
+pub use alerts::{AlertSettings, Delivery, DeliveryFilter, NewChannel};
 pub use filter::*;
 pub use model::*;
 pub use outcomes::OutcomeRow;
@@ -533,6 +538,96 @@ impl Store {
     /// A project's outcome rows with `since <= day <= until` (`YYYY-MM-DD`), oldest first.
     pub async fn outcomes(&self, project_id: i64, since: &str, until: &str) -> Result<Vec<OutcomeRow>, StoreError> {
         dispatch!(self, b => b.outcomes(project_id, since, until).await)
+    }
+
+    // ---------------------------------------------------------------- alerts
+
+    /// What the ingest transaction needs to write notifications (outbox bound, links).
+    pub fn alert_settings(&self) -> &AlertSettings {
+        dispatch!(self, b => b.alert_settings())
+    }
+
+    /// An organization's channels, secrets included (the API masks them).
+    pub async fn alert_channels(&self, organization_id: i64) -> Result<Vec<Channel>, StoreError> {
+        dispatch!(self, b => b.alert_channels(organization_id).await)
+    }
+
+    pub async fn alert_channel(&self, id: ChannelId) -> Result<Channel, StoreError> {
+        dispatch!(self, b => b.alert_channel(id).await)
+    }
+
+    pub async fn create_alert_channel(&self, new: NewChannel) -> Result<Channel, StoreError> {
+        dispatch!(self, b => b.create_alert_channel(new).await)
+    }
+
+    /// Replaces a channel's name and configuration.
+    pub async fn update_alert_channel(&self, id: ChannelId, new: NewChannel) -> Result<Channel, StoreError> {
+        dispatch!(self, b => b.update_alert_channel(id, new).await)
+    }
+
+    /// Deletes a channel with its waiting notifications and history.
+    pub async fn delete_alert_channel(&self, id: ChannelId) -> Result<(), StoreError> {
+        dispatch!(self, b => b.delete_alert_channel(id).await)
+    }
+
+    pub async fn alert_rules(&self, project_id: i64) -> Result<Vec<Rule>, StoreError> {
+        dispatch!(self, b => b.alert_rules(project_id).await)
+    }
+
+    pub async fn alert_rule(&self, id: RuleId) -> Result<Rule, StoreError> {
+        dispatch!(self, b => b.alert_rule(id).await)
+    }
+
+    /// Creates a rule (its id is ignored); its channels must belong to the project's
+    /// organization.
+    pub async fn create_alert_rule(&self, rule: Rule) -> Result<Rule, StoreError> {
+        dispatch!(self, b => b.create_alert_rule(rule).await)
+    }
+
+    /// Replaces the rule with `rule.id`.
+    pub async fn update_alert_rule(&self, rule: Rule) -> Result<Rule, StoreError> {
+        dispatch!(self, b => b.update_alert_rule(rule).await)
+    }
+
+    pub async fn delete_alert_rule(&self, id: RuleId) -> Result<(), StoreError> {
+        dispatch!(self, b => b.delete_alert_rule(id).await)
+    }
+
+    /// The delivery history, newest first, with each attempt's status.
+    pub async fn deliveries(&self, filter: DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        dispatch!(self, b => b.deliveries(filter).await)
+    }
+
+    /// Up to `limit` due notifications not for a channel in `skip`, each leased until
+    /// `lease_until_ms` (see `notify::Outbox::claim`).
+    pub async fn outbox_claim(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        lease_until_ms: i64,
+        skip: Vec<ChannelId>,
+    ) -> Result<Vec<Notification>, StoreError> {
+        dispatch!(self, b => b.outbox_claim(now_ms, limit, lease_until_ms, skip).await)
+    }
+
+    /// Replaces the waiting `members` by one `digest`.
+    pub async fn outbox_fold(&self, members: Vec<NotificationId>, digest: Notification) -> Result<(), StoreError> {
+        dispatch!(self, b => b.outbox_fold(members, digest).await)
+    }
+
+    /// Records an attempt (if one was made) and what follows it.
+    pub async fn outbox_record(
+        &self,
+        id: NotificationId,
+        attempt: Option<AttemptRecord>,
+        next: Next,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, b => b.outbox_record(id, attempt, next).await)
+    }
+
+    /// Notifications waiting to be delivered (metrics).
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        dispatch!(self, b => b.outbox_depth().await)
     }
 
     // ---------------------------------------------------------------- retention and size cap

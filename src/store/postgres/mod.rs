@@ -7,6 +7,7 @@
 //! process. Connections come from a deadpool pool over tokio-postgres.
 
 pub mod admin;
+pub mod alerts;
 pub mod backup;
 pub mod config_watch;
 pub mod copy;

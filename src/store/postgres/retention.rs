@@ -148,7 +148,8 @@ async fn expire_other(
             &[&cutoff_day, &limit],
         )
         .await?;
-    Ok((reports + outcomes) as usize)
+    let deliveries = super::alerts::prune_history(client, cutoff_us / 1000, limit as usize).await?;
+    Ok((reports + outcomes + deliveries) as usize)
 }
 
 /// Over the next `limit` issues after `after`: old tag values, old hourly counts, and the

@@ -227,7 +227,9 @@ pub async fn write_batch(pool: &Pool, records: &[&EventRecord]) -> Result<Vec<Re
             folded.apply(stored.issue_id, created[index], record);
         }
     }
-    folded.write(&tx).await?;
+    let regressed = folded.write(&tx).await?;
+    // Notifications are written in this transaction: none for an issue rolled back.
+    super::alerts::enqueue(&tx, records, &results, &created, &regressed).await?;
     tx.commit().await?;
     Ok(results.into_iter().map(|r| r.unwrap_or(Err(PgError::Closed))).collect())
 }
@@ -474,7 +476,9 @@ impl Folded {
             .or_insert(0) += 1;
     }
 
-    async fn write(self, tx: &Transaction<'_>) -> Result<(), PgError> {
+    /// Writes the aggregates; returns the issues this batch regressed.
+    async fn write(self, tx: &Transaction<'_>) -> Result<Vec<i64>, PgError> {
+        let mut regressed = Vec::new();
         // Users first: how many are new to each issue is known only once inserted.
         let mut new_users: HashMap<i64, i64> = HashMap::new();
         if !self.users.is_empty() {
@@ -542,6 +546,9 @@ impl Folded {
                 crate::store::rules::reopens(&status, &details, release.as_deref(), *timestamp, times_seen)
             });
             if let Some(substatus) = reopen {
+                if substatus == "regressed" {
+                    regressed.push(*issue_id);
+                }
                 tx.execute(
                     &tx.prepare_cached(
                         "UPDATE issues SET status = 'unresolved', substatus = $2, status_details = '{}' WHERE id = $1",
@@ -599,6 +606,6 @@ impl Folded {
             )
             .await?;
         }
-        Ok(())
+        Ok(regressed)
     }
 }

@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0002_attachments_user_reports.sql"),
     include_str!("../../../schema/0003_retention_every_table.sql"),
     include_str!("../../../schema/0004_token_bindings.sql"),
+    include_str!("../../../schema/0005_alerts.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

@@ -6,6 +6,7 @@
 //! functions over a connection (`admin`), run by the writer thread.
 
 pub mod admin;
+pub mod alerts;
 pub mod backup;
 pub mod copy;
 pub mod ingest;
@@ -37,6 +38,9 @@ use super::{
 };
 use writer::Writer;
 
+use crate::notify::model::{Channel, ChannelId, Notification, NotificationId, Rule, RuleId};
+use crate::notify::outbox::{AttemptRecord, Next};
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::Database(e.to_string())
@@ -67,6 +71,7 @@ pub struct SqliteStore {
     path: Arc<PathBuf>,
     /// Bumped by every change to projects, keys or settings, so caches know to refetch.
     config_generation: Arc<AtomicU64>,
+    alerts: Arc<super::AlertSettings>,
 }
 
 impl SqliteStore {
@@ -75,7 +80,8 @@ impl SqliteStore {
         let mut conn = open_write_connection(path, opts.synchronous_full)?;
         migrate::run(&mut conn)?;
         let config_generation = Arc::new(AtomicU64::new(1));
-        let writer = Writer::start(conn, opts, config_generation.clone());
+        let alerts = Arc::new(super::AlertSettings::default());
+        let writer = Writer::start(conn, opts, config_generation.clone(), alerts.clone());
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
             .with_init(|c| {
@@ -92,6 +98,7 @@ impl SqliteStore {
             reads,
             path: Arc::new(path.to_path_buf()),
             config_generation,
+            alerts,
         })
     }
 
@@ -584,6 +591,91 @@ impl SqliteStore {
 
     // ---------------------------------------------------------------- retention and size cap
 
+    // ---------------------------------------------------------------- alerts
+
+    pub fn alert_settings(&self) -> &super::AlertSettings {
+        &self.alerts
+    }
+
+    pub async fn alert_channels(&self, organization_id: i64) -> Result<Vec<Channel>, StoreError> {
+        self.read(move |c| alerts::channels(c, organization_id)).await
+    }
+
+    pub async fn alert_channel(&self, id: ChannelId) -> Result<Channel, StoreError> {
+        self.read(move |c| alerts::channel(c, id)).await
+    }
+
+    pub async fn create_alert_channel(&self, new: super::NewChannel) -> Result<Channel, StoreError> {
+        self.writer.maintain(move |tx| alerts::create_channel(tx, &new)).await
+    }
+
+    pub async fn update_alert_channel(&self, id: ChannelId, new: super::NewChannel) -> Result<Channel, StoreError> {
+        self.writer
+            .maintain(move |tx| alerts::update_channel(tx, id, &new))
+            .await
+    }
+
+    pub async fn delete_alert_channel(&self, id: ChannelId) -> Result<(), StoreError> {
+        self.writer.maintain(move |tx| alerts::delete_channel(tx, id)).await
+    }
+
+    pub async fn alert_rules(&self, project_id: i64) -> Result<Vec<Rule>, StoreError> {
+        self.read(move |c| alerts::rules(c, project_id)).await
+    }
+
+    pub async fn alert_rule(&self, id: RuleId) -> Result<Rule, StoreError> {
+        self.read(move |c| alerts::rule(c, id)).await
+    }
+
+    pub async fn create_alert_rule(&self, rule: Rule) -> Result<Rule, StoreError> {
+        self.writer.maintain(move |tx| alerts::create_rule(tx, &rule)).await
+    }
+
+    pub async fn update_alert_rule(&self, rule: Rule) -> Result<Rule, StoreError> {
+        self.writer.maintain(move |tx| alerts::update_rule(tx, &rule)).await
+    }
+
+    pub async fn delete_alert_rule(&self, id: RuleId) -> Result<(), StoreError> {
+        self.writer.maintain(move |tx| alerts::delete_rule(tx, id)).await
+    }
+
+    pub async fn deliveries(&self, filter: super::DeliveryFilter) -> Result<Vec<super::Delivery>, StoreError> {
+        self.read(move |c| alerts::deliveries(c, filter)).await
+    }
+
+    pub async fn outbox_claim(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        lease_until_ms: i64,
+        skip: Vec<ChannelId>,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.writer
+            .maintain(move |tx| alerts::claim(tx, now_ms, limit, lease_until_ms, &skip))
+            .await
+    }
+
+    pub async fn outbox_fold(&self, members: Vec<NotificationId>, digest: Notification) -> Result<(), StoreError> {
+        self.writer
+            .maintain(move |tx| alerts::fold(tx, &members, &digest))
+            .await
+    }
+
+    pub async fn outbox_record(
+        &self,
+        id: NotificationId,
+        attempt: Option<AttemptRecord>,
+        next: Next,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .maintain(move |tx| alerts::record(tx, &id, attempt.as_ref(), &next))
+            .await
+    }
+
+    pub async fn outbox_depth(&self) -> Result<i64, StoreError> {
+        self.read(alerts::depth).await
+    }
+
     pub async fn delete_expired(&self, cutoff_us: i64, limit: usize) -> Result<usize, StoreError> {
         self.writer
             .maintain(move |tx| retention::delete_expired(tx, cutoff_us, limit))
@@ -611,7 +703,8 @@ impl SqliteStore {
         self.writer
             .maintain(move |tx| {
                 Ok(retention::delete_expired_user_reports(tx, cutoff_us, limit)?
-                    + outcomes::delete_before(tx, &cutoff_day, limit)?)
+                    + outcomes::delete_before(tx, &cutoff_day, limit)?
+                    + alerts::prune_history(tx, cutoff_us / 1000, limit)?)
             })
             .await
     }

@@ -12,7 +12,10 @@ use std::time::Instant;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
+use super::alerts::{self, Happenings};
 use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
+use crate::notify::policy::Happening;
+use crate::store::AlertSettings;
 
 /// A job run on the writer's connection; it returns the step that answers its caller, so
 /// the writer can mark caches stale between the commit and the answer.
@@ -51,7 +54,12 @@ struct WriterInner {
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl Writer {
-    pub(super) fn start(conn: Connection, opts: StoreOptions, generation: Arc<AtomicU64>) -> Writer {
+    pub(super) fn start(
+        conn: Connection,
+        opts: StoreOptions,
+        generation: Arc<AtomicU64>,
+        alerts: Arc<AlertSettings>,
+    ) -> Writer {
         let (tx, rx) = sync_channel(opts.queue_capacity);
         let depth = Arc::new(AtomicUsize::new(0));
         let incoming = Arc::new(AtomicUsize::new(0));
@@ -63,7 +71,7 @@ impl Writer {
         };
         let thread = std::thread::Builder::new()
             .name("errata-writer".into())
-            .spawn(move || run(conn, queue, generation))
+            .spawn(move || run(conn, queue, generation, alerts))
             .expect("spawning the writer thread needs only memory");
         Writer {
             inner: Arc::new(WriterInner {
@@ -263,7 +271,7 @@ impl Queue {
     }
 }
 
-fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
+fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>, alerts: Arc<AlertSettings>) {
     let mut cache = HashCache::new();
     // Checkpoints run on their own thread, so a commit never waits for one. The writer's own
     // automatic checkpoint stays as a backstop that bounds the WAL if that thread falls behind.
@@ -297,7 +305,7 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>) {
                         None => break,
                     }
                 }
-                commit_batch(&mut conn, &mut cache, batch);
+                commit_batch(&mut conn, &mut cache, &alerts, batch);
                 if let Some(f) = deferred {
                     administer(&mut conn, &mut cache, &generation, f);
                 }
@@ -326,19 +334,30 @@ fn administer(conn: &mut Connection, cache: &mut HashCache, generation: &AtomicU
 
 type Reply = oneshot::Sender<Result<Stored, StoreError>>;
 
-fn commit_batch(conn: &mut Connection, cache: &mut HashCache, batch: Vec<(Box<EventRecord>, Reply)>) {
+fn commit_batch(
+    conn: &mut Connection,
+    cache: &mut HashCache,
+    alerts: &AlertSettings,
+    batch: Vec<(Box<EventRecord>, Reply)>,
+) {
     let started = Instant::now();
     let size = batch.len();
     let mut learned = HashCache::new();
     let mut results = Vec::with_capacity(size);
     let outcome = (|| -> Result<(), StoreError> {
         let tx = conn.transaction().map_err(super::from_write)?;
-        let mut folded = Folded::default();
+        let mut folded = Folded {
+            happenings: Happenings::start(&tx)?,
+            ..Folded::default()
+        };
         for (record, _) in &batch {
             let result = store_one_in_savepoint(&tx, cache, &mut learned, &mut folded, record);
             results.push(result);
         }
+        // Notifications are written in this transaction: none for an issue rolled back.
+        let happenings = std::mem::take(&mut folded.happenings);
         folded.write(&tx)?;
+        alerts::enqueue(&tx, happenings, alerts)?;
         tx.commit().map_err(super::from_write)
     })();
     match outcome {
@@ -380,8 +399,9 @@ struct IssueState {
 }
 
 impl IssueState {
-    /// Counts one more event, reopening the issue if it was resolved (or wakes it if ignored).
-    fn touch(&mut self, r: &EventRecord) {
+    /// Counts one more event, reopening the issue if it was resolved (or wakes it if ignored);
+    /// returns whether it regressed.
+    fn touch(&mut self, r: &EventRecord) -> bool {
         let reopen = super::reopens(
             &self.status,
             &self.details,
@@ -406,6 +426,7 @@ impl IssueState {
             self.substatus = Some("ongoing".into());
         }
         self.dirty = true;
+        reopen == Some("regressed")
     }
 }
 
@@ -421,6 +442,8 @@ struct Folded {
     tags: HashMap<(i64, String, String), TagFold>,
     hourly: HashMap<(i64, i64), i64>,
     users: std::collections::HashSet<(i64, String)>,
+    /// What happened to issues, for the alert rules.
+    happenings: Happenings,
 }
 
 impl Folded {
@@ -496,8 +519,13 @@ impl Folded {
     fn apply(&mut self, issue_id: i64, created: bool, new_user: bool, r: &EventRecord) {
         if created {
             self.created(issue_id, r);
+            self.happenings.note(issue_id, Happening::Created, r);
         } else if let Some(issue) = self.issues.get_mut(&issue_id) {
-            issue.touch(r);
+            let happening = match issue.touch(r) {
+                true => Happening::Regressed,
+                false => Happening::SeenAgain,
+            };
+            self.happenings.note(issue_id, happening, r);
         }
         if let Some(user) = &r.user_key {
             self.users.insert((issue_id, user.clone()));
@@ -805,7 +833,7 @@ mod tests {
                 (Box::new(r), tx)
             })
             .collect();
-        commit_batch(conn, cache, batch);
+        commit_batch(conn, cache, &AlertSettings::default(), batch);
         receivers
             .into_iter()
             .map(|mut rx| rx.try_recv().expect("answered").expect("stored"))
