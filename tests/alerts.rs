@@ -382,7 +382,7 @@ fn channels_and_rules_are_managed_over_the_api_with_secrets_masked() {
 
 #[test]
 fn the_cli_creates_lists_and_tests_a_rule() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = common::data_dir();
     let receiver = Receiver::start();
     let url = receiver.url("/services/T000/B000/XXXX");
     let (ok, out, err) = errata_cli(
@@ -421,7 +421,11 @@ fn the_cli_creates_lists_and_tests_a_rule() {
 
 /// Starts the built binary on an existing data directory and waits until it listens.
 fn serve_binary(dir: &std::path::Path) -> (std::process::Child, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_errata"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
+    if let Some(url) = common::database_url_of(dir) {
+        command.env("ERRATA_DATABASE_URL", url);
+    }
+    let mut child = command
         .args(["serve"])
         .env("ERRATA_DATA_DIR", dir)
         .env("ERRATA_BIND", "127.0.0.1:0")
@@ -461,7 +465,7 @@ fn kill(child: &mut std::process::Child) {
 
 #[test]
 fn deliveries_pending_at_a_sigkill_are_sent_after_the_restart_with_their_keys() {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = common::data_dir();
     // The receiver's port, reserved and then left closed: the receiver is down.
     let port = TcpListener::bind("127.0.0.1:0")
         .expect("bind")

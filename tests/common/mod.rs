@@ -585,6 +585,22 @@ pub struct BinaryServer {
     pub dir: tempfile::TempDir,
 }
 
+/// A fresh data directory for `errata_cli` and a served binary without a `spawn_server*`:
+/// when `POSTGRES`, a fresh database of this binary's cluster goes with it.
+pub fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if POSTGRES {
+        remember_database(dir.path(), &fresh_postgres_url());
+    }
+    dir
+}
+
+/// The PostgreSQL URL that goes with a data directory of this binary, if any: what a
+/// command started on that directory is given as `ERRATA_DATABASE_URL`.
+pub fn database_url_of(dir: &std::path::Path) -> Option<String> {
+    database_of(dir)
+}
+
 /// Runs an `errata` command on a data directory: (succeeded, stdout, stderr).
 pub fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
