@@ -1,16 +1,17 @@
 //! Alerts end to end through the real server: events open and regress issues, the outbox
 //! rows are written with them, the running sender delivers to receivers started here; a
 //! storm becomes one digest; deliveries pending at a SIGKILL of the built binary are sent
-//! after the restart with their idempotency keys; the API and the CLI manage rules.
+//! after the restart with their idempotency keys; an escalation fires once at its N-th event;
+//! e-mail reaches a real SMTP server; the API and the CLI manage rules. Compiled again in
+//! tests/pg_suites.rs, so all of it runs on PostgreSQL too.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use common::receiver::Receiver;
+use common::smtp::Smtp;
 use common::{TestServer, errata_cli, exception_event, spawn_server_with};
 use hmac::{KeyInit, Mac};
 use reqwest::Method;
@@ -18,119 +19,6 @@ use serde_json::{Value, json};
 
 /// Every wait here gives up after this long.
 const BOUND: Duration = Duration::from_secs(30);
-
-// ---------------------------------------------------------------------------------------
-// A receiver: records every request and answers 200.
-
-#[derive(Clone, Debug)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("JSON body")
-    }
-}
-
-struct Receiver {
-    addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        Receiver::on(TcpListener::bind("127.0.0.1:0").expect("bind receiver"))
-    }
-
-    fn on(listener: TcpListener) -> Receiver {
-        let addr = listener.local_addr().expect("address");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (log, stopped) = (received.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stopped.load(Ordering::Acquire) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let log = log.clone();
-                        std::thread::spawn(move || serve(stream, log));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Receiver { addr, received, stop }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    fn all(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    fn count(&self) -> usize {
-        self.received.lock().unwrap().len()
-    }
-
-    fn wait_for(&self, n: usize, what: &str) -> Vec<Received> {
-        let deadline = Instant::now() + BOUND;
-        while self.count() < n {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.all()
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-    }
-}
-
-fn serve(stream: std::net::TcpStream, log: Arc<Mutex<Vec<Received>>>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    log.lock().unwrap().push(Received { headers, body });
-    let mut stream = reader.into_inner();
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-}
 
 // ---------------------------------------------------------------------------------------
 // Helpers over the API.
@@ -153,11 +41,16 @@ fn channel(server: &TestServer, body: Value) -> String {
 }
 
 fn rule(server: &TestServer, triggers: &[&str], channels: &[&str]) -> String {
-    let (status, created) = post(
-        server,
-        "/api/0/projects/errata/default/alert-rules/",
-        &json!({"name": "ops", "triggers": triggers, "channels": channels}),
-    );
+    rule_with(server, triggers, channels, json!({}))
+}
+
+/// A rule named "ops"; `extra`'s fields (such as `intervalSecs`) join the body.
+fn rule_with(server: &TestServer, triggers: &[&str], channels: &[&str], extra: Value) -> String {
+    let mut body = json!({"name": "ops", "triggers": triggers, "channels": channels});
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    let (status, created) = post(server, "/api/0/projects/errata/default/alert-rules/", &body);
     assert_eq!(status, 201, "{created}");
     created["id"].as_str().expect("rule id").to_string()
 }
@@ -585,4 +478,162 @@ fn deliveries_pending_at_a_sigkill_are_sent_after_the_restart_with_their_keys() 
         );
     }
     kill(&mut child);
+}
+
+/// An event of the one issue these tests escalate, `ago` before now by its own timestamp.
+fn escalating_event(ago: Duration) -> Value {
+    let mut event = exception_event("TimeoutError", "upstream slow", "shop.pay", "charge");
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .saturating_sub(ago);
+    event["timestamp"] = json!(at.as_secs_f64());
+    event
+}
+
+#[test]
+fn an_escalation_fires_once_at_its_nth_event_in_the_window() {
+    let server = spawn_server_with(fast);
+    let receiver = Receiver::start();
+    let ch = channel(
+        &server,
+        json!({"name": "hook", "type": "webhook", "url": receiver.url("/hook"), "secret": "s"}),
+    );
+    // Three events in ten minutes, at most once an hour.
+    rule_with(&server, &["escalation:3/10"], &[&ch], json!({"intervalSecs": 3600}));
+
+    // Two events from half an hour ago: the issue, but outside the window. Counting whole
+    // hours would see them in the window whenever the clock is past the half hour.
+    server.send_event(&escalating_event(Duration::from_secs(30 * 60)));
+    server.send_event(&escalating_event(Duration::from_secs(30 * 60)));
+    // Two now: four in all, two in the window.
+    server.send_event(&escalating_event(Duration::ZERO));
+    server.send_event(&escalating_event(Duration::ZERO));
+    settle();
+    assert_eq!(receiver.count(), 0, "two events in the window are not three");
+
+    // The third in the window: one notification.
+    server.send_event(&escalating_event(Duration::ZERO));
+    let got = receiver.wait_for(1, "the escalation webhook");
+    let body = got[0].json();
+    assert_eq!(body["action"], "unresolved", "{body}");
+    assert_eq!(body["data"]["issue"]["substatus"], "escalating", "{body}");
+
+    // More within the rule's interval: nothing more.
+    for _ in 0..3 {
+        server.send_event(&escalating_event(Duration::ZERO));
+    }
+    settle();
+    assert_eq!(receiver.count(), 1, "one escalation per interval");
+    let history = server.get_ok("/api/0/projects/errata/default/alert-deliveries/");
+    assert_eq!(history.as_array().map(Vec::len), Some(1), "{history}");
+    assert_eq!(history[0]["state"], "delivered", "{history}");
+}
+
+/// The one mail the SMTP server holds, unfolded, once it arrives.
+fn the_mail(smtp: &Smtp, what: &str) -> String {
+    let deadline = Instant::now() + BOUND;
+    while smtp.mails().is_empty() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    settle();
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "one mail for {what}");
+    // Long headers are folded onto continuation lines; unfold them to read.
+    mails[0].replace("\r\n", "\n").replace("\n ", " ")
+}
+
+#[test]
+fn a_new_issue_is_one_mail_with_its_short_id_as_text_and_html() {
+    let server = spawn_server_with(fast);
+    let smtp = Smtp::start();
+    let ch = channel(
+        &server,
+        json!({
+            "name": "mail", "type": "email", "host": "localhost", "port": smtp.port,
+            "security": "none", "from": "Errata <errata@example.com>", "to": ["oncall@example.com"],
+        }),
+    );
+    rule(&server, &["new-issue"], &[&ch]);
+
+    server.send_event(&exception_event("ValueError", "bad input", "shop.forms", "parse"));
+    let mail = the_mail(&smtp, "the new-issue mail");
+    let issues = server.issues("");
+    assert_eq!(issues.len(), 1);
+    let short_id = issues[0]["shortId"].as_str().expect("short id");
+    let subject = mail
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .expect("a subject");
+    assert!(subject.contains(short_id), "{short_id} in {subject}");
+    assert!(subject.contains("ValueError"), "{subject}");
+    assert!(mail.contains("To: oncall@example.com"), "{mail}");
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+    let history = server.get_ok("/api/0/projects/errata/default/alert-deliveries/");
+    assert_eq!(history[0]["state"], "delivered", "{history}");
+}
+
+#[test]
+fn the_cli_sends_a_test_mail_through_the_configured_relay() {
+    let dir = common::data_dir();
+    let smtp = Smtp::start();
+    let port = smtp.port.to_string();
+    let cli = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
+        command
+            .args(args)
+            .env("ERRATA_DATA_DIR", dir.path())
+            .env("ERRATA_SMTP_HOST", "localhost")
+            .env("ERRATA_SMTP_PORT", &port)
+            .env("ERRATA_SMTP_SECURITY", "none")
+            .env("ERRATA_SMTP_FROM", "Errata <errata@example.com>")
+            .env_remove("ERRATA_CONFIG");
+        if let Some(url) = common::database_url_of(dir.path()) {
+            command.env("ERRATA_DATABASE_URL", url);
+        }
+        let output = common::wait::output_within(&mut command, BOUND);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = cli(&[
+        "alert",
+        "create",
+        "default",
+        "--on",
+        "new-issue",
+        "--email",
+        "oncall@example.com",
+    ]);
+    assert!(ok, "{err}");
+    let id: i64 = out.trim().parse().expect("prints the rule id");
+    let (ok, out, err) = cli(&["alert", "list", "default"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with(&format!("{id}\t")) && out.contains("email"), "{out}");
+    let (ok, out, err) = cli(&["alert", "test", &id.to_string()]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("delivered"), "{out}");
+    let mail = the_mail(&smtp, "the CLI's test mail");
+    assert!(mail.contains("Test notification from Errata"), "{mail}");
+    assert!(mail.contains("To: oncall@example.com"), "{mail}");
+    assert!(mail.contains("text/plain") && mail.contains("text/html"), "{mail}");
+
+    // Without a relay configured, --email says what to set.
+    let (ok, _, err) = errata_cli(
+        dir.path(),
+        &[
+            "alert",
+            "create",
+            "default",
+            "--on",
+            "new-issue",
+            "--email",
+            "x@example.com",
+        ],
+    );
+    assert!(!ok && err.contains("smtp_host"), "{err}");
 }

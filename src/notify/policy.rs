@@ -48,6 +48,20 @@ pub fn fires(
     })
 }
 
+/// The most events any escalation trigger of `rules` asks for: how far the store needs to
+/// count an issue's recent events to answer `seen_within` for every one of them.
+pub fn escalation_cap(rules: &[Rule]) -> u32 {
+    rules
+        .iter()
+        .flat_map(|r| &r.triggers)
+        .filter_map(|t| match t {
+            Trigger::Escalation { count, .. } => Some(*count),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn filters_hold(rule: &Rule, event: &EventFacts<'_>) -> bool {
     let f = &rule.filters;
     let any_of =

@@ -2,6 +2,8 @@
 //! and small helpers to talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod receiver;
+pub mod smtp;
 pub mod wait;
 
 #[allow(clippy::duplicate_mod)]

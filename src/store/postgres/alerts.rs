@@ -596,6 +596,7 @@ pub async fn enqueue(
         }
         let rules = &rules_of[&r.project_id];
         // Escalation windows are counted up front (the policy is pure and synchronous).
+        let cap = i64::from(policy::escalation_cap(rules));
         let mut seen: HashMap<u32, u64> = HashMap::new();
         for rule in rules {
             for t in &rule.triggers {
@@ -603,11 +604,14 @@ pub async fn enqueue(
                     && n.happening != Happening::Created
                     && !seen.contains_key(minutes)
                 {
-                    let from_hour = (now_us() - i64::from(*minutes) * 60_000_000).div_euclid(3_600_000_000);
+                    // Exactly, from the events index, and only as far as any trigger asks
+                    // (hourly counters would count a whole hour for a ten-minute window).
+                    let from = now_us() - i64::from(*minutes) * 60_000_000;
                     let count: i64 = tx
                         .query_one(
-                            "SELECT coalesce(sum(count), 0)::bigint FROM issue_hourly WHERE issue_id = $1 AND hour >= $2",
-                            &[issue_id, &from_hour],
+                            "SELECT count(*) FROM (SELECT 1 FROM events WHERE issue_id = $1 AND timestamp >= $2 \
+                             LIMIT $3) AS recent",
+                            &[issue_id, &from, &cap],
                         )
                         .await?
                         .get(0);

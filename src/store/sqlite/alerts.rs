@@ -544,13 +544,14 @@ fn snapshot(
     .map_err(Into::into)
 }
 
-/// Events of an issue in the last `minutes` minutes, from the hourly counters the writer
-/// keeps: every hour that overlaps the window counts whole, so a window shorter than an
-/// hour may count a little early.
-fn seen_within(tx: &Transaction, issue_id: i64, minutes: u32, now_us: i64) -> u64 {
-    let from_hour = (now_us - i64::from(minutes) * 60_000_000).div_euclid(3_600_000_000);
-    tx.prepare_cached("SELECT coalesce(sum(count), 0) FROM issue_hourly WHERE issue_id = ?1 AND hour >= ?2")
-        .and_then(|mut s| s.query_row(params![issue_id, from_hour], |r| r.get::<_, i64>(0)))
+/// Events of an issue received with a timestamp in the last `minutes` minutes, counted
+/// exactly from the events index (hourly counters would count a whole hour for a window
+/// of ten minutes), and only up to `cap`, the most any trigger asks for, so a hot issue
+/// costs at most that many index entries.
+fn seen_within(tx: &Transaction, issue_id: i64, minutes: u32, now_us: i64, cap: u32) -> u64 {
+    let from = now_us - i64::from(minutes) * 60_000_000;
+    tx.prepare_cached("SELECT count(*) FROM (SELECT 1 FROM events WHERE issue_id = ?1 AND timestamp >= ?2 LIMIT ?3)")
+        .and_then(|mut s| s.query_row(params![issue_id, from, cap], |r| r.get::<_, i64>(0)))
         .map(|n| u64::try_from(n).unwrap_or(0))
         .unwrap_or(0)
 }
@@ -576,6 +577,7 @@ pub fn enqueue(tx: &Transaction, happenings: Happenings, settings: &AlertSetting
             std::collections::hash_map::Entry::Vacant(v) => v.insert(enabled_rules(tx, noted.project_id)?),
         };
         let rules: &Vec<Rule> = rules;
+        let cap = policy::escalation_cap(rules);
         let facts = EventFacts {
             level: noted.level,
             environment: noted.environment.as_deref(),
@@ -586,7 +588,7 @@ pub fn enqueue(tx: &Transaction, happenings: Happenings, settings: &AlertSetting
         let mut snap: Option<IssueSnapshot> = None;
         for rule in rules {
             let Some(reason) = policy::fires(rule, noted.happening, &facts, |m| {
-                seen_within(tx, *issue_id, m, now_micros)
+                seen_within(tx, *issue_id, m, now_micros, cap)
             }) else {
                 continue;
             };
