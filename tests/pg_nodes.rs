@@ -1,6 +1,7 @@
 //! Two Errata servers on one PostgreSQL database: a settings or key change made through one
 //! node's API reaches the other node's ingest caches within a few seconds. Each wait is
-//! bounded; none is asserted as a speed.
+//! bounded; none is asserted as a speed. Both nodes run the alert sender on the one outbox:
+//! each notification is delivered once, whichever node's ingest wrote it.
 
 mod common;
 #[path = "support/pg.rs"]
@@ -82,12 +83,23 @@ fn within_reach(what: &str, mut attempt: impl FnMut() -> bool) -> Duration {
 }
 
 fn two_nodes() -> (PgNode, PgNode, Caller) {
+    two_nodes_with(|_| {})
+}
+
+/// Two nodes on a fresh database, each configured by `configure` as well.
+fn two_nodes_with(configure: impl Fn(&mut errata::config::Config)) -> (PgNode, PgNode, Caller) {
     let cluster = PgCluster::shared();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let url = pg_node::postgres_url(cluster, &runtime.block_on(cluster.fresh_database()));
     // No instance-wide limit: a key whose own limit is lifted is unlimited.
-    let a = PgNode::start(&url, |c| c.default_rate_limit = 0);
-    let b = PgNode::start(&url, |c| c.default_rate_limit = 0);
+    let a = PgNode::start(&url, |c| {
+        c.default_rate_limit = 0;
+        configure(c);
+    });
+    let b = PgNode::start(&url, |c| {
+        c.default_rate_limit = 0;
+        configure(c);
+    });
     let boot = a
         .bootstrap
         .clone()
@@ -172,4 +184,94 @@ fn a_slug_taken_on_one_node_is_a_conflict_on_the_other() {
     // B serves the project A created.
     let (status, shown) = caller.api(&b, reqwest::Method::GET, "/api/0/projects/errata/shop/", None);
     assert_eq!((status, &shown["id"]), (200, &created["id"]), "{shown}");
+}
+
+#[test]
+fn two_nodes_deliver_each_notification_of_one_outbox_exactly_once() {
+    let (a, b, caller) = two_nodes_with(|c| {
+        c.notify_retry_base_secs = 1;
+        c.notify_lease_secs = 5;
+    });
+    let receiver = common::receiver::Receiver::start();
+    let (status, channel) = caller.api(
+        &a,
+        reqwest::Method::POST,
+        "/api/0/organizations/errata/alert-channels/",
+        Some(&json!({"name": "hook", "type": "webhook", "url": receiver.url("/hook"), "secret": "s"})),
+    );
+    assert_eq!(status, 201, "{channel}");
+    let (status, rule) = caller.api(
+        &b,
+        reqwest::Method::POST,
+        "/api/0/projects/errata/default/alert-rules/",
+        Some(&json!({"name": "new", "triggers": ["new-issue"], "channels": [channel["id"]]})),
+    );
+    assert_eq!(status, 201, "{rule}");
+
+    // New issues opened on both nodes, in two rounds apart: each node's sender sees the
+    // other's notifications in the shared outbox as well as its own.
+    let mut issues = 0;
+    for round in 0..2 {
+        for (n, node) in [&a, &b, &a, &b].into_iter().enumerate() {
+            let event = common::exception_event(&format!("Round{round}Error{n}"), "x", &format!("m{n}"), "f");
+            let (status, body) = caller.send(node, &event);
+            assert_eq!(status, 200, "{body}");
+            issues += 1;
+        }
+        std::thread::sleep(Duration::from_secs(4));
+    }
+
+    // Every notification settles: delivered, or folded into a delivered digest.
+    let settled = |node: &PgNode| -> Vec<Value> {
+        let (status, body) = caller.api(
+            node,
+            reqwest::Method::GET,
+            "/api/0/organizations/errata/alert-deliveries/?limit=500",
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        body.as_array().cloned().unwrap_or_default()
+    };
+    let started = Instant::now();
+    let history = loop {
+        let list = settled(&a);
+        let folded_or_delivered = list.iter().filter(|d| d["state"] == "folded" || d["state"] == "delivered");
+        if !list.is_empty() && folded_or_delivered.count() == list.len() {
+            break list;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "deliveries settle: {list:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Long enough for a second delivery by the other node, were there one (gather 3 s,
+    // poll 1 s, lease 5 s).
+    std::thread::sleep(Duration::from_secs(8));
+
+    let delivered: Vec<&Value> = history.iter().filter(|d| d["state"] == "delivered").collect();
+    let mut told: Vec<String> = delivered
+        .iter()
+        .flat_map(|d| d["issues"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| i.as_str().map(str::to_string))
+        .collect();
+    told.sort();
+    let before = told.len();
+    told.dedup();
+    assert_eq!(before, told.len(), "no issue told twice: {history:?}");
+    assert_eq!(told.len(), issues, "every new issue told: {history:?}");
+
+    let mut keys: Vec<String> = receiver
+        .all()
+        .iter()
+        .map(|r| r.header("idempotency-key").expect("an idempotency key").to_string())
+        .collect();
+    keys.sort();
+    let received = keys.len();
+    keys.dedup();
+    assert_eq!(received, keys.len(), "no idempotency key twice: {keys:?}");
+    let mut expected: Vec<String> = delivered
+        .iter()
+        .map(|d| d["id"].as_str().expect("delivery id").to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(keys, expected, "one request per delivered notification, with its key");
+    assert_eq!(settled(&b).len(), history.len(), "both nodes show the one history");
 }

@@ -19,7 +19,6 @@ use crate::store::alerts::check_rule;
 use crate::store::{AlertSettings, Delivery, DeliveryFilter, EventRecord, NewChannel, StoreError, Stored, now_us};
 
 /// This process's alert settings (one server per process).
-static SETTINGS: std::sync::LazyLock<AlertSettings> = std::sync::LazyLock::new(AlertSettings::default);
 
 fn now_ms() -> i64 {
     now_us() / 1000
@@ -163,7 +162,7 @@ async fn depth(client: &impl deadpool_postgres::GenericClient) -> Result<i64, Pg
 
 impl PgStore {
     pub fn alert_settings(&self) -> &AlertSettings {
-        &SETTINGS
+        &self.alerts
     }
 
     fn pool(&self) -> &Pool {
@@ -532,6 +531,7 @@ fn reason_label(reason: Reason) -> &'static str {
 /// did to its issue.
 pub async fn enqueue(
     tx: &Transaction<'_>,
+    settings: &AlertSettings,
     records: &[&EventRecord],
     results: &[Option<Result<Stored, PgError>>],
     created: &[bool],
@@ -567,7 +567,6 @@ pub async fn enqueue(
         }
         noted.insert(stored.issue_id, Noted { happening, record });
     }
-    let settings = &*SETTINGS;
     let public_url = settings.public_url();
     let now = now_ms();
     let mut rules_of: HashMap<i64, Vec<Rule>> = HashMap::new();

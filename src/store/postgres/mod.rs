@@ -176,6 +176,9 @@ pub struct PgStore {
     generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The `config_watch` listener, stopped at shutdown.
     watcher: std::sync::Arc<tokio::task::AbortHandle>,
+    /// What the writer needs to write notifications (public URL, outbox bound): this
+    /// store's own, as with SQLite, so servers in one process never share them.
+    pub(super) alerts: std::sync::Arc<super::AlertSettings>,
 }
 
 impl PgStore {
@@ -185,7 +188,8 @@ impl PgStore {
         // The writer holds one connection per batch; reads and administrative writes share the rest.
         let pool = pool(url, opts.read_pool_size as usize + 2)?;
         migrate::run(&pool).await?;
-        let writer = PgWriter::start(pool.clone(), opts.queue_capacity, opts.batch_max);
+        let alerts = std::sync::Arc::new(super::AlertSettings::default());
+        let writer = PgWriter::start(pool.clone(), alerts.clone(), opts.queue_capacity, opts.batch_max);
         let generation = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
         let config = tokio_postgres::Config::from_str(url).map_err(|e| PgError::Url(e.to_string()))?;
         let watcher = config_watch::spawn(config, generation.clone()).abort_handle();
@@ -194,6 +198,7 @@ impl PgStore {
             writer,
             generation,
             watcher: std::sync::Arc::new(watcher),
+            alerts,
         })
     }
 

@@ -18,7 +18,7 @@ use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::PgError;
-use crate::store::{Announced, EventRecord, Stored};
+use crate::store::{AlertSettings, Announced, EventRecord, Stored};
 
 type Reply = oneshot::Sender<Result<Stored, PgError>>;
 /// An event waiting for the writer, with where to send its outcome.
@@ -45,12 +45,12 @@ struct Inner {
 
 impl PgWriter {
     /// Starts the writer task on the current tokio runtime.
-    pub(super) fn start(pool: Pool, queue_capacity: usize, batch_max: usize) -> PgWriter {
+    pub(super) fn start(pool: Pool, alerts: Arc<AlertSettings>, queue_capacity: usize, batch_max: usize) -> PgWriter {
         let capacity = queue_capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
         let (finished, done) = std::sync::mpsc::channel::<()>();
         tokio::spawn(async move {
-            run(pool, rx, batch_max.max(1)).await;
+            run(pool, alerts, rx, batch_max.max(1)).await;
             drop(finished);
         });
         PgWriter {
@@ -116,7 +116,7 @@ impl PgWriter {
     }
 }
 
-async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
+async fn run(pool: Pool, alerts: Arc<AlertSettings>, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < batch_max {
@@ -125,17 +125,17 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Job>, batch_max: usize) {
                 Err(_) => break,
             }
         }
-        commit_batch(&pool, batch).await;
+        commit_batch(&pool, &alerts, batch).await;
     }
 }
 
-async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
+async fn commit_batch(pool: &Pool, alerts: &AlertSettings, batch: Vec<Job>) {
     let started = Instant::now();
     let size = batch.len();
     let records: Vec<&EventRecord> = batch.iter().map(|(r, _)| r.as_ref()).collect();
     let mut attempt = 1;
     let outcome = loop {
-        match write_batch(pool, &records).await {
+        match write_batch(pool, alerts, &records).await {
             Err(e) if e.is_retryable() && attempt < BATCH_ATTEMPTS => {
                 tracing::debug!(error = %e, attempt, "batch lost a lock race with another node; retrying");
                 // Spread the retries of the two losers apart.
@@ -166,7 +166,11 @@ async fn commit_batch(pool: &Pool, batch: Vec<Job>) {
 
 /// Writes one batch in one transaction; returns each event's outcome in the batch's order.
 /// An error here concerns the whole batch (nothing of it was committed).
-pub async fn write_batch(pool: &Pool, records: &[&EventRecord]) -> Result<Vec<Result<Stored, PgError>>, PgError> {
+pub async fn write_batch(
+    pool: &Pool,
+    alerts: &AlertSettings,
+    records: &[&EventRecord],
+) -> Result<Vec<Result<Stored, PgError>>, PgError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // Rows are locked in (project, event id) order, so two nodes given the same events
@@ -229,7 +233,7 @@ pub async fn write_batch(pool: &Pool, records: &[&EventRecord]) -> Result<Vec<Re
     }
     let regressed = folded.write(&tx).await?;
     // Notifications are written in this transaction: none for an issue rolled back.
-    super::alerts::enqueue(&tx, records, &results, &created, &regressed).await?;
+    super::alerts::enqueue(&tx, alerts, records, &results, &created, &regressed).await?;
     tx.commit().await?;
     Ok(results.into_iter().map(|r| r.unwrap_or(Err(PgError::Closed))).collect())
 }
