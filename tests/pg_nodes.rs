@@ -235,11 +235,16 @@ fn two_nodes_deliver_each_notification_of_one_outbox_exactly_once() {
     let started = Instant::now();
     let history = loop {
         let list = settled(&a);
-        let folded_or_delivered = list.iter().filter(|d| d["state"] == "folded" || d["state"] == "delivered");
+        let folded_or_delivered = list
+            .iter()
+            .filter(|d| d["state"] == "folded" || d["state"] == "delivered");
         if !list.is_empty() && folded_or_delivered.count() == list.len() {
             break list;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "deliveries settle: {list:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "deliveries settle: {list:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     // Long enough for a second delivery by the other node, were there one (gather 3 s,

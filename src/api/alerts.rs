@@ -200,7 +200,9 @@ pub async fn channel_delete(
 }
 
 /// Sends a made-up notification through `channel` now; the answer is the attempt's status
-/// only, never what the receiver said.
+/// only, never what the receiver said. It bypasses the outbox on purpose (one attempt while
+/// the caller waits, nothing to retry or fold), so it is not in the delivery history: the
+/// answer is its record, as the API description says.
 async fn test_one(state: &AppState, channel: &Channel, rule: RuleId, project: Option<&Project>) -> Value {
     let Some(sender) = state.notifier.get() else {
         return json!({"channel": channel.id.0.to_string(), "outcome": "unavailable", "delivered": false});

@@ -246,7 +246,9 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
         "DELETE" => ("204", json!({"description": "deleted"})),
         "POST" if tail.ends_with("/test") => (
             "200",
-            json!({"description": "the test notification's status (never the receiver's answer)",
+            json!({"description": "the test notification's status (never the receiver's answer); it is \
+                          sent at once, outside the outbox, so this answer is its only record: \
+                          the delivery history holds what rules sent about real issues",
                    "content": {"application/json": {"schema": {"type": "object"}}}}),
         ),
         "POST" => (
