@@ -18,8 +18,6 @@ use crate::notify::policy::{self, EventFacts, Happening};
 use crate::store::alerts::check_rule;
 use crate::store::{AlertSettings, Delivery, DeliveryFilter, EventRecord, NewChannel, StoreError, Stored, now_us};
 
-/// This process's alert settings (one server per process).
-
 fn now_ms() -> i64 {
     now_us() / 1000
 }
