@@ -279,6 +279,19 @@ mod tests {
     }
 
     #[test]
+    fn counting_goes_as_far_as_the_largest_escalation_asks() {
+        let small = rule(vec![Trigger::Escalation { count: 3, minutes: 10 }], Filters::default());
+        let large = rule(
+            vec![Trigger::NewIssue, Trigger::Escalation { count: 50, minutes: 60 }],
+            Filters::default(),
+        );
+        assert_eq!(escalation_cap(&[small.clone(), large]), 50);
+        assert_eq!(escalation_cap(&[small]), 3);
+        assert_eq!(escalation_cap(&[rule(vec![Trigger::NewIssue], Filters::default())]), 0);
+        assert_eq!(escalation_cap(&[]), 0);
+    }
+
+    #[test]
     fn filters_narrow_by_level_environment_release_and_tag() {
         let tags = vec![("region".to_string(), "eu".to_string())];
         let filters = Filters {
