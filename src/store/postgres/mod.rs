@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod backup;
 pub mod config_watch;
 pub mod copy;
+pub mod discover;
 pub mod counts;
 pub mod events;
 pub mod extras;
