@@ -57,3 +57,7 @@ mod tokens;
 #[allow(dead_code, unused_imports)]
 #[path = "edge.rs"]
 mod edge;
+
+#[allow(dead_code, unused_imports)]
+#[path = "discover.rs"]
+mod discover;

@@ -242,8 +242,32 @@ impl Subject<'_> {
         if let Some(column) = column {
             return as_text(self.value(&column)).into_iter().collect();
         }
+        if key == "user" && !event_tags(&self.event.data).iter().any(|(k, _)| k == "user") {
+            // The `user` tag as ingest derives it (`id:…`, `email:…`): every form, so
+            // `user.id:` and `user.email:` both find the event.
+            let Some(Value::Object(user)) = self.event.data.get("user") else {
+                return Vec::new();
+            };
+            return [
+                ("id", "id"),
+                ("email", "email"),
+                ("username", "username"),
+                ("ip_address", "ip"),
+            ]
+            .iter()
+            .filter_map(|(field, prefix)| match user.get(*field) {
+                Some(Value::String(v)) => Some(format!("{prefix}:{v}")),
+                Some(Value::Number(n)) => Some(format!("{prefix}:{n}")),
+                _ => None,
+            })
+            .collect();
+        }
         if key == "event.type" {
-            let kind = if self.event.data.get("exception").is_some() { "error" } else { "default" };
+            let kind = if self.event.data.get("exception").is_some() {
+                "error"
+            } else {
+                "default"
+            };
             return vec![kind.to_string()];
         }
         event_tags(&self.event.data)
@@ -256,9 +280,8 @@ impl Subject<'_> {
     /// Whether the event passes one search term.
     pub fn matches(&self, condition: &Condition) -> bool {
         let d = &self.event.data;
-        let any_of = |found: Vec<String>, values: &[String]| {
-            found.iter().any(|f| values.iter().any(|v| glob_match(v, f)))
-        };
+        let any_of =
+            |found: Vec<String>, values: &[String]| found.iter().any(|f| values.iter().any(|v| glob_match(v, f)));
         match condition {
             Condition::Status { values, negate } => {
                 let status = self.issue.map_or("", |i| i.status.as_str());
@@ -266,9 +289,7 @@ impl Subject<'_> {
             }
             Condition::Level { values, negate } => any_of(self.values_of("level"), values) != *negate,
             Condition::Release { values, negate } => any_of(self.values_of("release"), values) != *negate,
-            Condition::Environment { values, negate } => {
-                any_of(self.values_of("environment"), values) != *negate
-            }
+            Condition::Environment { values, negate } => any_of(self.values_of("environment"), values) != *negate,
             Condition::FirstSeen { cmp, at_us } => self.issue.is_some_and(|i| compare(i.first_seen, *cmp, *at_us)),
             // On events, `lastSeen`/`timestamp` ranges are the event's own time.
             Condition::LastSeen { cmp, at_us } => compare(self.event.timestamp, *cmp, *at_us),
@@ -519,14 +540,10 @@ pub fn rows(request: &Request, subjects: &[Subject<'_>]) -> Vec<Map<String, Valu
             .collect()
     };
     let sort = request.sort.clone().or_else(|| {
-        request
-            .columns
-            .iter()
-            .find(|c| **c == Column::Count)
-            .map(|c| SortBy {
-                column: c.clone(),
-                descending: true,
-            })
+        request.columns.iter().find(|c| **c == Column::Count).map(|c| SortBy {
+            column: c.clone(),
+            descending: true,
+        })
     });
     if let Some(sort) = sort
         && let Some(pos) = request.columns.iter().position(|c| *c == sort.column)
@@ -584,8 +601,9 @@ pub async fn org_events(
             .map(|f| (f.trim().to_string(), json!("string")))
             .collect();
         let units: Map<String, Value> = fields.keys().map(|k| (k.clone(), Value::Null)).collect();
-        return Ok(Json(json!({"data": [], "meta": {"fields": fields, "units": units, "dataset": dataset}}))
-            .into_response());
+        return Ok(
+            Json(json!({"data": [], "meta": {"fields": fields, "units": units, "dataset": dataset}})).into_response(),
+        );
     }
     let request = Request::parse(&params, now_us())?;
     let project_ids = super::issues::org_projects(&state, &caller, &org, &params).await?;
@@ -673,8 +691,11 @@ mod tests {
         assert!(Request::parse(&params(&[("sort", "-timestamp")]), now).is_err());
         let many: Vec<(&str, &str)> = (0..=MAX_FIELDS).map(|_| ("field", "title")).collect();
         assert!(Request::parse(&params(&many), now).is_err());
-        let r = Request::parse(&params(&[("field", "title"), ("field", "count()"), ("sort", "-count()")]), now)
-            .unwrap();
+        let r = Request::parse(
+            &params(&[("field", "title"), ("field", "count()"), ("sort", "-count()")]),
+            now,
+        )
+        .unwrap();
         assert!(r.has_aggregates());
         assert!(r.sort.unwrap().descending);
         assert!(Request::parse(&params(&[("field", "title"), ("statsPeriod", "400d")]), now).is_err());

@@ -111,7 +111,9 @@ impl UsageRequest {
         let interval_days = match params_all(params, "interval").first() {
             None => 1,
             Some(raw) => {
-                let us = super::query::duration_us(raw).filter(|d| *d > 0).ok_or_else(|| bad(format!("Invalid interval: {raw:?}")))?;
+                let us = super::query::duration_us(raw)
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| bad(format!("Invalid interval: {raw:?}")))?;
                 // Outcomes are kept per day: shorter intervals become one day.
                 (us + DAY_US - 1) / DAY_US
             }
@@ -119,7 +121,13 @@ impl UsageRequest {
         let (since, until) = time_range(params, now, MAX_DAYS)?;
         let first_day = since.div_euclid(DAY_US);
         let last_day = (until - 1).div_euclid(DAY_US).max(first_day);
-        let list = |key: &str| -> Vec<String> { params_all(params, key).into_iter().map(String::from).take(100).collect() };
+        let list = |key: &str| -> Vec<String> {
+            params_all(params, key)
+                .into_iter()
+                .map(String::from)
+                .take(100)
+                .collect()
+        };
         Ok(UsageRequest {
             field,
             group_by,
@@ -195,7 +203,11 @@ pub fn answer(request: &UsageRequest, rows: &[OutcomeRow]) -> Value {
             let by: Map<String, Value> = by
                 .into_iter()
                 .map(|(k, v)| {
-                    let v = if k == "project" { v.parse::<i64>().map_or(json!(v), |n| json!(n)) } else { json!(v) };
+                    let v = if k == "project" {
+                        v.parse::<i64>().map_or(json!(v), |n| json!(n))
+                    } else {
+                        json!(v)
+                    };
                     (k, v)
                 })
                 .collect();
@@ -295,7 +307,8 @@ mod tests {
     #[test]
     fn bad_fields_and_groupings_are_refused() {
         let now = 1_767_312_000_000_000;
-        let p = |pairs: &[(&str, &str)]| -> Params { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        let p =
+            |pairs: &[(&str, &str)]| -> Params { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
         assert!(UsageRequest::parse(&p(&[]), now).is_err());
         assert!(UsageRequest::parse(&p(&[("field", "sum(bytes)")]), now).is_err());
         assert!(UsageRequest::parse(&p(&[("field", "sum(quantity)"), ("groupBy", "color")]), now).is_err());

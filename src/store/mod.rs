@@ -28,8 +28,8 @@ use serde_json::Value;
 use crate::notify::model::{Channel, ChannelId, Notification, NotificationId, Rule, RuleId};
 use crate::notify::outbox::{AttemptRecord, Next};
 
-pub use discover::EventScan;
 pub use alerts::{AlertSettings, Delivery, DeliveryFilter, NewChannel};
+pub use discover::EventScan;
 pub use filter::*;
 pub use model::*;
 pub use outcomes::OutcomeRow;

@@ -22,7 +22,13 @@ impl PgStore {
         let rows = client
             .query(
                 &stmt,
-                &[&scan.since_us, &scan.until_us, &scan.project_ids, &scan.environments, &limit],
+                &[
+                    &scan.since_us,
+                    &scan.until_us,
+                    &scan.project_ids,
+                    &scan.environments,
+                    &limit,
+                ],
             )
             .await
             .map_err(PgError::from)?;

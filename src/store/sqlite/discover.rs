@@ -3,8 +3,8 @@
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
-use super::read::{EVENT_COLUMNS, decode_rows, event_from_row};
 use super::SqliteStore;
+use super::read::{EVENT_COLUMNS, decode_rows, event_from_row};
 use crate::store::{EventScan, StoreError, StoredEvent};
 
 fn scan(conn: &Connection, scan: &EventScan) -> Result<Vec<StoredEvent>, StoreError> {
