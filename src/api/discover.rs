@@ -392,7 +392,7 @@ pub fn time_range(params: &Params, now: i64, max_days: i64) -> Result<(i64, i64)
     if since > until {
         return Err(bad("start must be before end"));
     }
-    if until - since > max_days * 86_400 * 1_000_000 {
+    if until.saturating_sub(since) > max_days * 86_400 * 1_000_000 {
         return Err(bad(format!("The time range is at most {max_days} days")));
     }
     // An end of "now" includes events stamped this very microsecond.

@@ -115,7 +115,7 @@ impl UsageRequest {
                     .filter(|d| *d > 0)
                     .ok_or_else(|| bad(format!("Invalid interval: {raw:?}")))?;
                 // Outcomes are kept per day: shorter intervals become one day.
-                (us + DAY_US - 1) / DAY_US
+                us.saturating_add(DAY_US - 1) / DAY_US
             }
         };
         let (since, until) = time_range(params, now, MAX_DAYS)?;
