@@ -729,7 +729,7 @@ pub async fn enqueue(
 /// Retention: up to `limit` settled notifications (with their attempts) settled before
 /// `cutoff_ms`; returns how many went.
 pub async fn prune_history(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl deadpool_postgres::GenericClient,
     cutoff_ms: i64,
     limit: usize,
 ) -> Result<u64, PgError> {
