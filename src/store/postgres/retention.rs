@@ -128,7 +128,7 @@ async fn delete_oldest(client: &impl GenericClient, limit: usize) -> Result<usiz
 
 /// The other tables' rows past their age: user reports left behind and outcome days.
 async fn expire_other(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl GenericClient,
     cutoff_us: i64,
     cutoff_day: &str,
     limit: usize,
@@ -355,7 +355,7 @@ impl PgStore {
     }
 
     pub async fn expire_other(&self, cutoff_us: i64, cutoff_day: &str, limit: usize) -> Result<usize, StoreError> {
-        in_transaction!(self.pool, tx => expire_other(&*tx, cutoff_us, cutoff_day, limit))
+        in_transaction!(self.pool, tx => expire_other(&tx, cutoff_us, cutoff_day, limit))
     }
 
     pub async fn expire_issue_data(&self, after: i64, limit: usize, cutoff_us: i64) -> Result<IssueStep, StoreError> {
