@@ -61,3 +61,7 @@ mod edge;
 #[allow(dead_code, unused_imports)]
 #[path = "alerts.rs"]
 mod alerts;
+
+#[allow(dead_code, unused_imports)]
+#[path = "discover.rs"]
+mod discover;

@@ -335,7 +335,7 @@ pub async fn project_list(
 }
 
 /// The projects an org-scoped request names (`project=` ids or slugs; none or -1 = all).
-async fn org_projects(
+pub(super) async fn org_projects(
     state: &AppState,
     caller: &Caller,
     org: &Organization,

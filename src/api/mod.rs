@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod discover;
 pub mod events;
 pub mod grouping;
 pub mod issues;
@@ -12,6 +13,7 @@ pub mod pagination;
 pub mod query;
 pub mod serialize;
 pub mod stats;
+pub mod usage;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, Resource, Route, web};
@@ -349,6 +351,16 @@ fn registry() -> Registry {
         "/api/0/projects/{org}/{project}/alert-deliveries/",
         &["GET"],
         vec![web::get().to(alerts::project_deliveries)],
+    )
+    .add(
+        "/api/0/organizations/{org}/events/",
+        &["GET"],
+        vec![web::get().to(discover::org_events)],
+    )
+    .add(
+        "/api/0/organizations/{org}/stats_v2/",
+        &["GET"],
+        vec![web::get().to(usage::org_stats_v2)],
     )
     .add("/api/0/openapi.json/", &["GET"], vec![web::get().to(openapi::serve)])
 }

@@ -157,6 +157,12 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
     if method != "GET" {
         return vec![];
     }
+    if tail.ends_with("/organizations/{org}/events") {
+        return discover_params();
+    }
+    if tail.ends_with("/stats_v2") {
+        return stats_v2_params();
+    }
     let mut out = Vec::new();
     if tail.ends_with("/alert-deliveries") {
         out.push(json!({"name": "limit", "in": "query", "required": false,
@@ -192,6 +198,80 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
             json!({"type": "string"}),
         ));
     }
+    out
+}
+
+/// The time window shared by the event search and `stats_v2`.
+fn window_params() -> Vec<Value> {
+    vec![
+        string_param("statsPeriod", "query", "relative window: 24h, 14d…", Some(json!("14d"))),
+        string_param("start", "query", "window start (ISO, naive = UTC); with end", None),
+        string_param("end", "query", "window end (ISO, naive = UTC); with start", None),
+        repeated_param("project", "project ids or slugs; -1 = all", json!({"type": "string"})),
+    ]
+}
+
+/// `GET /organizations/{org}/events/`: Sentry's Discover subset.
+fn discover_params() -> Vec<Value> {
+    let mut out = vec![
+        repeated_param(
+            "field",
+            "columns (title, id, issue, project, timestamp, release, environment, level, message, \
+             user.display, culprit, tags[key]) and aggregates (count(), count_unique(user), last_seen())",
+            json!({"type": "string", "example": "title"}),
+        ),
+        string_param(
+            "dataset",
+            "query",
+            "errors (others answer no rows)",
+            Some(json!("errors")),
+        ),
+        string_param("query", "query", "issue search syntax, applied to events", None),
+        string_param(
+            "sort",
+            "query",
+            "a selected field, - for descending",
+            Some(json!("-timestamp")),
+        ),
+        repeated_param("environment", "environments", json!({"type": "string"})),
+    ];
+    out.extend(window_params());
+    out.extend(paging());
+    out
+}
+
+/// `GET /organizations/{org}/stats_v2/`: outcomes in Sentry's shape.
+fn stats_v2_params() -> Vec<Value> {
+    let mut out = vec![
+        repeated_param(
+            "field",
+            "sum(quantity)",
+            json!({"type": "string", "example": "sum(quantity)"}),
+        ),
+        repeated_param(
+            "groupBy",
+            "category, outcome, reason or project",
+            json!({"type": "string", "enum": ["category", "outcome", "reason", "project"]}),
+        ),
+        repeated_param(
+            "category",
+            "data categories (error, transaction, attachment…)",
+            json!({"type": "string"}),
+        ),
+        repeated_param(
+            "outcome",
+            "accepted, filtered, rate_limited, invalid, …",
+            json!({"type": "string"}),
+        ),
+        repeated_param("reason", "drop reasons", json!({"type": "string"})),
+        string_param(
+            "interval",
+            "query",
+            "bucket width (1d; shorter is answered per day)",
+            Some(json!("1d")),
+        ),
+    ];
+    out.extend(window_params());
     out
 }
 
@@ -254,6 +334,24 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
         "POST" => (
             "201",
             json!({"description": "created", "content": {"application/json": {"schema": {"type": "object"}}}}),
+        ),
+        "GET" if tail.ends_with("/organizations/{org}/events") => (
+            "200",
+            json!({"description": "one page of rows", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "data": {"type": "array", "items": {"type": "object"}},
+                    "meta": {"type": "object", "properties": {
+                        "fields": {"type": "object"}, "units": {"type": "object"}}}}}}}}),
+        ),
+        "GET" if tail.ends_with("/stats_v2") => (
+            "200",
+            json!({"description": "outcome series", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "start": {"type": "string"}, "end": {"type": "string"},
+                    "intervals": {"type": "array", "items": {"type": "string"}},
+                    "groups": {"type": "array", "items": {"type": "object", "properties": {
+                        "by": {"type": "object"}, "totals": {"type": "object"},
+                        "series": {"type": "object"}}}}}}}}}),
         ),
         _ => {
             let schema = if is_list && method == "GET" {

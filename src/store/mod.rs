@@ -10,6 +10,7 @@
 
 pub mod alerts;
 pub mod copy;
+pub mod discover;
 pub mod filter;
 pub mod model;
 pub mod outcomes;
@@ -28,6 +29,7 @@ use crate::notify::model::{Channel, ChannelId, Notification, NotificationId, Rul
 use crate::notify::outbox::{AttemptRecord, Next};
 
 pub use alerts::{AlertSettings, Delivery, DeliveryFilter, NewChannel};
+pub use discover::EventScan;
 pub use filter::*;
 pub use model::*;
 pub use outcomes::OutcomeRow;
@@ -531,6 +533,12 @@ impl Store {
         id: i64,
     ) -> Result<(AttachmentInfo, Vec<u8>), StoreError> {
         dispatch!(self, b => b.attachment(project_id, event_id, id).await)
+    }
+
+    /// Events of some projects in a time range, newest first, bounded (organization event
+    /// search).
+    pub async fn discover_events(&self, scan: EventScan) -> Result<Vec<StoredEvent>, StoreError> {
+        dispatch!(self, b => b.discover_events(scan).await)
     }
 
     // ---------------------------------------------------------------- outcomes

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod config_watch;
 pub mod copy;
 pub mod counts;
+pub mod discover;
 pub mod events;
 pub mod extras;
 pub mod issues;

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod alerts;
 pub mod backup;
 pub mod copy;
+pub mod discover;
 pub mod ingest;
 pub mod migrate;
 pub mod outcomes;

@@ -217,9 +217,9 @@ pub fn issue_by_short_id(conn: &Connection, project_id: i64, short_id: i64) -> R
     .ok_or(StoreError::NotFound("issue"))
 }
 
-const EVENT_COLUMNS: &str = "id, project_id, issue_id, event_id, timestamp, received, size, payload";
+pub(super) const EVENT_COLUMNS: &str = "id, project_id, issue_id, event_id, timestamp, received, size, payload";
 
-fn event_from_row(r: &rusqlite::Row) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
+pub(super) fn event_from_row(r: &rusqlite::Row) -> rusqlite::Result<(StoredEvent, Vec<u8>)> {
     Ok((
         StoredEvent {
             id: r.get(0)?,
@@ -235,7 +235,7 @@ fn event_from_row(r: &rusqlite::Row) -> rusqlite::Result<(StoredEvent, Vec<u8>)>
     ))
 }
 
-fn decode_rows(rows: Vec<(StoredEvent, Vec<u8>)>) -> Result<Vec<StoredEvent>, StoreError> {
+pub(super) fn decode_rows(rows: Vec<(StoredEvent, Vec<u8>)>) -> Result<Vec<StoredEvent>, StoreError> {
     rows.into_iter()
         .map(|(mut event, blob)| {
             event.data = decode_payload(&blob)?;
