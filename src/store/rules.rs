@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{StatusChange, StoreError};
+use super::{IssueStatus, StatusChange, StoreError};
 
 /// Orders release names: semver-aware where both parse (`pkg@1.10.0` > `pkg@1.9.2`), else by text.
 pub fn compare_releases(a: &str, b: &str) -> Ordering {
@@ -93,7 +93,7 @@ pub const ORG_TOKEN_MARKER: &str = "org-token";
 /// the release the issue was last seen in, so only newer releases regress it.
 pub fn status_details(change: &StatusChange, last_release: Option<&str>) -> Value {
     let mut details = change.details.clone();
-    if change.status == "resolved"
+    if change.status == IssueStatus::Resolved
         && details.get("inNextRelease") == Some(&Value::Bool(true))
         && let Some(release) = last_release
     {

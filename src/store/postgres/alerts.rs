@@ -655,7 +655,7 @@ pub async fn enqueue(
                         IssueSnapshot {
                             issue_id: *issue_id,
                             project_id: row.get(11),
-                            short_id: crate::api::serialize::short_id(&project_slug, row.get(0)),
+                            short_id: crate::ids::ShortId::new(&project_slug, row.get(0)).to_string(),
                             title: row.get(1),
                             culprit: row.get(2),
                             level: level.parse().unwrap_or(Level::Error),
@@ -729,7 +729,7 @@ pub async fn enqueue(
 /// Retention: up to `limit` settled notifications (with their attempts) settled before
 /// `cutoff_ms`; returns how many went.
 pub async fn prune_history(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl deadpool_postgres::GenericClient,
     cutoff_ms: i64,
     limit: usize,
 ) -> Result<u64, PgError> {
