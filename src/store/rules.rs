@@ -49,14 +49,14 @@ pub fn token_hash(token: &str) -> String {
 /// Resolved issues regress unless the event comes from a release older than the one the
 /// issue was resolved in; ignored issues wake when their time or count condition is met.
 pub fn reopens(
-    status: &str,
+    status: IssueStatus,
     details: &Value,
     release: Option<&str>,
     timestamp: i64,
     times_seen: i64,
 ) -> Option<&'static str> {
     match status {
-        "resolved" => {
+        IssueStatus::Resolved => {
             if let (Some(resolved_in), Some(release)) = (details.get("inRelease").and_then(Value::as_str), release) {
                 // Resolved "in the next release": the release it was seen in still has the bug.
                 let next_only = details.get("inNextRelease") == Some(&Value::Bool(true));
@@ -67,7 +67,7 @@ pub fn reopens(
             }
             Some("regressed")
         }
-        "ignored" => {
+        IssueStatus::Ignored => {
             let until = details.get("ignoreUntilUs").and_then(Value::as_i64);
             if until.is_some_and(|u| timestamp >= u) {
                 return Some("escalating");
@@ -79,7 +79,7 @@ pub fn reopens(
             }
             None
         }
-        _ => None,
+        IssueStatus::Unresolved => None,
     }
 }
 
