@@ -107,6 +107,17 @@ def start_server(binary, data_dir, port, log, database_url=None, want_dsn=True):
     raise SystemExit("the server did not listen within 30 s")
 
 
+def add_alert_rule(args, data_dir, database_url):
+    """An alert rule for every new issue and regression of the default project, through the CLI."""
+    command = [args.server, "alert", "create", "default", "--on", "new-issue,regression",
+               "--webhook", args.alert_webhook, "--data-dir", data_dir]
+    if database_url:
+        command += ["--database-url", database_url]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise SystemExit(f"creating the alert rule failed: {out.stderr.strip()}")
+
+
 def psql(url, sql):
     """One value from PostgreSQL through the psql client (the standard library has no driver)."""
     out = subprocess.run([PSQL, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
@@ -166,6 +177,8 @@ def one_run(args, cfg, run_no):
                 servers.append(server)
                 dsns.append(dsn or re.sub(r":\d+/(\d+)$", f":{port}/\\1", dsns[0]))
             server, dsn = servers[0], dsns[0]
+            if args.alert_webhook:
+                add_alert_rule(args, os.path.join(data_dir, "node0") if args.nodes > 1 else data_dir, database_url)
             project_id = int(dsn.rsplit("/", 1)[1])
             if database_url:
                 db_path = database_url
@@ -322,6 +335,9 @@ def main():
                         "run creates a fresh database there and serves it; default: SQLite")
     p.add_argument("--nodes", type=int, default=1,
                    help="server processes per run on the one PostgreSQL database (needs --database-url)")
+    p.add_argument("--alert-webhook", default=None,
+                   help="before the load, create an alert rule on new issues and regressions that "
+                        "notifies this webhook URL (e.g. a receiver that never answers)")
     args = p.parse_args()
     if args.nodes < 1 or (args.nodes > 1 and not args.database_url):
         raise SystemExit("--nodes N (N > 1) needs --database-url: several nodes share one PostgreSQL database")
