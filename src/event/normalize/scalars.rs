@@ -86,7 +86,9 @@ pub(super) fn parse_level(value: &Value) -> Result<&'static str, &'static str> {
 /// Parses an event id (32 hex digits, or hyphenated or braced forms, any case)
 /// into 32 lowercase hex digits; the rules live in [`crate::ids::EventId`].
 pub(super) fn parse_event_id(raw: &str) -> Result<String, String> {
-    crate::ids::EventId::parse(raw).map(|id| id.to_string()).map_err(|e| e.0)
+    crate::ids::EventId::parse(raw)
+        .map(|id| id.to_string())
+        .map_err(|e| e.0)
 }
 
 /// A fresh random event id, 32 lowercase hex digits.
