@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 pub mod errors;
 pub mod event;
+pub mod ids;
 pub mod ingest;
 pub mod notify;
 pub mod ops;

@@ -3,8 +3,8 @@
 //! runs the same tests by opening itself there.
 
 use errata::store::{
-    EventOrder, EventRecord, IssueFilter, KeyChange, NewProject, ProjectChange, StatusChange, Store, StoreError,
-    StoreOptions, token_hash,
+    EventOrder, EventRecord, IssueFilter, IssueStatus, KeyChange, NewProject, ProjectChange, StatusChange, Store,
+    StoreError, StoreOptions, token_hash,
 };
 use serde_json::json;
 
@@ -258,7 +258,7 @@ fn resolving_in_the_next_release_records_the_release_last_seen() {
             .set_status(
                 vec![stored.issue_id],
                 StatusChange {
-                    status: "resolved".into(),
+                    status: IssueStatus::Resolved,
                     substatus: None,
                     details: json!({"inNextRelease": true}),
                 },
@@ -266,13 +266,13 @@ fn resolving_in_the_next_release_records_the_release_last_seen() {
             .await
             .expect("resolves");
         let issue = store.issue(stored.issue_id).await.expect("issue");
-        assert_eq!(issue.status, "resolved");
+        assert_eq!(issue.status, IssueStatus::Resolved);
         assert_eq!(issue.status_details["inRelease"], "2.0");
         let missing = store
             .set_status(
                 vec![i64::MAX],
                 StatusChange {
-                    status: "ignored".into(),
+                    status: IssueStatus::Ignored,
                     substatus: None,
                     details: json!({}),
                 },

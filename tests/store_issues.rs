@@ -12,8 +12,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use errata::store::{
-    Cmp, Condition, EventOrder, EventRecord, Issue, IssueFilter, IssueSort, Location, StatusChange, Store, StoreError,
-    StoreOptions, TagValue,
+    Cmp, Condition, EventOrder, EventRecord, Issue, IssueFilter, IssueSort, IssueStatus, Location, StatusChange, Store,
+    StoreError, StoreOptions, TagValue,
 };
 use pg::PgCluster;
 use proptest::prelude::*;
@@ -324,7 +324,7 @@ async fn load_dataset(store: &Store, project: i64) -> BTreeMap<String, Issue> {
 
 fn status(status: &str, details: Value) -> StatusChange {
     StatusChange {
-        status: status.into(),
+        status: IssueStatus::parse(status).expect("a stored status"),
         substatus: None,
         details,
     }
@@ -422,7 +422,7 @@ async fn each_filter_kind_selects_what_it_says(store: Store, project: i64) {
         expected(&issues, |i| i.level != "warning" && i.level != "fatal")
     );
     let resolved = titles(&store, search(vec![values_of("status", &["resolved"], false)])).await;
-    assert_eq!(resolved, expected(&issues, |i| i.status == "resolved"));
+    assert_eq!(resolved, expected(&issues, |i| i.status == IssueStatus::Resolved));
     assert_eq!(resolved.len(), 4);
     assert_eq!(
         titles(
@@ -430,7 +430,7 @@ async fn each_filter_kind_selects_what_it_says(store: Store, project: i64) {
             search(vec![values_of("status", &["resolved", "ignored"], true)])
         )
         .await,
-        expected(&issues, |i| i.status == "unresolved")
+        expected(&issues, |i| i.status == IssueStatus::Unresolved)
     );
 
     // Tags: release, environment, any key; `has:`.
@@ -506,7 +506,7 @@ async fn each_filter_kind_selects_what_it_says(store: Store, project: i64) {
             ])
         )
         .await,
-        expected(&issues, |i| i.status == "unresolved"
+        expected(&issues, |i| i.status == IssueStatus::Unresolved
             && i.times_seen >= 2
             && has_tag(i, "browser", &|_| true))
     );
@@ -719,7 +719,7 @@ async fn status_changes_are_all_or_none(store: Store, project: i64) {
         .set_status(
             vec![b],
             StatusChange {
-                status: "ignored".into(),
+                status: IssueStatus::Ignored,
                 substatus: Some("archived_until_escalating".into()),
                 details: json!({"ignoreCount": 10}),
             },
@@ -727,7 +727,7 @@ async fn status_changes_are_all_or_none(store: Store, project: i64) {
         .await
         .expect("ignores");
     let ib = store.issue(b).await.expect("b");
-    assert_eq!(ib.status, "ignored");
+    assert_eq!(ib.status, IssueStatus::Ignored);
     assert_eq!(ib.substatus.as_deref(), Some("archived_until_escalating"));
     assert_eq!(ib.status_details, json!({"ignoreCount": 10, "timesSeenAtIgnore": 3}));
 
@@ -736,7 +736,7 @@ async fn status_changes_are_all_or_none(store: Store, project: i64) {
         .set_status(vec![a, b + 1000], status("unresolved", json!({})))
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
-    assert_eq!(store.issue(a).await.expect("a").status, "resolved");
+    assert_eq!(store.issue(a).await.expect("a").status, IssueStatus::Resolved);
 
     store
         .set_status(vec![a, a, b], status("unresolved", json!({})))
@@ -899,7 +899,7 @@ async fn merge_then_unmerge_keeps_counts_exact(store: Store, project: i64) {
     assert_eq!(new.first_seen, before_b.first_seen);
     assert_eq!(new.last_seen, (BASE_HOUR + 7) * HOUR);
     let new_issue = store.issue(unmerged.new_issue_id).await.expect("new issue");
-    assert_eq!(new_issue.status, "unresolved");
+    assert_eq!(new_issue.status, IssueStatus::Unresolved);
     assert_eq!(new_issue.first_release.as_deref(), Some("r2"));
     assert_eq!(new_issue.last_release.as_deref(), Some("r6"));
     assert!(new_issue.short_id > store.issue(c).await.expect("c").short_id);
@@ -1218,7 +1218,7 @@ fn shown(issues: Vec<Issue>) -> Vec<(i64, String, String, i64, i64, i64, i64)> {
             (
                 i.short_id,
                 i.title,
-                i.status,
+                i.status.to_string(),
                 i.times_seen,
                 i.user_count,
                 i.first_seen,

@@ -20,9 +20,10 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::pagination::{Cursor, link_header, page_size};
-use super::serialize::{iso, short_id};
+use super::serialize::iso;
 use super::{query, resolve_org};
 use crate::errors::ApiError;
+use crate::ids::ShortId;
 use crate::state::AppState;
 use crate::store::{Cmp, Condition, EventScan, Issue, IssueFilter, Project, StoredEvent, now_us};
 use crate::web::{IntoResponse, Json, Path, Query, RequestUri, Response, State, header};
@@ -201,7 +202,7 @@ impl Subject<'_> {
             Column::Title => Value::String(str_at(d, "/title").unwrap_or("<unlabeled event>").to_string()),
             Column::Id => Value::String(e.event_id.clone()),
             Column::Issue => match (self.issue, self.project) {
-                (Some(i), Some(p)) => Value::String(short_id(&p.slug, i.short_id)),
+                (Some(i), Some(p)) => Value::String(ShortId::new(&p.slug, i.short_id).to_string()),
                 _ => Value::Null,
             },
             Column::IssueId => json!(e.issue_id),

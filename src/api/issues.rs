@@ -13,6 +13,7 @@ use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
 use super::{IssuePath, query, resolve_org, resolve_project};
 use crate::errors::ApiError;
+use crate::ids::{IssueStatus, ShortId};
 use crate::state::AppState;
 use crate::store::{
     Cmp, Condition, Issue, IssueFilter, IssueSort, Organization, Project, StatusChange, TagValue, now_us,
@@ -146,7 +147,7 @@ async fn direct_hit(
         });
     }
     if param(params, "shortIdLookup") == Some("1")
-        && let Some((slug, number)) = serialize::parse_short_id(&q)
+        && let Some(ShortId { slug, number }) = ShortId::parse(&q)
     {
         for p in projects {
             let project = state.store.project_by_id(p).await?;
@@ -379,7 +380,7 @@ pub async fn org_list(
 /// A requested status change, parsed from Sentry's update body.
 #[derive(Debug, Clone, Default)]
 pub struct Update {
-    pub status: Option<String>,
+    pub status: Option<IssueStatus>,
     pub substatus: Option<String>,
     pub details: Value,
     pub merge: bool,
@@ -432,16 +433,12 @@ pub fn parse_update(body: &[u8]) -> Result<Update, ApiError> {
         let raw = status
             .as_str()
             .ok_or_else(|| field_error("status", format!("{status} is not a valid choice.")))?;
-        let (status, extra) = match raw {
-            "resolved" | "unresolved" | "ignored" => (raw, None),
-            "muted" => ("ignored", None),
-            "resolvedInNextRelease" => ("resolved", Some(("inNextRelease", json!(true)))),
-            other => return Err(field_error("status", format!("\"{other}\" is not a valid choice."))),
-        };
-        if let Some((k, v)) = extra {
-            details[k] = v;
+        let (status, in_next_release) = IssueStatus::from_api(raw)
+            .ok_or_else(|| field_error("status", format!("\"{raw}\" is not a valid choice.")))?;
+        if in_next_release {
+            details["inNextRelease"] = json!(true);
         }
-        update.status = Some(status.to_string());
+        update.status = Some(status);
     }
     if let Some(sub) = get("substatus") {
         let s = sub.as_str().unwrap_or("");
@@ -499,7 +496,7 @@ pub fn parse_update(body: &[u8]) -> Result<Update, ApiError> {
     }
     update.merge =
         matches!(get("merge"), Some(Value::Bool(true)) | Some(Value::Number(_)) if get("merge") != Some(&json!(0)));
-    if let Some(status) = &update.status {
+    if let Some(status) = update.status {
         update.delta.insert("status".into(), json!(status));
         let public: Map<String, Value> = details
             .as_object()
@@ -511,13 +508,13 @@ pub fn parse_update(body: &[u8]) -> Result<Update, ApiError> {
             })
             .unwrap_or_default();
         update.delta.insert("statusDetails".into(), Value::Object(public));
-        let substatus = update.substatus.clone().or_else(|| match status.as_str() {
-            "ignored" if details.get("ignoreUntilUs").is_some() || details.get("ignoreCount").is_some() => {
+        let substatus = update.substatus.clone().or_else(|| match status {
+            IssueStatus::Ignored if details.get("ignoreUntilUs").is_some() || details.get("ignoreCount").is_some() => {
                 Some("archived_until_condition_met".into())
             }
-            "ignored" => Some("archived_forever".into()),
-            "unresolved" => Some("ongoing".into()),
-            _ => None,
+            IssueStatus::Ignored => Some("archived_forever".into()),
+            IssueStatus::Unresolved => Some("ongoing".into()),
+            IssueStatus::Resolved => None,
         });
         update.substatus = substatus.clone();
         update.delta.insert("substatus".into(), json!(substatus));
@@ -547,7 +544,7 @@ async fn apply(state: &AppState, ids: Vec<i64>, update: &Update) -> Result<usize
         state.store.merge_issues(ids.clone()).await?;
         return Ok(ids.len());
     }
-    let Some(status) = update.status.clone() else {
+    let Some(status) = update.status else {
         return Ok(ids.len());
     };
     let change = StatusChange {
@@ -688,7 +685,7 @@ pub async fn resolve_issue(
     let issue = match id.parse::<i64>() {
         Ok(n) => state.store.issue(n).await?,
         Err(_) => {
-            let (slug, number) = serialize::parse_short_id(id).ok_or(ApiError::NotFound)?;
+            let ShortId { slug, number } = ShortId::parse(id).ok_or(ApiError::NotFound)?;
             let projects = super::visible_projects(caller, state.store.projects(org.as_ref().map(|o| o.id)).await?);
             let project = projects.iter().find(|p| p.slug == slug).ok_or(ApiError::NotFound)?;
             state.store.issue_by_short_id(project.id, number).await?
@@ -972,7 +969,7 @@ pub async fn short_id_lookup(
         "organizationSlug": org_slug,
         "projectSlug": project.slug,
         "groupId": issue.id.to_string(),
-        "shortId": serialize::short_id(&project.slug, issue.short_id),
+        "shortId": ShortId::new(&project.slug, issue.short_id).to_string(),
         "group": group,
     })))
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::ids::{IssueStatus, ShortId};
+
 use crate::store::{Issue, Organization, Project, ProjectKey, StoredEvent};
 
 /// ISO 8601 UTC with microseconds and `Z`, as Sentry clients expect.
@@ -15,34 +17,6 @@ pub fn iso(us: i64) -> String {
 
 fn iso_from_secs(secs: f64) -> String {
     iso((secs * 1_000_000.0) as i64)
-}
-
-/// Crockford base32 of the per-project issue number (`WEB-1A`).
-pub fn short_id(project_slug: &str, number: i64) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut n = number.max(0) as u64;
-    let mut digits = Vec::new();
-    loop {
-        digits.push(ALPHABET[(n % 32) as usize] as char);
-        n /= 32;
-        if n == 0 {
-            break;
-        }
-    }
-    let encoded: String = digits.into_iter().rev().collect();
-    format!("{}-{encoded}", project_slug.to_uppercase())
-}
-
-/// Parses `WEB-1A` into (project slug, number).
-pub fn parse_short_id(raw: &str) -> Option<(String, i64)> {
-    let (slug, code) = raw.rsplit_once('-')?;
-    let mut n: i64 = 0;
-    for c in code.chars() {
-        let c = c.to_ascii_uppercase();
-        let digit = "0123456789ABCDEFGHJKMNPQRSTVWXYZ".find(c)? as i64;
-        n = n.checked_mul(32)?.checked_add(digit)?;
-    }
-    (!slug.is_empty() && !code.is_empty()).then(|| (slug.to_lowercase(), n))
 }
 
 pub fn organization(o: &Organization, base_url: &str) -> Value {
@@ -138,10 +112,10 @@ pub fn key(k: &ProjectKey, base_url: &str) -> Value {
 
 /// The Group object of §9.1 (without `stats`, which callers add).
 pub fn issue(i: &Issue, p: &Project, base_url: &str) -> Value {
-    let substatus = match i.status.as_str() {
-        "ignored" => i.substatus.clone().or_else(|| Some("archived_forever".into())),
-        "resolved" => None,
-        _ => i.substatus.clone(),
+    let substatus = match i.status {
+        IssueStatus::Ignored => i.substatus.clone().or_else(|| Some("archived_forever".into())),
+        IssueStatus::Resolved => None,
+        IssueStatus::Unresolved => i.substatus.clone(),
     };
     let mut details = i.status_details.clone();
     if let Some(obj) = details.as_object_mut() {
@@ -159,7 +133,7 @@ pub fn issue(i: &Issue, p: &Project, base_url: &str) -> Value {
     let unhandled = i.metadata.get("unhandled").and_then(Value::as_bool).unwrap_or(false);
     json!({
         "id": i.id.to_string(),
-        "shortId": short_id(&p.slug, i.short_id),
+        "shortId": ShortId::new(&p.slug, i.short_id).to_string(),
         "title": i.title,
         "culprit": i.culprit.clone().unwrap_or_default(),
         "permalink": format!("{base_url}/organizations/{}/issues/{}/", p.organization_slug, i.id),
@@ -489,14 +463,6 @@ pub fn object() -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn short_ids_round_trip() {
-        assert_eq!(short_id("shop", 1), "SHOP-1");
-        assert_eq!(short_id("shop", 42), "SHOP-1A");
-        assert_eq!(parse_short_id("SHOP-1A"), Some(("shop".into(), 42)));
-        assert_eq!(parse_short_id("nodash"), None);
-    }
 
     #[test]
     fn iso_ends_in_z_with_micros() {

@@ -1,6 +1,7 @@
 //! Rows as the store hands them out, the record an ingested event becomes, and the
 //! changes callers ask for: the types of the `Store` interface, shared by every backend.
 
+pub use crate::ids::IssueStatus;
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
@@ -62,7 +63,7 @@ pub struct Issue {
     pub kind: String,
     pub platform: Option<String>,
     pub metadata: Value,
-    pub status: String,
+    pub status: IssueStatus,
     pub substatus: Option<String>,
     pub status_details: Value,
     pub first_seen: i64,
@@ -261,7 +262,7 @@ pub struct IssueHash {
 /// A status change as the API asks for it.
 #[derive(Debug, Clone)]
 pub struct StatusChange {
-    pub status: String,
+    pub status: IssueStatus,
     pub substatus: Option<String>,
     /// Sentry's `statusDetails`, as stored.
     pub details: Value,

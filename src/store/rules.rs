@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{StatusChange, StoreError};
+use super::{IssueStatus, StatusChange, StoreError};
 
 /// Orders release names: semver-aware where both parse (`pkg@1.10.0` > `pkg@1.9.2`), else by text.
 pub fn compare_releases(a: &str, b: &str) -> Ordering {
@@ -49,14 +49,14 @@ pub fn token_hash(token: &str) -> String {
 /// Resolved issues regress unless the event comes from a release older than the one the
 /// issue was resolved in; ignored issues wake when their time or count condition is met.
 pub fn reopens(
-    status: &str,
+    status: IssueStatus,
     details: &Value,
     release: Option<&str>,
     timestamp: i64,
     times_seen: i64,
 ) -> Option<&'static str> {
     match status {
-        "resolved" => {
+        IssueStatus::Resolved => {
             if let (Some(resolved_in), Some(release)) = (details.get("inRelease").and_then(Value::as_str), release) {
                 // Resolved "in the next release": the release it was seen in still has the bug.
                 let next_only = details.get("inNextRelease") == Some(&Value::Bool(true));
@@ -67,7 +67,7 @@ pub fn reopens(
             }
             Some("regressed")
         }
-        "ignored" => {
+        IssueStatus::Ignored => {
             let until = details.get("ignoreUntilUs").and_then(Value::as_i64);
             if until.is_some_and(|u| timestamp >= u) {
                 return Some("escalating");
@@ -79,7 +79,7 @@ pub fn reopens(
             }
             None
         }
-        _ => None,
+        IssueStatus::Unresolved => None,
     }
 }
 
@@ -93,7 +93,7 @@ pub const ORG_TOKEN_MARKER: &str = "org-token";
 /// the release the issue was last seen in, so only newer releases regress it.
 pub fn status_details(change: &StatusChange, last_release: Option<&str>) -> Value {
     let mut details = change.details.clone();
-    if change.status == "resolved"
+    if change.status == IssueStatus::Resolved
         && details.get("inNextRelease") == Some(&Value::Bool(true))
         && let Some(release) = last_release
     {

@@ -83,36 +83,12 @@ pub(super) fn parse_level(value: &Value) -> Result<&'static str, &'static str> {
     }
 }
 
-/// Parses an event id (32 hex digits, or hyphenated, braced or `urn:uuid:`
-/// forms, any case) into 32 lowercase hex digits.
+/// Parses an event id (32 hex digits, or hyphenated or braced forms, any case)
+/// into 32 lowercase hex digits; the rules live in [`crate::ids::EventId`].
 pub(super) fn parse_event_id(raw: &str) -> Result<String, String> {
-    for (i, c) in raw.chars().enumerate() {
-        if !(c.is_ascii_hexdigit() || matches!(c, '-' | '{' | '}' | ':')) {
-            return Err(format!("invalid character: found `{c}` at {i}"));
-        }
-    }
-    let inner = raw
-        .strip_prefix("urn:uuid:")
-        .or_else(|| raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')))
-        .unwrap_or(raw);
-    let hex: String = match inner.len() {
-        32 => inner.to_owned(),
-        36 => {
-            let bytes = inner.as_bytes();
-            let dashes_ok = [8, 13, 18, 23].iter().all(|&i| bytes.get(i) == Some(&b'-'));
-            if !dashes_ok {
-                return Err("invalid group structure: expected 8-4-4-4-12 hex digits".to_owned());
-            }
-            inner.chars().filter(|&c| c != '-').collect()
-        }
-        n => {
-            return Err(format!("invalid length: expected 32 or 36 characters, found {n}"));
-        }
-    };
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err("invalid format: expected 32 hex digits".to_owned());
-    }
-    Ok(hex.to_ascii_lowercase())
+    crate::ids::EventId::parse(raw)
+        .map(|id| id.to_string())
+        .map_err(|e| e.0)
 }
 
 /// A fresh random event id, 32 lowercase hex digits.

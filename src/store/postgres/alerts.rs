@@ -656,7 +656,7 @@ pub async fn enqueue(
                         IssueSnapshot {
                             issue_id: *issue_id,
                             project_id: row.get(11),
-                            short_id: crate::api::serialize::short_id(&project_slug, row.get(0)),
+                            short_id: crate::ids::ShortId::new(&project_slug, row.get(0)).to_string(),
                             title: row.get(1),
                             culprit: row.get(2),
                             level: level.parse().unwrap_or(Level::Error),

@@ -19,6 +19,8 @@ use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use tokio_postgres::types::ToSql;
 
+use crate::ids::IssueStatus;
+
 use super::events::{EVENT_COLUMNS, event_from_row};
 use super::read::{ISSUE_COLUMNS, decode_payload, issue_from_row};
 use super::{PgError, PgStore, search};
@@ -300,13 +302,13 @@ async fn set_status_once(pool: &Pool, ids: &[i64], change: &StatusChange) -> Res
     for id in ids {
         let row = locked.get(id).ok_or_else(not_found)?;
         let last_release: Option<String> = row.get(2);
-        let last_release = if change.status == "resolved" {
+        let last_release = if change.status == IssueStatus::Resolved {
             last_release.as_deref()
         } else {
             None
         };
         let mut details = status_details(change, last_release);
-        if change.status == "ignored"
+        if change.status == IssueStatus::Ignored
             && let Some(obj) = details.as_object_mut()
         {
             obj.insert("timesSeenAtIgnore".into(), json!(row.get::<_, i64>(1)));

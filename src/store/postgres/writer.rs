@@ -18,7 +18,7 @@ use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::PgError;
-use crate::store::{AlertSettings, Announced, EventRecord, Stored};
+use crate::store::{AlertSettings, Announced, EventRecord, IssueStatus, Stored};
 
 type Reply = oneshot::Sender<Result<Stored, PgError>>;
 /// An event waiting for the writer, with where to send its outcome.
@@ -539,15 +539,15 @@ impl Folded {
             };
             // The row is locked by the update above until commit, so deciding on its status
             // here cannot race another node.
-            let status: String = row.get(0);
-            if status == "unresolved" {
+            let status: IssueStatus = row.get(0);
+            if status == IssueStatus::Unresolved {
                 continue;
             }
             let details: String = row.get(1);
             let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
             let times_seen: i64 = row.get(2);
             let reopen = delta.seen.iter().find_map(|(release, timestamp)| {
-                crate::store::rules::reopens(&status, &details, release.as_deref(), *timestamp, times_seen)
+                crate::store::rules::reopens(status, &details, release.as_deref(), *timestamp, times_seen)
             });
             if let Some(substatus) = reopen {
                 if substatus == "regressed" {

@@ -5,6 +5,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
+use crate::ids::IssueStatus;
+
 use super::{
     ApiToken, Bootstrap, DEFAULT_ORG_SLUG, DEFAULT_PROJECT_SLUG, ORG_TOKEN_MARKER, Organization, Project, ProjectKey,
     StoreError, Unmerged, now_us, token_hash, valid_slug,
@@ -394,12 +396,12 @@ pub fn revoke_token(conn: &Connection, id: i64) -> Result<(), StoreError> {
 pub fn set_issue_status(
     conn: &Connection,
     issue_id: i64,
-    status: &str,
+    status: IssueStatus,
     substatus: Option<&str>,
     details: &Value,
 ) -> Result<(), StoreError> {
     let mut details = details.clone();
-    if status == "ignored" {
+    if status == IssueStatus::Ignored {
         let times_seen: i64 = conn
             .query_row("SELECT times_seen FROM issues WHERE id = ?1", params![issue_id], |r| {
                 r.get(0)

@@ -524,7 +524,7 @@ fn snapshot(
         Ok(IssueSnapshot {
             issue_id,
             project_id: r.get(11)?,
-            short_id: crate::api::serialize::short_id(&project_slug, r.get(0)?),
+            short_id: crate::ids::ShortId::new(&project_slug, r.get(0)?).to_string(),
             title: r.get(1)?,
             culprit: r.get(2)?,
             level: level.parse().unwrap_or(Level::Error),

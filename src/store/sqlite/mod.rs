@@ -39,6 +39,7 @@ use super::{
 };
 use writer::Writer;
 
+use crate::ids::IssueStatus;
 use crate::notify::model::{Channel, ChannelId, Notification, NotificationId, Rule, RuleId};
 use crate::notify::outbox::{AttemptRecord, Next};
 
@@ -479,14 +480,14 @@ impl SqliteStore {
         self.writer
             .exec(move |tx| {
                 for id in issue_ids {
-                    let wants_release = change.status == "resolved";
+                    let wants_release = change.status == IssueStatus::Resolved;
                     let last_release = if wants_release {
                         read::issue(tx, id)?.last_release
                     } else {
                         None
                     };
                     let details = status_details(&change, last_release.as_deref());
-                    admin::set_issue_status(tx, id, &change.status, change.substatus.as_deref(), &details)?;
+                    admin::set_issue_status(tx, id, change.status, change.substatus.as_deref(), &details)?;
                 }
                 Ok(())
             })

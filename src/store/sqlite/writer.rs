@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::alerts::{self, Happenings};
 use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
 use crate::notify::policy::Happening;
-use crate::store::AlertSettings;
+use crate::store::{AlertSettings, IssueStatus};
 
 /// A job run on the writer's connection; it returns the step that answers its caller, so
 /// the writer can mark caches stale between the commit and the answer.
@@ -385,7 +385,7 @@ fn commit_batch(
 
 /// An issue's counters and status as the batch has left them, written once at its end.
 struct IssueState {
-    status: String,
+    status: IssueStatus,
     substatus: Option<String>,
     details: serde_json::Value,
     times_seen: i64,
@@ -403,7 +403,7 @@ impl IssueState {
     /// returns whether it regressed.
     fn touch(&mut self, r: &EventRecord) -> bool {
         let reopen = super::reopens(
-            &self.status,
+            self.status,
             &self.details,
             r.release.as_deref(),
             r.timestamp,
@@ -419,10 +419,10 @@ impl IssueState {
             }
         }
         if let Some(substatus) = reopen {
-            self.status = "unresolved".into();
+            self.status = IssueStatus::Unresolved;
             self.substatus = Some(substatus.into());
             self.details = serde_json::Value::Object(Default::default());
-        } else if self.status == "unresolved" && self.substatus.as_deref() == Some("new") {
+        } else if self.status == IssueStatus::Unresolved && self.substatus.as_deref() == Some("new") {
             self.substatus = Some("ongoing".into());
         }
         self.dirty = true;
@@ -483,7 +483,7 @@ impl Folded {
         self.issues.insert(
             issue_id,
             IssueState {
-                status: "unresolved".into(),
+                status: IssueStatus::Unresolved,
                 substatus: Some("new".into()),
                 details: serde_json::Value::Object(Default::default()),
                 times_seen: 1,
