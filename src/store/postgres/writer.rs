@@ -171,6 +171,26 @@ pub async fn write_batch(
     alerts: &AlertSettings,
     records: &[&EventRecord],
 ) -> Result<Vec<Result<Stored, PgError>>, PgError> {
+    // A savepoint per event costs a round trip or two and a subtransaction each (past 64 in
+    // one transaction PostgreSQL's snapshots slow down for every session), so the batch is
+    // first written without them; only a batch where one event fails on its own values, or
+    // loses an event id race after writing, is written again with one savepoint per event.
+    if let Some(results) = write_batch_with(pool, alerts, records, false).await? {
+        return Ok(results);
+    }
+    write_batch_with(pool, alerts, records, true)
+        .await?
+        .ok_or_else(|| PgError::Unavailable("a guarded batch did not finish".into()))
+}
+
+/// One attempt at a batch; `None` when an unguarded attempt met an event it cannot keep
+/// without a savepoint (nothing of it is committed then).
+async fn write_batch_with(
+    pool: &Pool,
+    alerts: &AlertSettings,
+    records: &[&EventRecord],
+    guarded: bool,
+) -> Result<Option<Vec<Result<Stored, PgError>>>, PgError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // Rows are locked in (project, event id) order, so two nodes given the same events
@@ -184,11 +204,22 @@ pub async fn write_batch(
     let mut learned = HashMap::new();
     for index in order {
         let record = records[index];
-        tx.batch_execute("SAVEPOINT event").await?;
+        if guarded {
+            tx.batch_execute("SAVEPOINT event").await?;
+        }
         let mut staged = HashMap::new();
-        match store_one(&tx, &learned, &mut staged, record).await {
+        let outcome = store_one(&tx, &learned, &mut staged, record).await;
+        if !guarded && matches!(&outcome, Ok(Outcome::Duplicate { late: true }) | Err(_)) {
+            match outcome {
+                Err(e) if !e.is_event_level() => return Err(e),
+                _ => return Ok(None),
+            }
+        }
+        match outcome {
             Ok(Outcome::Stored { issue_id, created: c }) => {
-                tx.batch_execute("RELEASE SAVEPOINT event").await?;
+                if guarded {
+                    tx.batch_execute("RELEASE SAVEPOINT event").await?;
+                }
                 learned.extend(staged);
                 created[index] = c;
                 results[index] = Some(Ok(Stored {
@@ -196,11 +227,13 @@ pub async fn write_batch(
                     duplicate: false,
                 }));
             }
-            Ok(Outcome::Duplicate) => {
+            Ok(Outcome::Duplicate { .. }) => {
                 // What this event prepared (an issue it would have opened) is undone; the
                 // copy already stored says which issue it belongs to.
-                tx.batch_execute("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event")
-                    .await?;
+                if guarded {
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event")
+                        .await?;
+                }
                 let row = tx
                     .query_opt(
                         "SELECT issue_id FROM events WHERE project_id = $1 AND event_id = $2",
@@ -235,7 +268,9 @@ pub async fn write_batch(
     // Notifications are written in this transaction: none for an issue rolled back.
     super::alerts::enqueue(&tx, alerts, records, &results, &created, &regressed).await?;
     tx.commit().await?;
-    Ok(results.into_iter().map(|r| r.unwrap_or(Err(PgError::Closed))).collect())
+    Ok(Some(
+        results.into_iter().map(|r| r.unwrap_or(Err(PgError::Closed))).collect(),
+    ))
 }
 
 enum Outcome {
@@ -244,7 +279,11 @@ enum Outcome {
         created: bool,
     },
     /// The event id is already stored for its project: acknowledged, not counted again.
-    Duplicate,
+    /// `late` when this event had already written rows (another node stored the same id
+    /// meanwhile) that must be undone.
+    Duplicate {
+        late: bool,
+    },
 }
 
 /// Stores one event's own rows: resolves its issue by hash (or opens one) and inserts the
@@ -263,7 +302,7 @@ async fn store_one(
         )
         .await?;
     if existing.is_some() {
-        return Ok(Outcome::Duplicate);
+        return Ok(Outcome::Duplicate { late: false });
     }
 
     // §1 of the grouping spec: the first known hash decides the issue.
@@ -342,7 +381,7 @@ async fn store_one(
         .await?;
     match inserted {
         // Another node committed the same event id while this one was on its way.
-        None => Ok(Outcome::Duplicate),
+        None => Ok(Outcome::Duplicate { late: true }),
         Some(_) => Ok(Outcome::Stored { issue_id, created }),
     }
 }
