@@ -22,6 +22,7 @@ pub mod read;
 pub mod retention;
 pub mod search;
 pub mod tokens;
+mod types;
 pub mod writer;
 
 use std::str::FromStr;

@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod outcomes;
 pub mod read;
 pub mod retention;
+mod types;
 pub mod writer;
 
 use std::collections::HashMap;
