@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
+use super::issues::{Params, param, params_all};
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize::iso;
 use super::{query, resolve_org};
@@ -27,8 +28,6 @@ use crate::ids::ShortId;
 use crate::state::AppState;
 use crate::store::{Cmp, Condition, EventScan, Issue, IssueFilter, Project, StoredEvent, now_us};
 use crate::web::{IntoResponse, Json, Path, Query, RequestUri, Response, State, header};
-
-type Params = Vec<(String, String)>;
 
 /// Most events one search reads.
 pub const MAX_SCAN: usize = 10_000;
@@ -41,18 +40,6 @@ const DEFAULT_PERIOD_US: i64 = 14 * 86_400 * 1_000_000;
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::BadRequest(msg.into())
-}
-
-fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-fn params_all<'a>(params: &'a Params, key: &str) -> Vec<&'a str> {
-    params
-        .iter()
-        .filter(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .collect()
 }
 
 /// One requested column.

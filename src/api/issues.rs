@@ -20,13 +20,13 @@ use crate::store::{
 };
 
 /// Query parameters as a list, since Sentry repeats keys (`id=1&id=2`, `project=…`).
-type Params = Vec<(String, String)>;
+pub(super) type Params = Vec<(String, String)>;
 
-fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn params_all<'a>(params: &'a Params, key: &str) -> Vec<&'a str> {
+pub(super) fn params_all<'a>(params: &'a Params, key: &str) -> Vec<&'a str> {
     params
         .iter()
         .filter(|(k, _)| k == key)

@@ -12,14 +12,13 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::discover::time_range;
+use super::issues::Params;
 use super::resolve_org;
 use super::serialize::iso;
 use crate::errors::ApiError;
 use crate::state::AppState;
 use crate::store::{OutcomeRow, now_us};
 use crate::web::{Json, Path, Query, State};
-
-type Params = Vec<(String, String)>;
 
 const DAY_US: i64 = 86_400 * 1_000_000;
 /// The longest range, in days.
