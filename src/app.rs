@@ -17,9 +17,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
 use crate::errors::ApiError;
+use crate::http::{HeaderValue, IntoResponse, Method, RawQuery, Response, State, StatusCode, header};
 pub use crate::state::AppState;
 use crate::store::{Bootstrap, Store};
-use crate::web::{HeaderValue, IntoResponse, Method, RawQuery, Response, State, StatusCode, header};
 
 /// A running server: its address, and how to stop it.
 pub struct Server {

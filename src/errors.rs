@@ -11,13 +11,13 @@ use actix_web::{HttpRequest, Responder, ResponseError};
 use serde_json::json;
 
 use crate::event::scrub::ScrubError;
+use crate::http::{HeaderName, HeaderValue, IntoResponse, Json, Response, StatusCode, header};
 use crate::ingest::auth::AuthError;
 use crate::ingest::decode::DecodeError;
 use crate::ingest::envelope::EnvelopeError;
 use crate::ingest::limits::LimitError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
-use crate::web::{HeaderName, HeaderValue, IntoResponse, Json, Response, StatusCode, header};
 
 /// Seconds an SDK should wait after a 429 or 503.
 const RETRY_AFTER_SECS: u64 = 60;

@@ -53,11 +53,32 @@ smtp_part() {
   echo "$AIOSMTPD" > "$marker"
 }
 
+PLAYWRIGHT="playwright-core@1.65.1"
+
+# Headless Chromium for the browser tests: Debian's package (installed here when missing;
+# a test tool's own browser download does not work offline) driven by playwright-core.
+browser_part() {
+  if [ ! -x /usr/bin/chromium ]; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  fi
+  local marker="$dir/browser/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$PLAYWRIGHT" ]; then return; fi
+  rm -rf "$dir/browser"
+  mkdir -p "$dir/browser"
+  (cd "$dir/browser" && echo '{"name":"errata-e2e-browser","private":true}' > package.json \
+     && npm install --silent --no-audit --no-fund "$PLAYWRIGHT" >/dev/null)
+  echo "$PLAYWRIGHT" > "$marker"
+}
+
 case "${1:-all}" in
   python) python_part ;;
   node) node_part ;;
   schemathesis) schemathesis_part ;;
   smtp) smtp_part ;;
-  all) python_part; node_part; schemathesis_part; smtp_part ;;
-  *) echo "usage: $0 [python|node|schemathesis|smtp|all]" >&2; exit 2 ;;
+  browser) browser_part ;;
+  all) python_part; node_part; schemathesis_part; smtp_part; browser_part ;;
+  *) echo "usage: $0 [python|node|schemathesis|smtp|browser|all]" >&2; exit 2 ;;
 esac

@@ -9,10 +9,10 @@ use super::auth::Caller;
 use super::serialize::iso;
 use super::{resolve_org, resolve_project};
 use crate::errors::ApiError;
+use crate::http::{IntoResponse, Json, Path, Query, Response, State, StatusCode};
 use crate::notify::model::{Channel, ChannelId, ChannelKind, Filters, Notification, Rule, RuleId, Secret, Trigger};
 use crate::state::AppState;
 use crate::store::{DeliveryFilter, NewChannel, Organization, Project, StoreError};
-use crate::web::{IntoResponse, Json, Path, Query, Response, State, StatusCode};
 
 /// Deliveries listed at most per request.
 const MAX_DELIVERIES: usize = 500;
@@ -130,7 +130,7 @@ pub async fn channel_create(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Response, ApiError> {
     // A channel decides where data about issues is sent: organization admins only.
     caller.require("org:admin")?;
@@ -160,7 +160,7 @@ pub async fn channel_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, channel)): Path<(String, String)>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("org:admin")?;
     let body = body_json(&body)?;
@@ -336,7 +336,7 @@ pub async fn rule_create(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("project:write")?;
     let body = parse_rule_body(&body)?;
@@ -369,7 +369,7 @@ pub async fn rule_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project, rule)): Path<(String, String, String)>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body = parse_rule_body(&body)?;

@@ -5,8 +5,8 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use crate::errors::ApiError;
+use crate::http::{HeaderMap, app_state, header};
 use crate::state::AppState;
-use crate::web::{HeaderMap, app_state, header};
 use subtle::ConstantTimeEq;
 
 use crate::store::{ApiToken, Organization, Project, now_us, token_hash};

@@ -24,10 +24,10 @@ use super::pagination::{Cursor, link_header, page_size};
 use super::serialize::iso;
 use super::{query, resolve_org};
 use crate::errors::ApiError;
+use crate::http::{IntoResponse, Json, Path, Query, RequestUri, Response, State, header};
 use crate::ids::ShortId;
 use crate::state::AppState;
 use crate::store::{Cmp, Condition, EventScan, Issue, IssueFilter, Project, StoredEvent, now_us};
-use crate::web::{IntoResponse, Json, Path, Query, RequestUri, Response, State, header};
 
 /// Most events one search reads.
 pub const MAX_SCAN: usize = 10_000;

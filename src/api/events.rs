@@ -1,9 +1,9 @@
 //! Events: per issue (list, latest/oldest/recommended, by id) and per project.
 
-use crate::web::Json;
-use crate::web::{IntoResponse, Response};
-use crate::web::{Path, Query, RequestUri, State};
-use crate::web::{Uri, header};
+use crate::http::Json;
+use crate::http::{IntoResponse, Response};
+use crate::http::{Path, Query, RequestUri, State};
+use crate::http::{Uri, header};
 use serde_json::{Value, json};
 
 use super::auth::Caller;

@@ -2,10 +2,10 @@
 //! (`…/events/{id}/grouping-info/`, Sentry's variant map plus Errata's frame-by-frame
 //! explanation) and unmerge by hash (`PUT /issues/{id}/hashes/?id=…`).
 
-use crate::web::Json;
-use crate::web::StatusCode;
-use crate::web::{IntoResponse, Response};
-use crate::web::{Path, Query, State};
+use crate::http::Json;
+use crate::http::StatusCode;
+use crate::http::{IntoResponse, Response};
+use crate::http::{Path, Query, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;

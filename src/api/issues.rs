@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use crate::web::Json;
-use crate::web::{HeaderName, HeaderValue, StatusCode, Uri, header};
-use crate::web::{IntoResponse, Response};
-use crate::web::{Path, Query, RequestUri, State};
+use crate::http::Json;
+use crate::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
+use crate::http::{IntoResponse, Response};
+use crate::http::{Path, Query, RequestUri, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
@@ -623,7 +623,7 @@ pub async fn project_bulk_update(
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
     Query(params): Query<Params>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
@@ -648,7 +648,7 @@ pub async fn org_bulk_update(
     caller: Caller,
     Path(org): Path<String>,
     Query(params): Query<Params>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("event:write")?;
     let org = resolve_org(&state, &caller, &org).await?;
@@ -808,7 +808,7 @@ pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     path: IssuePath,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:write")?;
     update_one(&state, &caller, path.org(), &path.id, &body).await

@@ -2,8 +2,8 @@
 //! same route table the router is built from), the ingest endpoints SDKs call, and the
 //! operational endpoints. Served at `GET /api/0/openapi.json`.
 
-use crate::web::Json;
-use crate::web::State;
+use crate::http::Json;
+use crate::http::State;
 use serde_json::{Map, Value, json};
 
 use super::RouteInfo;

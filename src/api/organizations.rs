@@ -1,9 +1,9 @@
 //! Identity, organizations, projects and DSN keys.
 
-use crate::web::Json;
-use crate::web::{HeaderName, StatusCode, Uri, header};
-use crate::web::{IntoResponse, Response};
-use crate::web::{Path, Query, RequestUri, State};
+use crate::http::Json;
+use crate::http::{HeaderName, StatusCode, Uri, header};
+use crate::http::{IntoResponse, Response};
+use crate::http::{Path, Query, RequestUri, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -210,7 +210,7 @@ pub async fn project_create(
     State(state): State<AppState>,
     caller: Caller,
     Path(org): Path<String>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("project:write")?;
     if caller.is_project_bound() {
@@ -249,7 +249,7 @@ pub async fn project_create_for_team(
     state: State<AppState>,
     caller: Caller,
     Path((org, _team)): Path<(String, String)>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Response, ApiError> {
     project_create(state, caller, Path(org), body).await
 }
@@ -281,7 +281,7 @@ pub async fn project_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: ProjectBody = body_json(&body)?;
@@ -414,7 +414,7 @@ pub async fn key_create(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project)): Path<(String, String)>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Response, ApiError> {
     // A new key is a new way in for events: admin only, like disabling or limiting one.
     caller.require("project:admin")?;
@@ -446,7 +446,7 @@ pub async fn key_update(
     State(state): State<AppState>,
     caller: Caller,
     Path((org, project, key)): Path<(String, String, String)>,
-    body: crate::web::Bytes,
+    body: crate::http::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body: KeyBody = body_json(&body)?;

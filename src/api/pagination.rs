@@ -1,7 +1,7 @@
 //! Sentry's cursor pagination: `cursor=<value>:<offset>:<is_prev>` and a `Link`
 //! header with both `previous` and `next`, each saying whether that page exists.
 
-use crate::web::{HeaderValue, Uri};
+use crate::http::{HeaderValue, Uri};
 
 use crate::errors::ApiError;
 

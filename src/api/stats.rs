@@ -13,10 +13,10 @@
 //! `{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD", "totals": {outcome: n}, "rows":
 //! [{"day", "category", "outcome", "reason", "quantity"}]}` for every category.
 
-use crate::web::Json;
-use crate::web::{HeaderValue, header};
-use crate::web::{IntoResponse, Response};
-use crate::web::{Path, Query, State};
+use crate::http::Json;
+use crate::http::{HeaderValue, header};
+use crate::http::{IntoResponse, Response};
+use crate::http::{Path, Query, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;

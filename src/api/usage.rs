@@ -16,9 +16,9 @@ use super::issues::Params;
 use super::resolve_org;
 use super::serialize::iso;
 use crate::errors::ApiError;
+use crate::http::{Json, Path, Query, State};
 use crate::state::AppState;
 use crate::store::{OutcomeRow, now_us};
-use crate::web::{Json, Path, Query, State};
 
 const DAY_US: i64 = 86_400 * 1_000_000;
 /// The longest range, in days.

@@ -20,12 +20,12 @@ use super::limits;
 use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
 use super::ratelimit::{Class, KeyLimit, QuotaCheck};
 use crate::errors::IngestError;
+use crate::http::{
+    HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode, header,
+};
 use crate::state::AppState;
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
 use crate::store::{Announced, ProjectKey, StoreError, UserReport};
-use crate::web::{
-    HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode, header,
-};
 
 /// The request body as it arrives.
 pub type Body = web::Payload;

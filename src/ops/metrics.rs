@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::web::{HeaderMap, header};
+use crate::http::{HeaderMap, header};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
 

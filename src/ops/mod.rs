@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpRequest, web};
 use serde_json::json;
 
+use crate::http::{IntoResponse, Json, Response, State, StatusCode, header};
 use crate::state::AppState;
-use crate::web::{IntoResponse, Json, Response, State, StatusCode, header};
 
 /// How long a readiness probe's write check is reused, so probes cannot flood the writer.
 const WRITE_PROBE_TTL: Duration = Duration::from_secs(1);

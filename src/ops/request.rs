@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
-use crate::web::{HeaderName, HeaderValue};
+use crate::http::{HeaderName, HeaderValue};
 
 /// Longest path written to a log line.
 const MAX_LOGGED_PATH: usize = 200;
