@@ -12,7 +12,8 @@
 //!     --toggle-collect='*measured*' target/release/deps/pipeline-<hash>
 //! ```
 //!
-//! Stages: json, normalize, scrub, group, summarize, serialize, process (each per event
+//! Stages: json, normalize, scrub, group, hashes (group without the explanation),
+//! summarize, derive (tags, user, trace id), serialize, process (each per event
 //! size, `medium/...` or `large/...`). Divide the total by `PIPELINE_ITERS`.
 //! `PIPELINE_STAGE=medium/dump` prints the processed record and stored JSON instead.
 
@@ -99,6 +100,9 @@ fn stages(c: &mut Criterion) {
             )
         });
         g.bench_function("group", |b| b.iter(|| group::group(black_box(&scrubbed), &rules)));
+        g.bench_function("group hashes", |b| {
+            b.iter(|| group::group_hashes(black_box(&scrubbed), &rules))
+        });
         g.bench_function("summarize", |b| b.iter(|| group::summarize(black_box(&scrubbed))));
         g.bench_function("serialize", |b| {
             b.iter(|| serde_json::to_vec(black_box(&scrubbed)).expect("serializes"))
@@ -168,7 +172,9 @@ fn count_stage(spec: &str) {
                 run!(|| scrubber.scrub(&mut v));
             }
             "group" => drop(run!(|| group::group(&scrubbed, &rules))),
+            "hashes" => drop(run!(|| group::group_hashes(&scrubbed, &rules))),
             "summarize" => drop(run!(|| group::summarize(&scrubbed))),
+            "derive" => drop(run!(|| errata::event::derive::derive(&scrubbed))),
             "serialize" => drop(run!(|| serde_json::to_vec(&scrubbed).expect("serializes"))),
             "process" => drop(run!(|| {
                 process_event(

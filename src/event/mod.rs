@@ -2,6 +2,7 @@
 //! Everything here takes and returns `serde_json::Value` in the canonical shape.
 
 pub mod bounds;
+pub mod derive;
 pub mod group;
 pub mod normalize;
 pub mod scrub;

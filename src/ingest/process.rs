@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::event::bounds::{self, BoundsError};
-use crate::event::group::{self, GroupingRules, lookup};
+use crate::event::derive::{self, Derived};
+use crate::event::group::{self, GroupingRules};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
 use crate::store::EventRecord;
 use crate::store::{NewAttachment, UserReport};
+
+pub use crate::event::derive::{tag_pairs, user_key};
 
 /// What processing needs to know about the project an event belongs to.
 #[derive(Debug)]
@@ -80,7 +83,7 @@ pub fn process_event(
     let mut event = normalize::normalize(raw, &ctx)?;
     bounds::limit_depth(&mut event);
     let scrubbed = project.scrubber.scrub(&mut event);
-    let grouping = group::group(&event, &project.rules);
+    let hashes = group::group_hashes(&event, &project.rules);
     let summary = group::summarize(&event);
 
     let event_id = event
@@ -98,11 +101,11 @@ pub fn process_event(
     };
     let (platform, level, release, environment) =
         (text("platform"), text("level"), text("release"), text("environment"));
-    let user_key = user_key(event.get("user"));
-    let tags = tag_pairs_with_user(&event, user_key.as_deref());
-    let trace_id = lookup(&event, "/contexts/trace/trace_id")
-        .and_then(Value::as_str)
-        .map(String::from);
+    let Derived {
+        user_key,
+        tags,
+        trace_id,
+    } = derive::derive(&event);
     // Serialized before `metadata` moves into the event, so it is not cloned.
     let metadata = summary.metadata.to_string();
 
@@ -122,7 +125,7 @@ pub fn process_event(
         obj.insert("metadata".into(), summary.metadata);
         obj.insert(
             "hashes".into(),
-            Value::Array(grouping.hashes.iter().cloned().map(Value::String).collect()),
+            Value::Array(hashes.iter().cloned().map(Value::String).collect()),
         );
         obj.insert("grouping_config".into(), Value::from(group::GROUPING_CONFIG));
         if scrubbed.filtered + scrubbed.removed > 0 {
@@ -147,7 +150,7 @@ pub fn process_event(
     let record = EventRecord {
         project_id: project.project_id,
         event_id,
-        hashes: grouping.hashes,
+        hashes,
         grouping_config: group::GROUPING_CONFIG,
         title: summary.title,
         culprit: summary.culprit,
@@ -252,9 +255,9 @@ pub fn group_only(
     let mut event = normalize::normalize(raw, &ctx)?;
     bounds::limit_depth(&mut event);
     project.scrubber.scrub(&mut event);
-    let grouping = group::group(&event, &project.rules);
+    let hashes = group::group_hashes(&event, &project.rules);
     let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
-    Ok((grouping.hashes, (timestamp * 1_000_000.0) as i64))
+    Ok((hashes, (timestamp * 1_000_000.0) as i64))
 }
 
 /// zstd level 1: a fast, still good ratio for JSON; compression runs on every event.
@@ -277,114 +280,6 @@ pub fn compress(json: &[u8]) -> std::io::Result<Vec<u8>> {
         };
         compressor.compress(json)
     })
-}
-
-/// The distinct-user key: the first of id, email, username, ip address.
-pub fn user_key(user: Option<&Value>) -> Option<String> {
-    let user = user?.as_object()?;
-    for (field, prefix) in [
-        ("id", "id"),
-        ("email", "email"),
-        ("username", "username"),
-        ("ip_address", "ip"),
-    ] {
-        match user.get(field) {
-            Some(Value::String(s)) if !s.is_empty() => return Some(format!("{prefix}:{s}")),
-            Some(Value::Number(n)) => return Some(format!("{prefix}:{n}")),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The tags an issue aggregates: the event's own tags plus the built-in keys.
-pub fn tag_pairs(event: &Value) -> Vec<(String, String)> {
-    tag_pairs_with_user(event, user_key(event.get("user")).as_deref())
-}
-
-/// `tag_pairs` with the event's user key already derived (`process_event` stores it too).
-fn tag_pairs_with_user(event: &Value, user: Option<&str>) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let mut push = |k: &str, v: Option<&str>| {
-        if let Some(v) = v.filter(|v| !v.is_empty())
-            && !out.iter().any(|(key, _)| key == k)
-        {
-            out.push((k.to_string(), truncate(v, 200)));
-        }
-    };
-    let s = |path: &str| lookup(event, path).and_then(Value::as_str);
-    push("level", s("/level"));
-    push("release", s("/release"));
-    push("environment", s("/environment"));
-    push("server_name", s("/server_name"));
-    push("transaction", s("/transaction"));
-    push("logger", s("/logger"));
-    push("dist", s("/dist"));
-    push("url", s("/request/url"));
-    push("os.name", s("/contexts/os/name"));
-    push("browser.name", s("/contexts/browser/name"));
-    push("runtime", runtime(event).as_deref());
-    push("browser", browser(event).as_deref());
-    push("device", s("/contexts/device/model"));
-    if let Some(exception) = lookup(event, "/exception/values")
-        .and_then(Value::as_array)
-        .and_then(|v| v.last())
-        && let Some(mechanism) = exception.get("mechanism")
-    {
-        let handled = mechanism.get("handled").and_then(Value::as_bool);
-        push("handled", handled.map(|h| if h { "yes" } else { "no" }));
-        push("mechanism", mechanism.get("type").and_then(Value::as_str));
-    }
-    push("user", user);
-    if let Some(tags) = event.get("tags").and_then(Value::as_array) {
-        for pair in tags {
-            if let Some([Value::String(k), Value::String(v)]) = pair.as_array().map(Vec::as_slice) {
-                // Stored `sentry:user|release|dist` are exposed unprefixed.
-                let key = k.strip_prefix("sentry:").unwrap_or(k);
-                push(key, Some(v));
-            }
-        }
-    } else if let Some(tags) = event.get("tags").and_then(Value::as_object) {
-        tags_from_object(tags, &mut push);
-    }
-    out
-}
-
-fn tags_from_object(tags: &Map<String, Value>, push: &mut impl FnMut(&str, Option<&str>)) {
-    for (k, v) in tags {
-        push(k, v.as_str());
-    }
-}
-
-fn runtime(event: &Value) -> Option<String> {
-    let name = lookup(event, "/contexts/runtime/name").and_then(Value::as_str)?;
-    Some(
-        match lookup(event, "/contexts/runtime/version").and_then(Value::as_str) {
-            Some(v) => format!("{name} {v}"),
-            None => name.to_string(),
-        },
-    )
-}
-
-fn browser(event: &Value) -> Option<String> {
-    let name = lookup(event, "/contexts/browser/name").and_then(Value::as_str)?;
-    Some(
-        match lookup(event, "/contexts/browser/version").and_then(Value::as_str) {
-            Some(v) => format!("{name} {v}"),
-            None => name.to_string(),
-        },
-    )
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 /// Shared handle to a project's processing context.
@@ -527,29 +422,6 @@ mod tests {
         );
         assert_eq!(parse_event_id("not-a-uuid"), None);
         assert_eq!(parse_event_id("9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6"), None);
-    }
-
-    #[test]
-    fn user_key_prefers_id_then_email() {
-        let user = serde_json::json!({"email": "a@example.com", "id": 7});
-        assert_eq!(user_key(Some(&user)).as_deref(), Some("id:7"));
-        let user = serde_json::json!({"email": "a@example.com"});
-        assert_eq!(user_key(Some(&user)).as_deref(), Some("email:a@example.com"));
-        assert_eq!(user_key(Some(&serde_json::json!({}))), None);
-    }
-
-    #[test]
-    fn tag_pairs_include_builtins_and_event_tags_once() {
-        let event = serde_json::json!({
-            "level": "error", "release": "r1",
-            "tags": [["release", "other"], ["browser", "Firefox"], ["sentry:user", "id:1"]],
-        });
-        let tags = tag_pairs(&event);
-        assert!(tags.contains(&("level".into(), "error".into())));
-        assert!(tags.contains(&("release".into(), "r1".into())));
-        assert!(!tags.contains(&("release".into(), "other".into())));
-        assert!(tags.contains(&("browser".into(), "Firefox".into())));
-        assert!(tags.contains(&("user".into(), "id:1".into())));
     }
 
     fn project(store_binary_attachments: bool) -> ProjectContext {

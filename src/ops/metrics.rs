@@ -3,7 +3,7 @@
 //! Metric names: `errata_requests_total{endpoint,status}`, `errata_items_total{type,outcome}`
 //! (items received), `errata_outcomes_total{category,outcome}` (accepted, filtered, rate
 //! limited, invalid), `errata_queue_depth`, `errata_queue_capacity`, `errata_batch_size` and
-//! `errata_commit_seconds` (histograms), `errata_database_bytes`, `errata_events_stored`,
+//! `errata_commit_seconds`, `errata_wal_catch_up_seconds` (histograms), `errata_database_bytes`, `errata_events_stored`,
 //! `errata_issues`, `errata_disk_free_bytes`, `errata_retention_deleted_total{reason}`.
 
 use std::time::{Duration, Instant};
@@ -24,6 +24,12 @@ pub fn install() -> Result<PrometheusHandle, metrics_exporter_prometheus::BuildE
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full("errata_commit_seconds".into()),
+            &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ],
+        )?
+        .set_buckets_for_metric(
+            Matcher::Full("errata_wal_catch_up_seconds".into()),
             &[
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
             ],
@@ -52,6 +58,10 @@ fn describe() {
     );
     describe_histogram!("errata_batch_size", "Events committed per transaction");
     describe_histogram!("errata_commit_seconds", "Time to write and commit one batch");
+    describe_histogram!(
+        "errata_wal_catch_up_seconds",
+        "Time the writer spends between batches copying the last pages of a long WAL"
+    );
     describe_gauge!(
         "errata_database_bytes",
         "Size of the database files (main file and WAL)"

@@ -51,8 +51,27 @@ pub struct IssueSummary {
 /// Project grouping rules (fingerprint rules and stack-trace rules).
 pub use rules::GroupingRules;
 
-/// Computes the ordered grouping hashes of a normalised, scrubbed event.
+/// Computes the ordered grouping hashes of a normalised, scrubbed event, and the
+/// explanation of how they came about.
 pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
+    group_with(event, rules, Explain::Yes)
+}
+
+/// The ordered grouping hashes alone (what ingest stores): the same decisions as `group`
+/// without building the explanation, which only the grouping endpoint shows.
+pub fn group_hashes(event: &Value, rules: &GroupingRules) -> Vec<String> {
+    group_with(event, rules, Explain::No).hashes
+}
+
+/// Whether grouping records its decisions (`Grouping::explain`); the hashes are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Explain {
+    Yes,
+    No,
+}
+
+fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping {
+    let explaining = detail == Explain::Yes;
     let platform = event
         .get("platform")
         .and_then(Value::as_str)
@@ -69,6 +88,18 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
     };
     let mode = FingerprintMode::of(&fingerprint);
     let resolved: Vec<String> = fingerprint.iter().map(|entry| resolve_entry(entry, event)).collect();
+    let salt: Vec<String> = match mode {
+        FingerprintMode::Default => Vec::new(),
+        FingerprintMode::Custom | FingerprintMode::Hybrid => std::iter::once("fingerprint".to_owned())
+            .chain(resolved.iter().map(|entry| format!("fp={entry}")))
+            .collect(),
+    };
+    if !explaining {
+        return Grouping {
+            hashes: hashes_only(event, platform, rules, mode, &salt),
+            explain: Value::Null,
+        };
+    }
     let mut fp_explain = json!({
         "kind": mode.name(),
         "values": fingerprint,
@@ -82,13 +113,6 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
         }
     }
     explain.insert("fingerprint".into(), fp_explain);
-
-    let salt: Vec<String> = match mode {
-        FingerprintMode::Default => Vec::new(),
-        FingerprintMode::Custom | FingerprintMode::Hybrid => std::iter::once("fingerprint".to_owned())
-            .chain(resolved.iter().map(|entry| format!("fp={entry}")))
-            .collect(),
-    };
 
     if mode == FingerprintMode::Custom {
         let hash = hash_tokens(salt.iter().map(String::as_str));
@@ -104,7 +128,7 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
         };
     }
 
-    let outcome = default_grouping(event, platform, rules);
+    let outcome = default_grouping(event, platform, rules, detail);
     let mut hashes: Vec<String> = Vec::new();
     let mut variants_explain = Vec::new();
     for variant in outcome.variants {
@@ -156,6 +180,32 @@ pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
         hashes,
         explain: Value::Object(explain),
     }
+}
+
+/// `group_with`'s hashes without the explanation: the same variants, salt and fallback.
+fn hashes_only(
+    event: &Value,
+    platform: &str,
+    rules: &GroupingRules,
+    mode: FingerprintMode,
+    salt: &[String],
+) -> Vec<String> {
+    let salted = |tokens: &[Rc<str>]| hash_tokens(salt.iter().map(String::as_str).chain(tokens.iter().map(|t| &**t)));
+    if mode == FingerprintMode::Custom {
+        return vec![salted(&[])];
+    }
+    let outcome = default_grouping(event, platform, rules, Explain::No);
+    let mut hashes: Vec<String> = Vec::new();
+    for variant in outcome.variants.iter().filter(|v| v.contributes) {
+        let hash = salted(&variant.tokens);
+        if !hashes.contains(&hash) {
+            hashes.push(hash);
+        }
+    }
+    if hashes.is_empty() {
+        hashes.push(salted(&[Rc::from("fallback")]));
+    }
+    hashes
 }
 
 fn insert_rules_fired(explain: &mut Map<String, Value>, rule: Option<&FingerprintRule>, stack: &[String]) {
@@ -331,9 +381,9 @@ fn strings(list: Vec<Rc<str>>) -> Value {
     Value::Array(list.iter().map(|t| Value::String(t.to_string())).collect())
 }
 
-fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules) -> DefaultOutcome {
+fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules, explain: Explain) -> DefaultOutcome {
     let mut fired = Vec::new();
-    if let Some((variants, detail)) = exception_strategy(event, platform, rules, &mut fired) {
+    if let Some((variants, detail)) = exception_strategy(event, platform, rules, &mut fired, explain) {
         return DefaultOutcome {
             strategy: "exception",
             variants,
@@ -342,7 +392,7 @@ fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules) -> Def
         };
     }
     if let Some(stack) = pick_thread(event)
-        && let Some((variants, detail)) = stacktrace_strategy(stack, platform, rules, &mut fired)
+        && let Some((variants, detail)) = stacktrace_strategy(stack, platform, rules, &mut fired, explain)
     {
         return DefaultOutcome {
             strategy: "threads",
@@ -352,7 +402,7 @@ fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules) -> Def
         };
     }
     if let Some(stack) = event.get("stacktrace")
-        && let Some((variants, detail)) = stacktrace_strategy(stack, platform, rules, &mut fired)
+        && let Some((variants, detail)) = stacktrace_strategy(stack, platform, rules, &mut fired, explain)
     {
         return DefaultOutcome {
             strategy: "stacktrace",
@@ -393,6 +443,7 @@ fn exception_strategy(
     platform: &str,
     rules: &GroupingRules,
     fired: &mut Vec<String>,
+    explain: Explain,
 ) -> Option<StrategyResult> {
     let values = lookup(event, "/exception/values").and_then(Value::as_array)?;
     let exceptions: Vec<&Value> = values.iter().filter(|v| v.is_object()).collect();
@@ -401,7 +452,7 @@ fn exception_strategy(
     }
     let infos: Vec<ExceptionInfo> = exceptions
         .iter()
-        .map(|exception| exception_info(exception, platform, rules, fired))
+        .map(|exception| exception_info(exception, platform, rules, fired, explain))
         .collect();
     let (order, group_note) = exception_order(&exceptions, &infos);
 
@@ -430,14 +481,16 @@ fn exception_strategy(
         ));
     }
     let mut detail = Map::new();
-    let used: Vec<Value> = order.iter().map(|&i| Value::from(i)).collect();
-    detail.insert(
-        "exceptions".into(),
-        Value::Array(infos.into_iter().map(|info| info.explain).collect()),
-    );
-    detail.insert("exceptions_used".into(), Value::Array(used));
-    if let Some(note) = group_note {
-        detail.insert("exception_group".into(), Value::String(note));
+    if explain == Explain::Yes {
+        let used: Vec<Value> = order.iter().map(|&i| Value::from(i)).collect();
+        detail.insert(
+            "exceptions".into(),
+            Value::Array(infos.into_iter().map(|info| info.explain).collect()),
+        );
+        detail.insert("exceptions_used".into(), Value::Array(used));
+        if let Some(note) = group_note {
+            detail.insert("exception_group".into(), Value::String(note));
+        }
     }
     // §6.2 pruning: a variant without any contributing stack trace is dropped
     // when another variant has one.
@@ -458,7 +511,13 @@ fn exception_strategy(
     variants.iter().any(|v| v.contributes).then_some((variants, detail))
 }
 
-fn exception_info(exception: &Value, platform: &str, rules: &GroupingRules, fired: &mut Vec<String>) -> ExceptionInfo {
+fn exception_info(
+    exception: &Value,
+    platform: &str,
+    rules: &GroupingRules,
+    fired: &mut Vec<String>,
+    explain: Explain,
+) -> ExceptionInfo {
     let ty = exception.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
     let value = exception.get("value").and_then(Value::as_str).filter(|s| !s.is_empty());
     let synthetic = lookup(exception, "/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
@@ -476,7 +535,9 @@ fn exception_info(exception: &Value, platform: &str, rules: &GroupingRules, fire
             )
         })
         .unwrap_or_default();
-    collect_fired(&stack, fired);
+    if explain == Explain::Yes {
+        collect_fired(&stack, fired);
+    }
     let build = |app_only: bool| {
         let component = stack.component(app_only);
         let mut tokens = Vec::new();
@@ -499,6 +560,13 @@ fn exception_info(exception: &Value, platform: &str, rules: &GroupingRules, fire
     };
     let (app_tokens, app_stack, app_value) = build(true);
     let (system_tokens, system_stack, system_value) = build(false);
+    if explain == Explain::No {
+        return ExceptionInfo {
+            tokens: [app_tokens, system_tokens],
+            stack_contributes: [app_stack, system_stack],
+            explain: Value::Null,
+        };
+    }
     let mut explain = Map::new();
     explain.insert("type".into(), ty.map_or(Value::Null, Value::from));
     explain.insert(
@@ -671,9 +739,12 @@ fn stacktrace_strategy(
     platform: &str,
     rules: &GroupingRules,
     fired: &mut Vec<String>,
+    explain: Explain,
 ) -> Option<StrategyResult> {
     let prepared = prepare_stacktrace(stack, platform, rules, ExceptionFacts::default());
-    collect_fired(&prepared, fired);
+    if explain == Explain::Yes {
+        collect_fired(&prepared, fired);
+    }
     let variants: Vec<Variant> = VARIANT_NAMES
         .iter()
         .map(|name| {
@@ -696,7 +767,9 @@ fn stacktrace_strategy(
         })
         .collect();
     let mut detail = Map::new();
-    detail.insert("stacktrace".into(), prepared.explain());
+    if explain == Explain::Yes {
+        detail.insert("stacktrace".into(), prepared.explain());
+    }
     variants.iter().any(|v| v.contributes).then_some((variants, detail))
 }
 

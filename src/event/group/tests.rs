@@ -32,8 +32,13 @@ impl Project {
     }
 }
 
+/// The hashes ingest stores; every test through here also checks that the path without
+/// the explanation agrees with `group`.
 fn hashes(event: &Value) -> Vec<String> {
-    group(event, &GroupingRules::default()).hashes
+    let rules = GroupingRules::default();
+    let explained = group(event, &rules).hashes;
+    assert_eq!(group_hashes(event, &rules), explained, "{event}");
+    explained
 }
 
 fn same_group(a: &Value, b: &Value) -> bool {
@@ -458,5 +463,35 @@ proptest! {
         }
         let c = python_event("ValueError", &changed, &lines, "x", 1);
         prop_assert!(!same_group(&a, &c));
+    }
+}
+
+#[test]
+fn hashes_without_the_explanation_agree_under_project_rules() {
+    let Ok(rules) = GroupingRules::parse(
+        "error.type:DatabaseUnavailable -> system-down\nerror.type:Hybrid -> {{ default }}, {{ level }}",
+        "stack.function:malloc -group\nstack.module:vendor.* +app",
+    ) else {
+        panic!("valid rules")
+    };
+    let frames = json!([
+        {"function": "main", "module": "app.main", "in_app": true},
+        {"function": "helper", "module": "vendor.util", "in_app": false},
+        {"function": "malloc", "module": "app.mem", "in_app": true}]);
+    let events = [
+        json!({"platform": "python", "exception": {"values": [{"type": "DatabaseUnavailable", "stacktrace": {"frames": frames}}]}}),
+        json!({"platform": "python", "level": "error", "exception": {"values": [{"type": "Hybrid", "stacktrace": {"frames": frames}}]}}),
+        json!({"platform": "python", "exception": {"values": [{"type": "E", "value": "v", "stacktrace": {"frames": frames}}]}}),
+        json!({"platform": "python", "threads": {"values": [{"crashed": true, "stacktrace": {"frames": frames}}]}}),
+        json!({"platform": "python", "stacktrace": {"frames": frames}}),
+        json!({"platform": "python", "logentry": {"message": "user %s failed", "formatted": "user 7 failed"}}),
+        json!({"platform": "python"}),
+        json!({"platform": "python", "fingerprint": ["{{ default }}", "checkout"], "message": "m"}),
+        json!({"platform": "python", "fingerprint": ["checkout"]}),
+    ];
+    for event in &events {
+        let explained = group(event, &rules);
+        assert_eq!(group_hashes(event, &rules), explained.hashes, "{event}");
+        assert!(explained.explain.is_object());
     }
 }

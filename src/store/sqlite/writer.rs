@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -194,47 +194,149 @@ impl Writer {
     }
 }
 
-/// WAL pages after which the writer checkpoints itself (16,384 pages of 4 KB = 64 MB).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+/// WAL pages past which the WAL should start over from its beginning (16,384 pages of
+/// 4 KB = 64 MB, the bound SQLite's own checkpoint used to keep). Each restart costs the
+/// writer two syncs between batches, so it is not made more often than needed.
+const WAL_RESTART_PAGES: i64 = 16_384;
+
+/// A passive pass that copied at most this many pages was short, so the writer's own
+/// catch-up after it (the pages committed meanwhile) is short too (256 pages = 1 MB).
+const WAL_CATCH_UP_PAGES: i64 = 256;
+
+/// Back-to-back passes the checkpointer runs to shorten its lag before it hands the
+/// catch-up to the writer anyway.
+const MAX_CATCH_UP_PASSES: u32 = 4;
+
+/// Past this many WAL pages (256 MB) the writer catches up after every batch, whatever the
+/// checkpointer's lag: the bound on the WAL if the checkpointer cannot keep up.
+const WAL_BACKSTOP_PAGES: i64 = 65_536;
 
 /// How often the checkpoint thread copies committed WAL pages into the database.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// A thread that runs passive checkpoints beside the writer: they never block a commit, and
-/// pages dirtied by many batches in between are copied (and synced) once.
+/// What the checkpoint thread tells the writer.
+#[derive(Default)]
+struct WalProgress {
+    /// The WAL is long and all but the last few pages are copied: the writer copies the
+    /// rest between two batches, and its next transaction starts the WAL over.
+    restart_wanted: AtomicBool,
+    /// WAL pages at the start of the last pass.
+    pages: AtomicI64,
+}
+
+/// A thread that runs passive checkpoints beside the writer, which never checkpoints inside
+/// a commit. A WAL only starts over when every page in it has been copied as the writer
+/// begins a transaction; under steady load a pass never ends between two commits, so when
+/// the WAL is long the checkpointer runs passes back to back until one is short, then
+/// leaves the last few pages to the writer, between batches (after their replies).
 struct Checkpointer {
     stop: SyncSender<()>,
     thread: JoinHandle<()>,
+    progress: Arc<WalProgress>,
 }
 
 impl Checkpointer {
-    fn start(path: std::path::PathBuf) -> Checkpointer {
+    fn start(path: std::path::PathBuf) -> Option<Checkpointer> {
+        let conn = match Connection::open(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint thread could not open the database");
+                return None;
+            }
+        };
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+        let progress = Arc::new(WalProgress::default());
+        let shared = progress.clone();
         let (stop, stopped) = sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("errata-checkpoint".into())
-            .spawn(move || {
-                let conn = match Connection::open(&path) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "checkpoint thread could not open the database");
-                        return;
-                    }
-                };
-                let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, "passive checkpoint failed");
-                    }
-                }
-            })
-            .expect("spawning the checkpoint thread needs only memory");
-        Checkpointer { stop, thread }
+            .spawn(move || checkpoint_loop(&conn, &stopped, &shared))
+            .ok()?;
+        Some(Checkpointer { stop, thread, progress })
     }
 
     fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.thread.join();
     }
+}
+
+/// `(WAL pages, pages copied)` after a passive checkpoint on `conn`.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok((row.get(1)?, row.get(2)?))
+    })
+}
+
+fn checkpoint_loop(conn: &Connection, stopped: &Receiver<()>, progress: &WalProgress) {
+    let mut copied_before = 0i64;
+    let mut catch_up_passes = 0u32;
+    let mut waited_for_writer = 0u32;
+    loop {
+        let wait = if catch_up_passes > 0 {
+            std::time::Duration::ZERO
+        } else {
+            CHECKPOINT_EVERY
+        };
+        match stopped.recv_timeout(wait) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        if progress.restart_wanted.load(Ordering::Acquire) && waited_for_writer < 5 {
+            // The writer has not caught up yet; a pass now would only race it. An idle
+            // writer never will: after a second the pass runs anyway.
+            waited_for_writer += 1;
+            catch_up_passes = 0;
+            continue;
+        }
+        waited_for_writer = 0;
+        let (pages, copied) = match passive_checkpoint(conn) {
+            Ok(counts) => counts,
+            Err(e) => {
+                tracing::warn!(error = %e, "passive checkpoint failed");
+                catch_up_passes = 0;
+                continue;
+            }
+        };
+        progress.pages.store(pages, Ordering::Relaxed);
+        // The WAL started over since the last pass when it now holds fewer pages.
+        let copied_now = if copied >= copied_before {
+            copied - copied_before
+        } else {
+            copied
+        };
+        copied_before = copied;
+        let all_copied = pages > 0 && copied == pages;
+        if pages < WAL_RESTART_PAGES || !all_copied {
+            // Short WAL, or a reader still needs older pages: nothing to hurry.
+            catch_up_passes = 0;
+        } else if copied_now <= WAL_CATCH_UP_PAGES || catch_up_passes >= MAX_CATCH_UP_PASSES {
+            progress.restart_wanted.store(true, Ordering::Release);
+            catch_up_passes = 0;
+        } else {
+            catch_up_passes += 1;
+        }
+    }
+}
+
+/// Between batches: copies what the checkpointer left of a long WAL, so the writer's next
+/// transaction starts the WAL over. No reply waits on it.
+fn catch_up_wal(conn: &Connection, progress: &WalProgress) {
+    let backstop = progress.pages.load(Ordering::Relaxed) >= WAL_BACKSTOP_PAGES;
+    if !progress.restart_wanted.load(Ordering::Acquire) && !backstop {
+        return;
+    }
+    let started = Instant::now();
+    match passive_checkpoint(conn) {
+        Ok((pages, copied)) => {
+            if backstop {
+                progress.pages.store(pages - copied, Ordering::Relaxed);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "catching up the WAL failed"),
+    }
+    progress.restart_wanted.store(false, Ordering::Release);
+    metrics::histogram!("errata_wal_catch_up_seconds").record(started.elapsed().as_secs_f64());
 }
 
 /// Hash → issue, for the hashes the writer has seen; cleared on any administrative write.
@@ -273,15 +375,19 @@ impl Queue {
 
 fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>, alerts: Arc<AlertSettings>) {
     let mut cache = HashCache::new();
-    // Checkpoints run on their own thread, so a commit never waits for one. The writer's own
-    // automatic checkpoint stays as a backstop that bounds the WAL if that thread falls behind.
-    if let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES) {
-        tracing::warn!(error = %e, "could not set wal_autocheckpoint");
-    }
+    // Checkpoints run on their own thread and, for the last few pages of a long WAL, on this
+    // one between batches: never inside a commit. Without that thread SQLite's automatic
+    // checkpoint stays on.
     let checkpointer = conn
         .path()
         .filter(|p| !p.is_empty())
-        .map(|p| Checkpointer::start(std::path::PathBuf::from(p)));
+        .and_then(|p| Checkpointer::start(std::path::PathBuf::from(p)));
+    if checkpointer.is_some()
+        && let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", 0)
+    {
+        tracing::warn!(error = %e, "could not turn off wal_autocheckpoint");
+    }
+    let progress = checkpointer.as_ref().map(|c| c.progress.clone());
     while let Some(job) = queue.recv() {
         match job {
             Job::Exec(f) => administer(&mut conn, &mut cache, &generation, f),
@@ -313,6 +419,9 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>, alerts: A
                     f(&mut conn)();
                 }
             }
+        }
+        if let Some(progress) = &progress {
+            catch_up_wal(&conn, progress);
         }
     }
     if let Some(c) = checkpointer {
