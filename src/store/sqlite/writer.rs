@@ -194,34 +194,45 @@ impl Writer {
     }
 }
 
-/// WAL pages past which the WAL should start over from its beginning (16,384 pages of
-/// 4 KB = 64 MB, the bound SQLite's own checkpoint used to keep). Each restart costs the
-/// writer two syncs between batches, so it is not made more often than needed.
-const WAL_RESTART_PAGES: i64 = 16_384;
+/// When the WAL starts over, in 4 KB pages.
+#[derive(Debug, Clone, Copy)]
+struct WalBounds {
+    /// Past this the WAL should start over from its beginning: a WAL that only grows makes
+    /// every checkpoint and reader walk more of it. Each restart costs the writer two syncs
+    /// between batches, so it is not made more often than needed.
+    restart: i64,
+    /// A passive pass that copied at most this many pages was short, so the writer's own
+    /// catch-up after it (the pages committed meanwhile) is short too.
+    catch_up: i64,
+    /// Past this the writer catches up after every batch, whatever the checkpointer's lag:
+    /// the bound on the WAL if the checkpointer cannot keep up.
+    backstop: i64,
+}
 
-/// A passive pass that copied at most this many pages was short, so the writer's own
-/// catch-up after it (the pages committed meanwhile) is short too (256 pages = 1 MB).
-const WAL_CATCH_UP_PAGES: i64 = 256;
+impl WalBounds {
+    /// 64 MB (the bound SQLite's own checkpoint used to keep), 1 MB, 256 MB.
+    const DEFAULT: WalBounds = WalBounds {
+        restart: 16_384,
+        catch_up: 256,
+        backstop: 65_536,
+    };
+}
 
 /// Back-to-back passes the checkpointer runs to shorten its lag before it hands the
 /// catch-up to the writer anyway.
 const MAX_CATCH_UP_PASSES: u32 = 4;
 
-/// Past this many WAL pages (256 MB) the writer catches up after every batch, whatever the
-/// checkpointer's lag: the bound on the WAL if the checkpointer cannot keep up.
-const WAL_BACKSTOP_PAGES: i64 = 65_536;
-
 /// How often the checkpoint thread copies committed WAL pages into the database.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// What the checkpoint thread tells the writer.
-#[derive(Default)]
 struct WalProgress {
     /// The WAL is long and all but the last few pages are copied: the writer copies the
     /// rest between two batches, and its next transaction starts the WAL over.
     restart_wanted: AtomicBool,
     /// WAL pages at the start of the last pass.
     pages: AtomicI64,
+    bounds: WalBounds,
 }
 
 /// A thread that runs passive checkpoints beside the writer, which never checkpoints inside
@@ -236,7 +247,7 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(path: std::path::PathBuf) -> Option<Checkpointer> {
+    fn start(path: std::path::PathBuf, bounds: WalBounds) -> Option<Checkpointer> {
         let conn = match Connection::open(&path) {
             Ok(c) => c,
             Err(e) => {
@@ -245,7 +256,11 @@ impl Checkpointer {
             }
         };
         let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
-        let progress = Arc::new(WalProgress::default());
+        let progress = Arc::new(WalProgress {
+            restart_wanted: AtomicBool::new(false),
+            pages: AtomicI64::new(0),
+            bounds,
+        });
         let shared = progress.clone();
         let (stop, stopped) = sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
@@ -307,10 +322,10 @@ fn checkpoint_loop(conn: &Connection, stopped: &Receiver<()>, progress: &WalProg
         };
         copied_before = copied;
         let all_copied = pages > 0 && copied == pages;
-        if pages < WAL_RESTART_PAGES || !all_copied {
+        if pages < progress.bounds.restart || !all_copied {
             // Short WAL, or a reader still needs older pages: nothing to hurry.
             catch_up_passes = 0;
-        } else if copied_now <= WAL_CATCH_UP_PAGES || catch_up_passes >= MAX_CATCH_UP_PASSES {
+        } else if copied_now <= progress.bounds.catch_up || catch_up_passes >= MAX_CATCH_UP_PASSES {
             progress.restart_wanted.store(true, Ordering::Release);
             catch_up_passes = 0;
         } else {
@@ -320,23 +335,29 @@ fn checkpoint_loop(conn: &Connection, stopped: &Receiver<()>, progress: &WalProg
 }
 
 /// Between batches: copies what the checkpointer left of a long WAL, so the writer's next
-/// transaction starts the WAL over. No reply waits on it.
-fn catch_up_wal(conn: &Connection, progress: &WalProgress) {
-    let backstop = progress.pages.load(Ordering::Relaxed) >= WAL_BACKSTOP_PAGES;
+/// transaction starts the WAL over. No reply waits on it. Returns `(WAL pages, pages
+/// copied)` when it ran.
+fn catch_up_wal(conn: &Connection, progress: &WalProgress) -> Option<(i64, i64)> {
+    let backstop = progress.pages.load(Ordering::Relaxed) >= progress.bounds.backstop;
     if !progress.restart_wanted.load(Ordering::Acquire) && !backstop {
-        return;
+        return None;
     }
     let started = Instant::now();
-    match passive_checkpoint(conn) {
+    let counts = match passive_checkpoint(conn) {
         Ok((pages, copied)) => {
             if backstop {
                 progress.pages.store(pages - copied, Ordering::Relaxed);
             }
+            Some((pages, copied))
         }
-        Err(e) => tracing::warn!(error = %e, "catching up the WAL failed"),
-    }
+        Err(e) => {
+            tracing::warn!(error = %e, "catching up the WAL failed");
+            None
+        }
+    };
     progress.restart_wanted.store(false, Ordering::Release);
     metrics::histogram!("errata_wal_catch_up_seconds").record(started.elapsed().as_secs_f64());
+    counts
 }
 
 /// Hash → issue, for the hashes the writer has seen; cleared on any administrative write.
@@ -381,7 +402,7 @@ fn run(mut conn: Connection, queue: Queue, generation: Arc<AtomicU64>, alerts: A
     let checkpointer = conn
         .path()
         .filter(|p| !p.is_empty())
-        .and_then(|p| Checkpointer::start(std::path::PathBuf::from(p)));
+        .and_then(|p| Checkpointer::start(std::path::PathBuf::from(p), WalBounds::DEFAULT));
     if checkpointer.is_some()
         && let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", 0)
     {
@@ -930,6 +951,60 @@ mod tests {
             payload: vec![0],
             size: 1,
         }
+    }
+
+    /// Frames in the WAL now, asked from another connection.
+    fn wal_frames(path: &std::path::Path) -> i64 {
+        let other = Connection::open(path).expect("opens");
+        passive_checkpoint(&other).expect("checkpoints").0
+    }
+
+    #[test]
+    fn a_long_wal_starts_over_with_the_writer_never_checkpointing_in_a_commit() {
+        let (dir, mut conn) = db();
+        let path = dir.path().join("t.sqlite3");
+        conn.pragma_update(None, "wal_autocheckpoint", 0).expect("sets");
+        let bounds = WalBounds {
+            restart: 64,
+            catch_up: 32,
+            backstop: 1 << 20,
+        };
+        let checkpointer = Checkpointer::start(path.clone(), bounds).expect("starts");
+        let mut cache = HashCache::new();
+        let mut caught_up = None;
+        // Passes run every 200 ms, then back to back: a few hundred batches are usually
+        // enough; the loop is bounded by count and by a minute.
+        let give_up = Instant::now() + std::time::Duration::from_secs(60);
+        for round in 0..200_000 {
+            if Instant::now() > give_up {
+                break;
+            }
+            let records = (0..4)
+                .map(|i| {
+                    record(
+                        &format!("{round:028}{i:04}"),
+                        &format!("h{}", (round + i) % 50),
+                        None,
+                        1,
+                    )
+                })
+                .collect();
+            commit(&mut conn, &mut cache, records);
+            if let Some(counts) = catch_up_wal(&conn, &checkpointer.progress) {
+                caught_up = Some(counts);
+                break;
+            }
+        }
+        let Some((pages, copied)) = caught_up else {
+            panic!("the checkpointer never asked the writer to catch up")
+        };
+        assert!(pages >= bounds.restart, "{pages} pages");
+        assert_eq!(pages, copied, "everything in the WAL was copied");
+        // The next transaction starts the WAL over: only its own frames are in it.
+        commit(&mut conn, &mut cache, vec![record(&"f".repeat(32), "h1", None, 1)]);
+        let frames = wal_frames(&path);
+        assert!(frames < bounds.restart, "{frames} frames after the restart");
+        checkpointer.stop();
     }
 
     fn commit(conn: &mut Connection, cache: &mut HashCache, records: Vec<EventRecord>) -> Vec<Stored> {
