@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod discover;
 pub mod events;
+pub mod events_stats;
 pub mod grouping;
 pub mod issues;
 pub mod openapi;
@@ -356,6 +357,11 @@ fn registry() -> Registry {
         "/api/0/organizations/{org}/events/",
         &["GET"],
         vec![web::get().to(discover::org_events)],
+    )
+    .add(
+        "/api/0/organizations/{org}/events-stats/",
+        &["GET"],
+        vec![web::get().to(events_stats::org_events_stats)],
     )
     .add(
         "/api/0/organizations/{org}/stats_v2/",
