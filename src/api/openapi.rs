@@ -70,7 +70,8 @@ fn path_example(name: &str) -> Value {
         "key" => json!("0123456789abcdef0123456789abcdef"),
         "event" => json!("latest"),
         "project_id" => json!("1"),
-        "channel" | "rule" => json!("1"),
+        "channel" | "rule" | "note" => json!("1"),
+        "trace" => json!("0123456789abcdef0123456789abcdef"),
         _ => json!("browser"),
     }
 }
@@ -163,6 +164,15 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
     if tail.ends_with("/stats_v2") {
         return stats_v2_params();
     }
+    if tail.ends_with("/events-stats") {
+        return events_stats_params();
+    }
+    if tail.ends_with("/organizations/{org}/tags")
+        || tail.contains("/organizations/{org}/trace/")
+        || tail.contains("/organizations/{org}/trace-meta/")
+    {
+        return window_params();
+    }
     let mut out = Vec::new();
     if tail.ends_with("/alert-deliveries") {
         out.push(json!({"name": "limit", "in": "query", "required": false,
@@ -240,6 +250,37 @@ fn discover_params() -> Vec<Value> {
     out
 }
 
+/// `GET /organizations/{org}/events-stats/`: event counts over time.
+fn events_stats_params() -> Vec<Value> {
+    let mut out = vec![
+        repeated_param(
+            "yAxis",
+            "count() (default) or count_unique(user)",
+            json!({"type": "string", "example": "count()"}),
+        ),
+        repeated_param(
+            "field",
+            "the columns top events are grouped by (as the event search names them)",
+            json!({"type": "string", "example": "title"}),
+        ),
+        string_param("topEvents", "query", "one series per top group (1 to 10)", None),
+        string_param("excludeOther", "query", "1 = no \"Other\" series", None),
+        string_param("partial", "query", "1 = keep the last, unfinished bucket", None),
+        string_param(
+            "interval",
+            "query",
+            "bucket width (1h default; at most 10,000 buckets)",
+            Some(json!("1h")),
+        ),
+        string_param("query", "query", "issue search syntax, applied to events", None),
+        string_param("sort", "query", "the aggregate or field ranking top events", None),
+        string_param("dataset", "query", "errors (others answer zero counts)", None),
+        repeated_param("environment", "environments", json!({"type": "string"})),
+    ];
+    out.extend(window_params());
+    out
+}
+
 /// `GET /organizations/{org}/stats_v2/`: outcomes in Sentry's shape.
 fn stats_v2_params() -> Vec<Value> {
     let mut out = vec![
@@ -279,6 +320,7 @@ fn request_body(path: &str, method: &str) -> Option<Value> {
     let schema = match method {
         "PUT" if path.trim_end_matches('/').ends_with("/hashes") => return None,
         "POST" if path.trim_end_matches('/').ends_with("/test") => return None,
+        "PUT" | "POST" if path.contains("/notes/") => "Note",
         "PUT" | "POST" if path.contains("/alert-channels/") => "AlertChannel",
         "PUT" | "POST" if path.contains("/alert-rules/") => "AlertRule",
         "PUT" if path.contains("/issues/") || path.starts_with("/api/0/groups/") => "IssueUpdate",
@@ -311,6 +353,8 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
         "/alert-channels",
         "/alert-rules",
         "/alert-deliveries",
+        "/notes",
+        "/trace/{trace}",
     ]
     .iter()
     .any(|s| tail.ends_with(s));
@@ -342,6 +386,12 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
                     "data": {"type": "array", "items": {"type": "object"}},
                     "meta": {"type": "object", "properties": {
                         "fields": {"type": "object"}, "units": {"type": "object"}}}}}}}}),
+        ),
+        "GET" if tail.ends_with("/events-stats") => (
+            "200",
+            json!({"description": "one series {data: [[ts, [{count}]]], start, end}, or with \
+                          topEvents one such series per group label",
+                   "content": {"application/json": {"schema": {"type": "object"}}}}),
         ),
         "GET" if tail.ends_with("/stats_v2") => (
             "200",
@@ -462,6 +512,8 @@ fn other_operation(path: &str, method: &str, summary: &str) -> Value {
 fn schemas() -> Value {
     json!({
         "Error": {"type": "object", "properties": {"detail": {"type": "string"}}},
+        "Note": {"type": "object", "required": ["text"], "properties": {
+            "text": {"type": "string", "maxLength": 10000}}},
         "IssueUpdate": {"type": "object", "properties": {
             "status": {"type": "string", "enum": ["resolved", "unresolved", "ignored", "resolvedInNextRelease", "muted"]},
             "substatus": {"type": "string", "nullable": true},

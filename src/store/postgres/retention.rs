@@ -37,6 +37,7 @@ const TABLES: &[&str] = &[
     "outcomes",
     "event_attachments",
     "user_reports",
+    "issue_activity",
 ];
 
 /// Tables up to this many rows are measured in full; larger ones by a sample of about
@@ -185,6 +186,12 @@ async fn expire_issue_data(
         .execute(
             "DELETE FROM issue_hourly WHERE issue_id > $1 AND issue_id <= $2 AND hour < $3",
             &[&after, &last, &cutoff_hour],
+        )
+        .await?;
+    deleted += client
+        .execute(
+            "DELETE FROM issue_activity WHERE issue_id > $1 AND issue_id <= $2 AND date_created < $3",
+            &[&after, &last, &cutoff_us],
         )
         .await?;
     deleted += client
