@@ -566,7 +566,7 @@ fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 }
 
 /// Datasets Errata keeps: error events (`errors`, Discover's older dataset-less form).
-fn has_dataset(raw: Option<&str>) -> bool {
+pub fn has_dataset(raw: Option<&str>) -> bool {
     matches!(raw.unwrap_or(""), "" | "errors" | "discover" | "error")
 }
 

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod organizations;
 pub mod pagination;
 pub mod query;
+pub mod search_validate;
 pub mod serialize;
 pub mod stats;
 pub mod usage;
@@ -356,6 +357,11 @@ fn registry() -> Registry {
         "/api/0/organizations/{org}/events/",
         &["GET"],
         vec![web::get().to(discover::org_events)],
+    )
+    .add(
+        "/api/0/organizations/{org}/events/validate/",
+        &["GET"],
+        vec![web::get().to(search_validate::validate_events)],
     )
     .add(
         "/api/0/organizations/{org}/stats_v2/",
