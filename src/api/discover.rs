@@ -27,7 +27,7 @@ use crate::errors::ApiError;
 use crate::http::{IntoResponse, Json, Path, Query, RequestUri, Response, State, header};
 use crate::ids::ShortId;
 use crate::state::AppState;
-use crate::store::{Cmp, Condition, EventScan, Issue, IssueFilter, Project, StoredEvent, now_us};
+use crate::store::{Cmp, Condition, EventScan, Issue, IssueFilter, Organization, Project, StoredEvent, now_us};
 
 /// Most events one search reads.
 pub const MAX_SCAN: usize = 10_000;
@@ -454,7 +454,7 @@ impl Request {
 }
 
 /// A user's identity for `count_unique(user)`.
-fn user_key(data: &Value) -> Option<String> {
+pub fn user_key(data: &Value) -> Option<String> {
     let user = data.get("user")?;
     for key in ["id", "email", "username", "ip_address"] {
         match user.get(key) {
@@ -565,6 +565,77 @@ fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
 }
 
+/// The events of one search with the issues and projects their rows are built from.
+pub struct Scanned {
+    pub events: Vec<StoredEvent>,
+    pub issues: HashMap<i64, Issue>,
+    pub projects: HashMap<i64, Project>,
+}
+
+impl Scanned {
+    /// Reads at most [`MAX_SCAN`] events of the request's range, newest first.
+    pub async fn read(
+        state: &AppState,
+        org: &Organization,
+        project_ids: Vec<i64>,
+        request: &Request,
+    ) -> Result<Scanned, ApiError> {
+        let events = state
+            .store
+            .discover_events(EventScan {
+                project_ids,
+                since_us: request.since_us,
+                until_us: request.until_us,
+                environments: request.environments.clone(),
+                limit: MAX_SCAN,
+            })
+            .await?;
+        let mut issue_ids: Vec<i64> = events.iter().map(|e| e.issue_id).collect();
+        issue_ids.sort_unstable();
+        issue_ids.dedup();
+        let issues: HashMap<i64, Issue> = if issue_ids.is_empty() {
+            HashMap::new()
+        } else {
+            let limit = issue_ids.len();
+            state
+                .store
+                .issues(IssueFilter {
+                    issue_ids,
+                    limit,
+                    ..Default::default()
+                })
+                .await?
+                .into_iter()
+                .map(|i| (i.id, i))
+                .collect()
+        };
+        let projects: HashMap<i64, Project> = state
+            .store
+            .projects(Some(org.id))
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        Ok(Scanned {
+            events,
+            issues,
+            projects,
+        })
+    }
+
+    /// Each event with its issue and project, newest first.
+    pub fn subjects(&self) -> Vec<Subject<'_>> {
+        self.events
+            .iter()
+            .map(|e| Subject {
+                event: e,
+                issue: self.issues.get(&e.issue_id),
+                project: self.projects.get(&e.project_id),
+            })
+            .collect()
+    }
+}
+
 /// Datasets Errata keeps: error events (`errors`, Discover's older dataset-less form).
 pub fn has_dataset(raw: Option<&str>) -> bool {
     matches!(raw.unwrap_or(""), "" | "errors" | "discover" | "error")
@@ -595,50 +666,8 @@ pub async fn org_events(
     }
     let request = Request::parse(&params, now_us())?;
     let project_ids = super::issues::org_projects(&state, &caller, &org, &params).await?;
-    let events = state
-        .store
-        .discover_events(EventScan {
-            project_ids,
-            since_us: request.since_us,
-            until_us: request.until_us,
-            environments: request.environments.clone(),
-            limit: MAX_SCAN,
-        })
-        .await?;
-    let mut issue_ids: Vec<i64> = events.iter().map(|e| e.issue_id).collect();
-    issue_ids.sort_unstable();
-    issue_ids.dedup();
-    let issues: HashMap<i64, Issue> = if issue_ids.is_empty() {
-        HashMap::new()
-    } else {
-        let limit = issue_ids.len();
-        state
-            .store
-            .issues(IssueFilter {
-                issue_ids,
-                limit,
-                ..Default::default()
-            })
-            .await?
-            .into_iter()
-            .map(|i| (i.id, i))
-            .collect()
-    };
-    let projects: HashMap<i64, Project> = state
-        .store
-        .projects(Some(org.id))
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-    let subjects: Vec<Subject<'_>> = events
-        .iter()
-        .map(|e| Subject {
-            event: e,
-            issue: issues.get(&e.issue_id),
-            project: projects.get(&e.project_id),
-        })
-        .collect();
+    let scanned = Scanned::read(&state, &org, project_ids, &request).await?;
+    let subjects = scanned.subjects();
     let all = rows(&request, &subjects);
     let has_next = all.len() > request.offset + request.per_page;
     let page: Vec<Value> = all

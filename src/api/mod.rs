@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod discover;
 pub mod events;
+pub mod events_stats;
 pub mod grouping;
 pub mod issues;
 pub mod openapi;
@@ -362,6 +363,11 @@ fn registry() -> Registry {
         "/api/0/organizations/{org}/events/validate/",
         &["GET"],
         vec![web::get().to(search_validate::validate_events)],
+    )
+    .add(
+        "/api/0/organizations/{org}/events-stats/",
+        &["GET"],
+        vec![web::get().to(events_stats::org_events_stats)],
     )
     .add(
         "/api/0/organizations/{org}/stats_v2/",

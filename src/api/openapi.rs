@@ -172,6 +172,9 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
     if tail.ends_with("/stats_v2") {
         return stats_v2_params();
     }
+    if tail.ends_with("/events-stats") {
+        return events_stats_params();
+    }
     let mut out = Vec::new();
     if tail.ends_with("/alert-deliveries") {
         out.push(json!({"name": "limit", "in": "query", "required": false,
@@ -246,6 +249,37 @@ fn discover_params() -> Vec<Value> {
     ];
     out.extend(window_params());
     out.extend(paging());
+    out
+}
+
+/// `GET /organizations/{org}/events-stats/`: event counts over time.
+fn events_stats_params() -> Vec<Value> {
+    let mut out = vec![
+        repeated_param(
+            "yAxis",
+            "count() (default) or count_unique(user)",
+            json!({"type": "string", "example": "count()"}),
+        ),
+        repeated_param(
+            "field",
+            "the columns top events are grouped by (as the event search names them)",
+            json!({"type": "string", "example": "title"}),
+        ),
+        string_param("topEvents", "query", "one series per top group (1 to 10)", None),
+        string_param("excludeOther", "query", "1 = no \"Other\" series", None),
+        string_param("partial", "query", "1 = keep the last, unfinished bucket", None),
+        string_param(
+            "interval",
+            "query",
+            "bucket width (1h default; at most 10,000 buckets)",
+            Some(json!("1h")),
+        ),
+        string_param("query", "query", "issue search syntax, applied to events", None),
+        string_param("sort", "query", "the aggregate or field ranking top events", None),
+        string_param("dataset", "query", "errors (others answer zero counts)", None),
+        repeated_param("environment", "environments", json!({"type": "string"})),
+    ];
+    out.extend(window_params());
     out
 }
 
@@ -365,6 +399,12 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
                     "field": {"type": "array", "items": {"type": "object"}},
                     "query": {"type": "object"},
                     "orderby": {"type": "array", "items": {"type": "object"}}}}}}}),
+        ),
+        "GET" if tail.ends_with("/events-stats") => (
+            "200",
+            json!({"description": "one series {data: [[ts, [{count}]]], start, end}, or with \
+                          topEvents one such series per group label",
+                   "content": {"application/json": {"schema": {"type": "object"}}}}),
         ),
         "GET" if tail.ends_with("/stats_v2") => (
             "200",
