@@ -127,9 +127,24 @@ pub async fn teams(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("org:read")?;
     let org = resolve_org(&state, &caller, &org).await?;
-    Ok(Json(
-        json!([{"id": "1", "slug": org.slug, "name": org.name, "dateCreated": iso(org.date_created), "isMember": true, "memberCount": 1}]),
-    ))
+    let projects = visible_projects(&caller, state.store.projects(Some(org.id)).await?);
+    let base = state.base_url();
+    let projects: Vec<Value> = projects.iter().map(|p| serialize::project(p, None, &base)).collect();
+    // Sentry's team-with-projects shape: Grafana's data source decodes the avatar, the
+    // flags and the projects of each team.
+    Ok(Json(json!([{
+        "id": "1",
+        "slug": org.slug,
+        "name": org.name,
+        "dateCreated": iso(org.date_created),
+        "isMember": true,
+        "hasAccess": true,
+        "isPending": false,
+        "memberCount": 1,
+        "teamRole": null,
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": null},
+        "projects": projects,
+    }])))
 }
 
 pub async fn projects(
