@@ -63,10 +63,37 @@ fn sort(raw: Option<&str>) -> Result<IssueSort, ApiError> {
     })
 }
 
-/// Serializes issues with their projects and the chosen stats series.
+/// Most issues one organization list page holds: Grafana asks for up to 10,000 at once.
+pub const MAX_ORG_LIST_LIMIT: usize = 10_000;
+
+/// Issues serialized per store round trip, so a large page never asks for unbounded lists.
+const SERIALIZE_CHUNK: usize = 500;
+
+/// `limit` of the organization list: default 100, clamped to [`MAX_ORG_LIST_LIMIT`], never refused.
+pub fn org_page_size(raw: Option<&str>) -> Result<usize, ApiError> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(100),
+        Some(r) => r
+            .parse::<i64>()
+            .map(|n| usize::try_from(n.clamp(1, MAX_ORG_LIST_LIMIT as i64)).unwrap_or(100))
+            .map_err(|_| ApiError::BadRequest(format!("Invalid per_page/limit parameter {r:?}."))),
+    }
+}
+
+/// Serializes issues with their projects and the chosen stats series, a chunk at a time.
 async fn issue_values(state: &AppState, issues: Vec<Issue>, stats: StatsPeriod) -> Result<Vec<Value>, ApiError> {
+    let mut out = Vec::with_capacity(issues.len());
+    for chunk in issues.chunks(SERIALIZE_CHUNK) {
+        out.extend(issue_values_chunk(state, chunk, stats).await?);
+    }
+    Ok(out)
+}
+
+async fn issue_values_chunk(state: &AppState, issues: &[Issue], stats: StatsPeriod) -> Result<Vec<Value>, ApiError> {
     let ids: Vec<i64> = issues.iter().map(|i| i.id).collect();
-    let project_ids: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
+    let mut project_ids: Vec<i64> = issues.iter().map(|i| i.project_id).collect();
+    project_ids.sort_unstable();
+    project_ids.dedup();
     let now = now_us();
     let projects = state.store.projects_by_id(project_ids).await?;
     let series = match stats {
@@ -76,7 +103,7 @@ async fn issue_values(state: &AppState, issues: Vec<Issue>, stats: StatsPeriod) 
     };
     let base = state.base_url();
     let mut out = Vec::with_capacity(issues.len());
-    for issue in &issues {
+    for issue in issues {
         let project = projects.get(&issue.project_id).ok_or(ApiError::NotFound)?;
         let mut v = serialize::issue(issue, project, &base);
         let key = match stats {
@@ -175,7 +202,12 @@ async fn list(
         stats_period(param(&params, "statsPeriod"), "stats_period")?
     };
     let cursor = Cursor::parse(param(&params, "cursor"))?;
-    let limit = page_size(param(&params, "limit").or_else(|| param(&params, "per_page")))?;
+    let raw_limit = param(&params, "limit").or_else(|| param(&params, "per_page"));
+    let limit = if org_scoped {
+        org_page_size(raw_limit)?
+    } else {
+        page_size(raw_limit)?
+    };
     if !params_all(&params, "hashes").is_empty() && param(&params, "query").is_some_and(|q| !q.is_empty()) {
         return Err(ApiError::BadRequest("Cannot use 'hashes' with 'query'".into()));
     }
@@ -727,7 +759,7 @@ async fn detail_value(state: &AppState, issue: Issue, project: &Project, params:
         obj.remove("lastRelease");
     }
     v["userReportCount"] = json!(0);
-    v["activity"] = json!([]);
+    v["activity"] = json!(super::notes::issue_activity_values(state, &issue).await?);
     v["seenBy"] = json!([]);
     v["participants"] = json!([]);
     v["pluginActions"] = json!([]);
@@ -736,7 +768,7 @@ async fn detail_value(state: &AppState, issue: Issue, project: &Project, params:
 }
 
 /// Human name of a tag key.
-fn tag_name(key: &str) -> String {
+pub(super) fn tag_name(key: &str) -> String {
     let mut chars = key.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -982,4 +1014,18 @@ fn paged_by(state: &AppState, uri: &Uri, params: &Params, items: Vec<Value>) -> 
         query: None,
     };
     super::organizations::paged(state, uri, &list, items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_list_limit_is_clamped_to_ten_thousand_never_refused() {
+        assert_eq!(org_page_size(None).unwrap(), 100);
+        assert_eq!(org_page_size(Some("10000")).unwrap(), 10_000);
+        assert_eq!(org_page_size(Some("50000")).unwrap(), MAX_ORG_LIST_LIMIT);
+        assert_eq!(org_page_size(Some("0")).unwrap(), 1);
+        assert!(org_page_size(Some("many")).is_err());
+    }
 }

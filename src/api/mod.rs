@@ -8,6 +8,7 @@ pub mod events;
 pub mod events_stats;
 pub mod grouping;
 pub mod issues;
+pub mod notes;
 pub mod openapi;
 pub mod organizations;
 pub mod pagination;
@@ -15,6 +16,7 @@ pub mod query;
 pub mod search_validate;
 pub mod serialize;
 pub mod stats;
+pub mod traces;
 pub mod usage;
 
 use actix_web::dev::Payload;
@@ -373,6 +375,66 @@ fn registry() -> Registry {
         "/api/0/organizations/{org}/stats_v2/",
         &["GET"],
         vec![web::get().to(usage::org_stats_v2)],
+    )
+    .add(
+        "/api/0/issues/{id}/notes/",
+        &["GET", "POST"],
+        vec![web::get().to(notes::list), web::post().to(notes::create)],
+    )
+    .add(
+        "/api/0/issues/{id}/notes/{note}/",
+        &["PUT", "DELETE"],
+        vec![web::put().to(notes::update), web::delete().to(notes::delete)],
+    )
+    .add(
+        "/api/0/issues/{id}/activities/",
+        &["GET"],
+        vec![web::get().to(notes::activities)],
+    )
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/notes/",
+        &["GET", "POST"],
+        vec![web::get().to(notes::list), web::post().to(notes::create)],
+    )
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/notes/{note}/",
+        &["PUT", "DELETE"],
+        vec![web::put().to(notes::update), web::delete().to(notes::delete)],
+    )
+    .add(
+        "/api/0/organizations/{org}/issues/{id}/activities/",
+        &["GET"],
+        vec![web::get().to(notes::activities)],
+    )
+    .add(
+        "/api/0/groups/{id}/notes/",
+        &["GET", "POST"],
+        vec![web::get().to(notes::list), web::post().to(notes::create)],
+    )
+    .add(
+        "/api/0/groups/{id}/notes/{note}/",
+        &["PUT", "DELETE"],
+        vec![web::put().to(notes::update), web::delete().to(notes::delete)],
+    )
+    .add(
+        "/api/0/groups/{id}/activities/",
+        &["GET"],
+        vec![web::get().to(notes::activities)],
+    )
+    .add(
+        "/api/0/organizations/{org}/tags/",
+        &["GET"],
+        vec![web::get().to(traces::org_tags)],
+    )
+    .add(
+        "/api/0/organizations/{org}/trace/{trace}/",
+        &["GET"],
+        vec![web::get().to(traces::trace)],
+    )
+    .add(
+        "/api/0/organizations/{org}/trace-meta/{trace}/",
+        &["GET"],
+        vec![web::get().to(traces::trace_meta)],
     )
     .add("/api/0/openapi.json/", &["GET"], vec![web::get().to(openapi::serve)])
 }

@@ -70,7 +70,8 @@ fn path_example(name: &str) -> Value {
         "key" => json!("0123456789abcdef0123456789abcdef"),
         "event" => json!("latest"),
         "project_id" => json!("1"),
-        "channel" | "rule" => json!("1"),
+        "channel" | "rule" | "note" => json!("1"),
+        "trace" => json!("0123456789abcdef0123456789abcdef"),
         _ => json!("browser"),
     }
 }
@@ -174,6 +175,12 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
     }
     if tail.ends_with("/events-stats") {
         return events_stats_params();
+    }
+    if tail.ends_with("/organizations/{org}/tags")
+        || tail.contains("/organizations/{org}/trace/")
+        || tail.contains("/organizations/{org}/trace-meta/")
+    {
+        return window_params();
     }
     let mut out = Vec::new();
     if tail.ends_with("/alert-deliveries") {
@@ -322,6 +329,7 @@ fn request_body(path: &str, method: &str) -> Option<Value> {
     let schema = match method {
         "PUT" if path.trim_end_matches('/').ends_with("/hashes") => return None,
         "POST" if path.trim_end_matches('/').ends_with("/test") => return None,
+        "PUT" | "POST" if path.contains("/notes/") => "Note",
         "PUT" | "POST" if path.contains("/alert-channels/") => "AlertChannel",
         "PUT" | "POST" if path.contains("/alert-rules/") => "AlertRule",
         "PUT" if path.contains("/issues/") || path.starts_with("/api/0/groups/") => "IssueUpdate",
@@ -354,6 +362,8 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
         "/alert-channels",
         "/alert-rules",
         "/alert-deliveries",
+        "/notes",
+        "/trace/{trace}",
     ]
     .iter()
     .any(|s| tail.ends_with(s));
@@ -525,6 +535,8 @@ fn other_operation(path: &str, method: &str, summary: &str) -> Value {
 fn schemas() -> Value {
     json!({
         "Error": {"type": "object", "properties": {"detail": {"type": "string"}}},
+        "Note": {"type": "object", "required": ["text"], "properties": {
+            "text": {"type": "string", "maxLength": 10000}}},
         "IssueUpdate": {"type": "object", "properties": {
             "status": {"type": "string", "enum": ["resolved", "unresolved", "ignored", "resolvedInNextRelease", "muted"]},
             "substatus": {"type": "string", "nullable": true},

@@ -15,7 +15,7 @@ use crate::errors::ApiError;
 use crate::state::AppState;
 use crate::store::{ApiToken, KeyChange, NewProject, ProjectChange, valid_slug};
 
-fn user_json(token: &ApiToken) -> Value {
+pub(super) fn user_json(token: &ApiToken) -> Value {
     json!({
         "id": token.id.to_string(),
         "name": token.name,

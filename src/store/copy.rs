@@ -106,6 +106,10 @@ pub const TABLES: &[CopyTable] = &[
         key: &["issue_id", "hour"],
     },
     CopyTable {
+        name: "issue_activity",
+        key: &["id"],
+    },
+    CopyTable {
         name: "outcomes",
         key: &["project_id", "day", "category", "outcome", "reason"],
     },

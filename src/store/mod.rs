@@ -8,6 +8,7 @@
 //! same name and signature, so a backend is added by adding a variant, its arm in
 //! `dispatch!`, and those methods (the compiler lists what is missing).
 
+pub mod activity;
 pub mod alerts;
 pub mod copy;
 pub mod discover;
@@ -28,6 +29,7 @@ use serde_json::Value;
 use crate::notify::model::{Channel, ChannelId, Notification, NotificationId, Rule, RuleId};
 use crate::notify::outbox::{AttemptRecord, Next};
 
+pub use activity::{Activity, NewActivity, TagKeyCount};
 pub use alerts::{AlertSettings, Delivery, DeliveryFilter, NewChannel};
 pub use discover::EventScan;
 pub use filter::*;

@@ -315,6 +315,12 @@ async fn set_status_once(pool: &Pool, ids: &[i64], change: &StatusChange) -> Res
         }
         tx.execute(&update, &[id, &change.status, &change.substatus, &details.to_string()])
             .await?;
+        super::activity::insert(
+            &tx,
+            *id,
+            &crate::store::activity::status_activity(change, crate::store::now_us()),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -348,6 +354,11 @@ async fn merge_once(pool: &Pool, ids: &[i64]) -> Result<i64, TxError> {
         let args: [&(dyn ToSql + Sync); 2] = [&parent, &children];
         tx.execute("UPDATE events SET issue_id = $1 WHERE issue_id = ANY($2)", &args)
             .await?;
+        tx.execute(
+            "UPDATE issue_activity SET issue_id = $1 WHERE issue_id = ANY($2)",
+            &args,
+        )
+        .await?;
         tx.execute("UPDATE issue_hashes SET issue_id = $1 WHERE issue_id = ANY($2)", &args)
             .await?;
         // Each target row is written once per statement, so the children's rows are summed first.

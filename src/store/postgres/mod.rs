@@ -6,6 +6,7 @@
 //! `UPDATE … RETURNING`, and an advisory lock around migrations — never from a cache in one
 //! process. Connections come from a deadpool pool over tokio-postgres.
 
+pub mod activity;
 pub mod admin;
 pub mod alerts;
 pub mod backup;

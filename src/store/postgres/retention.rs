@@ -189,6 +189,12 @@ async fn expire_issue_data(
         .await?;
     deleted += client
         .execute(
+            "DELETE FROM issue_activity WHERE issue_id > $1 AND issue_id <= $2 AND date_created < $3",
+            &[&after, &last, &cutoff_us],
+        )
+        .await?;
+    deleted += client
+        .execute(
             "DELETE FROM issues WHERE id > $1 AND id <= $2 AND last_seen < $3 \
              AND NOT EXISTS (SELECT 1 FROM events e WHERE e.issue_id = issues.id)",
             &[&after, &last, &cutoff_us],

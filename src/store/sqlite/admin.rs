@@ -501,6 +501,10 @@ pub fn merge_issues(conn: &Connection, ids: &[i64]) -> Result<i64, StoreError> {
             params![parent, child],
         )?;
         conn.execute(
+            "UPDATE issue_activity SET issue_id = ?1 WHERE issue_id = ?2",
+            params![parent, child],
+        )?;
+        conn.execute(
             "UPDATE issue_hashes SET issue_id = ?1 WHERE issue_id = ?2",
             params![parent, child],
         )?;

@@ -5,6 +5,7 @@
 //! Administrative writes (projects, keys, tokens, issue updates) are plain
 //! functions over a connection (`admin`), run by the writer thread.
 
+pub mod activity;
 pub mod admin;
 pub mod alerts;
 pub mod backup;
@@ -489,6 +490,7 @@ impl SqliteStore {
                     };
                     let details = status_details(&change, last_release.as_deref());
                     admin::set_issue_status(tx, id, change.status, change.substatus.as_deref(), &details)?;
+                    activity::insert(tx, id, &crate::store::activity::status_activity(&change, now_us()))?;
                 }
                 Ok(())
             })

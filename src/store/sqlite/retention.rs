@@ -84,6 +84,10 @@ pub fn expire_issue_data(conn: &Connection, after: i64, limit: usize, cutoff_us:
         params![after, last, cutoff_hour],
     )?;
     deleted += conn.execute(
+        "DELETE FROM issue_activity WHERE issue_id > ?1 AND issue_id <= ?2 AND date_created < ?3",
+        params![after, last, cutoff_us],
+    )?;
+    deleted += conn.execute(
         "DELETE FROM issues WHERE id > ?1 AND id <= ?2 AND last_seen < ?3 \
          AND NOT EXISTS (SELECT 1 FROM events e WHERE e.issue_id = issues.id)",
         params![after, last, cutoff_us],
