@@ -111,8 +111,11 @@ fn registry() -> Registry {
     )
     .add(
         "/api/0/teams/{org}/{team}/projects/",
-        &["POST"],
-        vec![web::post().to(organizations::project_create_for_team)],
+        &["GET", "POST"],
+        vec![
+            web::get().to(organizations::team_projects),
+            web::post().to(organizations::project_create_for_team),
+        ],
     )
     .add(
         "/api/0/projects/{org}/{project}/keys/",

@@ -260,6 +260,22 @@ pub async fn project_create(
         .into_response())
 }
 
+/// The projects of a team: Errata's one team per organization (slugged as it) has them all.
+pub async fn team_projects(
+    state: State<AppState>,
+    caller: Caller,
+    uri: RequestUri,
+    Path((org, team)): Path<(String, String)>,
+    params: Query<ListParams>,
+) -> Result<Response, ApiError> {
+    caller.require("project:read")?;
+    let organization = resolve_org(&state.0, &caller, &org).await?;
+    if team != organization.slug {
+        return Err(ApiError::NotFound);
+    }
+    projects(state, caller, uri, Path(org), params).await
+}
+
 pub async fn project_create_for_team(
     state: State<AppState>,
     caller: Caller,
