@@ -69,3 +69,7 @@ mod discover;
 #[allow(dead_code, unused_imports)]
 #[path = "tools_api.rs"]
 mod tools_api;
+
+#[allow(dead_code, unused_imports)]
+#[path = "integrations.rs"]
+mod integrations;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real SDKs the end-to-end tests drive, once, under target/e2e:
 # a Python virtualenv with sentry-sdk, node_modules with @sentry/node and @sentry/cli, and
-# aiosmtpd (a real SMTP server for the e-mail alert tests).
+# aiosmtpd (a real SMTP server for the e-mail alert tests), and Sentry's MCP server.
 # Idempotent: a marker file per part records what is installed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -73,12 +73,27 @@ browser_part() {
   echo "$PLAYWRIGHT" > "$marker"
 }
 
+MCP_SERVER="@sentry/mcp-server@0.39.0"
+
+# Sentry's MCP server (stdio), in its own folder so the SDK folder stays as it is. Its
+# package asks for Node 22 but runs on the Node 20 the machine has (npm only warns).
+mcp_part() {
+  local marker="$dir/mcp/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$MCP_SERVER" ]; then return; fi
+  rm -rf "$dir/mcp"
+  mkdir -p "$dir/mcp"
+  (cd "$dir/mcp" && echo '{"name":"errata-e2e-mcp","private":true}' > package.json \
+     && npm install --silent --no-audit --no-fund "$MCP_SERVER" >/dev/null 2>&1)
+  echo "$MCP_SERVER" > "$marker"
+}
+
 case "${1:-all}" in
   python) python_part ;;
   node) node_part ;;
   schemathesis) schemathesis_part ;;
   smtp) smtp_part ;;
   browser) browser_part ;;
-  all) python_part; node_part; schemathesis_part; smtp_part; browser_part ;;
-  *) echo "usage: $0 [python|node|schemathesis|smtp|browser|all]" >&2; exit 2 ;;
+  mcp) mcp_part ;;
+  all) python_part; node_part; schemathesis_part; smtp_part; browser_part; mcp_part ;;
+  *) echo "usage: $0 [python|node|schemathesis|smtp|browser|mcp|all]" >&2; exit 2 ;;
 esac

@@ -11,9 +11,10 @@ use super::issues::resolve_issue;
 use super::pagination::{Cursor, link_header, page_size};
 use super::serialize;
 use super::{IssuePath, resolve_org, resolve_project, visible_projects};
+use super::{discover, query};
 use crate::errors::ApiError;
 use crate::state::AppState;
-use crate::store::{EventOrder, StoreError, StoredEvent};
+use crate::store::{Condition, EventOrder, StoreError, StoredEvent, now_us};
 
 type Params = Vec<(String, String)>;
 
@@ -54,15 +55,87 @@ async fn issue_events_response(
     id: &str,
     params: &Params,
 ) -> Result<Response, ApiError> {
-    let (issue, _) = resolve_issue(state, caller, org, id).await?;
+    let (issue, project) = resolve_issue(state, caller, org, id).await?;
     let cursor = Cursor::parse(param(params, "cursor"))?;
     let limit = page_size(param(params, "per_page").or_else(|| param(params, "limit")))?;
     let (issue_id, offset) = (issue.id, cursor.offset);
-    let events = state
+    let Some(search) = EventSearch::parse(params, now_us())? else {
+        let events = state
+            .store
+            .issue_events(issue_id, EventOrder::NewestFirst, limit + 1, offset)
+            .await?;
+        return Ok(page(state, uri, events, offset, limit, full(params)));
+    };
+    // A search reads the issue's newest events (bounded, as the organization search does)
+    // and filters them here with the same matcher.
+    let scanned = state
         .store
-        .issue_events(issue_id, EventOrder::NewestFirst, limit + 1, offset)
+        .issue_events(issue_id, EventOrder::NewestFirst, discover::MAX_SCAN, 0)
         .await?;
+    let events: Vec<StoredEvent> = scanned
+        .into_iter()
+        .filter(|e| {
+            search.matches(&discover::Subject {
+                event: e,
+                issue: Some(&issue),
+                project: Some(&project),
+            })
+        })
+        .skip(offset)
+        .take(limit + 1)
+        .collect();
     Ok(page(state, uri, events, offset, limit, full(params)))
+}
+
+/// The longest window an issue's event search takes (an issue's events span at most the
+/// retention period, far less).
+const MAX_WINDOW_DAYS: i64 = 3650;
+
+/// The filters an issue's event list takes (`query`, `environment`, `statsPeriod` or
+/// `start`/`end`), as Sentry's issue events endpoint and the MCP server send them.
+struct EventSearch {
+    conditions: Vec<Condition>,
+    environments: Vec<String>,
+    since_us: i64,
+    until_us: i64,
+}
+
+impl EventSearch {
+    /// `None` when nothing filters (the plain, paged list).
+    fn parse(params: &Params, now: i64) -> Result<Option<EventSearch>, ApiError> {
+        let conditions = query::parse(param(params, "query").unwrap_or(""), now)?;
+        let environments: Vec<String> = params
+            .iter()
+            .filter(|(k, v)| k == "environment" && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect();
+        let windowed = ["statsPeriod", "start", "end"]
+            .iter()
+            .any(|k| param(params, k).is_some_and(|v| !v.is_empty()));
+        let (since_us, until_us) = if windowed {
+            discover::time_range(params, now, MAX_WINDOW_DAYS)?
+        } else {
+            (i64::MIN, i64::MAX)
+        };
+        if conditions.is_empty() && environments.is_empty() && !windowed {
+            return Ok(None);
+        }
+        Ok(Some(EventSearch {
+            conditions,
+            environments,
+            since_us,
+            until_us,
+        }))
+    }
+
+    fn matches(&self, subject: &discover::Subject<'_>) -> bool {
+        let event = subject.event;
+        let environment = event.data.get("environment").and_then(Value::as_str).unwrap_or("");
+        (self.environments.is_empty() || self.environments.iter().any(|e| e == environment))
+            && event.timestamp >= self.since_us
+            && event.timestamp < self.until_us
+            && self.conditions.iter().all(|c| subject.matches(c))
+    }
 }
 
 pub async fn issue_events(

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod organizations;
 pub mod pagination;
 pub mod query;
+pub mod search_validate;
 pub mod serialize;
 pub mod stats;
 pub mod traces;
@@ -110,8 +111,11 @@ fn registry() -> Registry {
     )
     .add(
         "/api/0/teams/{org}/{team}/projects/",
-        &["POST"],
-        vec![web::post().to(organizations::project_create_for_team)],
+        &["GET", "POST"],
+        vec![
+            web::get().to(organizations::team_projects),
+            web::post().to(organizations::project_create_for_team),
+        ],
     )
     .add(
         "/api/0/projects/{org}/{project}/keys/",
@@ -359,6 +363,11 @@ fn registry() -> Registry {
         "/api/0/organizations/{org}/events/",
         &["GET"],
         vec![web::get().to(discover::org_events)],
+    )
+    .add(
+        "/api/0/organizations/{org}/events/validate/",
+        &["GET"],
+        vec![web::get().to(search_validate::validate_events)],
     )
     .add(
         "/api/0/organizations/{org}/events-stats/",

@@ -161,6 +161,15 @@ fn query_params(path: &str, method: &str) -> Vec<Value> {
     if tail.ends_with("/organizations/{org}/events") {
         return discover_params();
     }
+    if tail.ends_with("/organizations/{org}/events/validate") {
+        let mut out = discover_params();
+        out.push(repeated_param(
+            "orderby",
+            "sort terms to check: a selected field, - for descending",
+            json!({"type": "string"}),
+        ));
+        return out;
+    }
     if tail.ends_with("/stats_v2") {
         return stats_v2_params();
     }
@@ -386,6 +395,20 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
                     "data": {"type": "array", "items": {"type": "object"}},
                     "meta": {"type": "object", "properties": {
                         "fields": {"type": "object"}, "units": {"type": "object"}}}}}}}}),
+        ),
+        "GET" if tail.ends_with("/events/validate") => (
+            "200",
+            json!({"description": "the search is valid (an invalid one answers 400 with the same \
+                          body and a detail)", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["valid", "projects", "dataset", "environment", "field", "query", "orderby"],
+                "properties": {
+                    "valid": {"type": "boolean"},
+                    "projects": {"type": "array", "items": {"type": "object"}},
+                    "dataset": {"type": "array", "items": {"type": "object"}},
+                    "environment": {"type": "array", "items": {"type": "object"}},
+                    "field": {"type": "array", "items": {"type": "object"}},
+                    "query": {"type": "object"},
+                    "orderby": {"type": "array", "items": {"type": "object"}}}}}}}),
         ),
         "GET" if tail.ends_with("/events-stats") => (
             "200",

@@ -127,9 +127,24 @@ pub async fn teams(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("org:read")?;
     let org = resolve_org(&state, &caller, &org).await?;
-    Ok(Json(
-        json!([{"id": "1", "slug": org.slug, "name": org.name, "dateCreated": iso(org.date_created), "isMember": true, "memberCount": 1}]),
-    ))
+    let projects = visible_projects(&caller, state.store.projects(Some(org.id)).await?);
+    let base = state.base_url();
+    let projects: Vec<Value> = projects.iter().map(|p| serialize::project(p, None, &base)).collect();
+    // Sentry's team-with-projects shape: Grafana's data source decodes the avatar, the
+    // flags and the projects of each team.
+    Ok(Json(json!([{
+        "id": "1",
+        "slug": org.slug,
+        "name": org.name,
+        "dateCreated": iso(org.date_created),
+        "isMember": true,
+        "hasAccess": true,
+        "isPending": false,
+        "memberCount": 1,
+        "teamRole": null,
+        "avatar": {"avatarType": "letter_avatar", "avatarUuid": null},
+        "projects": projects,
+    }])))
 }
 
 pub async fn projects(
@@ -243,6 +258,22 @@ pub async fn project_create(
         Json(serialize::project(&project, Some(&org), &state.base_url())),
     )
         .into_response())
+}
+
+/// The projects of a team: Errata's one team per organization (slugged as it) has them all.
+pub async fn team_projects(
+    state: State<AppState>,
+    caller: Caller,
+    uri: RequestUri,
+    Path((org, team)): Path<(String, String)>,
+    params: Query<ListParams>,
+) -> Result<Response, ApiError> {
+    caller.require("project:read")?;
+    let organization = resolve_org(&state.0, &caller, &org).await?;
+    if team != organization.slug {
+        return Err(ApiError::NotFound);
+    }
+    projects(state, caller, uri, Path(org), params).await
 }
 
 pub async fn project_create_for_team(

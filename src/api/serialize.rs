@@ -20,6 +20,10 @@ fn iso_from_secs(secs: f64) -> String {
 }
 
 pub fn organization(o: &Organization, base_url: &str) -> Value {
+    // Sentry's MCP server refuses a region URL that is not https, even when it was started
+    // for a plain-http host; an empty one (as single-region self-hosted installs give) makes
+    // it stay on the host it was given.
+    let region_url = if base_url.starts_with("https://") { base_url } else { "" };
     json!({
         "id": o.id.to_string(),
         "slug": o.slug,
@@ -31,7 +35,7 @@ pub fn organization(o: &Organization, base_url: &str) -> Value {
         "features": [],
         "status": {"id": "active", "name": "active"},
         "avatar": {"avatarType": "letter_avatar", "avatarUuid": null},
-        "links": {"organizationUrl": base_url, "regionUrl": base_url},
+        "links": {"organizationUrl": base_url, "regionUrl": region_url},
         "isDefault": true,
         "role": "owner",
         "access": [],
