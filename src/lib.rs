@@ -17,3 +17,4 @@ pub mod ops;
 pub mod settings;
 pub mod state;
 pub mod store;
+pub mod upload;

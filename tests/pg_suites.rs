@@ -73,3 +73,7 @@ mod tools_api;
 #[allow(dead_code, unused_imports)]
 #[path = "integrations.rs"]
 mod integrations;
+
+#[allow(dead_code, unused_imports)]
+#[path = "releases.rs"]
+mod releases;

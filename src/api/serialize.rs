@@ -15,6 +15,11 @@ pub fn iso(us: i64) -> String {
         .to_string()
 }
 
+/// A release as issues and events name it: its version and Sentry's short form of it.
+pub fn release_ref(version: &str) -> Value {
+    json!({"version": version, "shortVersion": super::releases::short_version(version)})
+}
+
 fn iso_from_secs(secs: f64) -> String {
     iso((secs * 1_000_000.0) as i64)
 }
@@ -170,8 +175,8 @@ pub fn issue(i: &Issue, p: &Project, base_url: &str) -> Value {
         "userCount": i.user_count,
         "lifetime": lifetime,
         "filtered": null,
-        "firstRelease": i.first_release.as_ref().map(|v| json!({"version": v, "shortVersion": v})),
-        "lastRelease": i.last_release.as_ref().map(|v| json!({"version": v, "shortVersion": v})),
+        "firstRelease": i.first_release.as_deref().map(release_ref),
+        "lastRelease": i.last_release.as_deref().map(release_ref),
     })
 }
 
@@ -422,7 +427,7 @@ pub fn event(e: &StoredEvent) -> Value {
         "dateCreated": iso(e.timestamp),
         "dateReceived": iso(e.received),
         "dist": g("dist"),
-        "release": str_at(d, "/release").map(|r| json!({"version": r, "shortVersion": r})),
+        "release": str_at(d, "/release").map(release_ref),
         "environment": g("environment"),
         "tags": tags(d),
         "user": user(d),

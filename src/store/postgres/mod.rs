@@ -9,6 +9,7 @@
 pub mod activity;
 pub mod admin;
 pub mod alerts;
+pub mod artifacts;
 pub mod backup;
 pub mod config_watch;
 pub mod copy;
@@ -20,6 +21,7 @@ pub mod issues;
 pub mod migrate;
 pub mod projects;
 pub mod read;
+pub mod releases;
 pub mod retention;
 pub mod search;
 pub mod tokens;

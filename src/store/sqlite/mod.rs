@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod admin;
 pub mod alerts;
+pub mod artifacts;
 pub mod backup;
 pub mod copy;
 pub mod discover;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod migrate;
 pub mod outcomes;
 pub mod read;
+pub mod releases;
 pub mod retention;
 mod types;
 pub mod writer;
