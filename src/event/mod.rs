@@ -1,7 +1,8 @@
-//! Pure functions over one event, no I/O: normalize → scrub → group.
+//! Pure functions over one event, no I/O: normalize → (source maps) → scrub → group.
 //! Everything here takes and returns `serde_json::Value` in the canonical shape.
 
 pub mod bounds;
 pub mod group;
 pub mod normalize;
 pub mod scrub;
+pub mod sourcemap;
