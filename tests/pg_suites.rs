@@ -65,3 +65,7 @@ mod alerts;
 #[allow(dead_code, unused_imports)]
 #[path = "discover.rs"]
 mod discover;
+
+#[allow(dead_code, unused_imports)]
+#[path = "sourcemaps.rs"]
+mod sourcemaps;

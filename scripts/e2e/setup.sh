@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real SDKs the end-to-end tests drive, once, under target/e2e:
 # a Python virtualenv with sentry-sdk, node_modules with @sentry/node and @sentry/cli, and
-# aiosmtpd (a real SMTP server for the e-mail alert tests).
+# aiosmtpd (a real SMTP server for the e-mail alert tests), esbuild with @sentry/browser.
 # Idempotent: a marker file per part records what is installed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -73,12 +73,27 @@ browser_part() {
   echo "$PLAYWRIGHT" > "$marker"
 }
 
+BUNDLER_PKGS="esbuild@0.28.2 @sentry/browser@11.12.0 @sentry/node@11.12.0"
+
+# A bundler and the browser SDK for the source-map tests: the test app is bundled and
+# minified by esbuild (with @sentry/browser or @sentry/node inside) and its maps uploaded.
+bundler_part() {
+  local marker="$dir/bundler/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$BUNDLER_PKGS" ]; then return; fi
+  rm -rf "$dir/bundler"
+  mkdir -p "$dir/bundler"
+  (cd "$dir/bundler" && echo '{"name":"errata-e2e-bundler","private":true}' > package.json \
+     && npm install --silent --no-audit --no-fund $BUNDLER_PKGS >/dev/null)
+  echo "$BUNDLER_PKGS" > "$marker"
+}
+
 case "${1:-all}" in
   python) python_part ;;
   node) node_part ;;
   schemathesis) schemathesis_part ;;
   smtp) smtp_part ;;
   browser) browser_part ;;
-  all) python_part; node_part; schemathesis_part; smtp_part; browser_part ;;
-  *) echo "usage: $0 [python|node|schemathesis|smtp|browser|all]" >&2; exit 2 ;;
+  bundler) bundler_part ;;
+  all) python_part; node_part; schemathesis_part; smtp_part; browser_part; bundler_part ;;
+  *) echo "usage: $0 [python|node|schemathesis|smtp|browser|bundler|all]" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::event::sourcemap::{self, FileRequest, MapError, MapReference, ParsedMap, Problem, Resolution, paths};
 use crate::store::StoreError;
+use crate::store::artifacts::{ArtifactFile, ArtifactKind};
 
 /// Bytes of parsed maps the cache holds (approximate); least recently used go first.
 pub const CACHE_BUDGET: usize = 256 << 20;
@@ -53,14 +54,33 @@ pub trait ArtifactSource: Sync {
     ) -> impl Future<Output = Result<Option<Artifact>, StoreError>> + Send;
 }
 
-/// Until the store keeps uploaded bundles, nothing is found.
+/// The files sentry-cli uploaded, as the store keeps them.
 impl ArtifactSource for crate::store::Store {
-    async fn by_debug_id(&self, _: i64, _: Uuid, _: Wanted) -> Result<Option<Artifact>, StoreError> {
-        Ok(None)
+    async fn by_debug_id(&self, project_id: i64, debug_id: Uuid, wanted: Wanted) -> Result<Option<Artifact>, StoreError> {
+        let kind = match wanted {
+            Wanted::MinifiedSource => ArtifactKind::MinifiedSource,
+            Wanted::SourceMap => ArtifactKind::SourceMap,
+        };
+        let file = self.artifact_by_debug_id(project_id, debug_id, kind).await?;
+        Ok(file.map(artifact))
     }
 
-    async fn by_url(&self, _: i64, _: &str, _: Option<&str>, _: &str) -> Result<Option<Artifact>, StoreError> {
-        Ok(None)
+    async fn by_url(
+        &self,
+        project_id: i64,
+        release: &str,
+        dist: Option<&str>,
+        url: &str,
+    ) -> Result<Option<Artifact>, StoreError> {
+        let file = self.artifact_by_url(project_id, release, dist, url).await?;
+        Ok(file.map(artifact))
+    }
+}
+
+fn artifact(file: ArtifactFile) -> Artifact {
+    Artifact {
+        content: file.content,
+        sourcemap_ref: file.sourcemap_ref,
     }
 }
 

@@ -9,6 +9,7 @@
 //! `dispatch!`, and those methods (the compiler lists what is missing).
 
 pub mod alerts;
+pub mod artifacts;
 pub mod copy;
 pub mod discover;
 pub mod filter;

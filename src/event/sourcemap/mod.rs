@@ -262,7 +262,9 @@ fn map_frame(
 }
 
 /// The frame's original function: the map's scope of the minified function name when the
-/// minified file is at hand, else the name its caller called, else the name as sent.
+/// minified file is at hand, else the name its caller called, else the name as sent. An
+/// anonymous function stays anonymous (the name it was called by is only a parameter's),
+/// so builds with and without minified identifiers name the same frames alike.
 fn original_function(
     parsed: &ParsedMap,
     frame: &Value,
@@ -270,10 +272,15 @@ fn original_function(
     column: u32,
     caller_name: Option<&str>,
 ) -> Option<String> {
-    let minified_name = frame.get("function").and_then(Value::as_str);
-    let minified_last = minified_name.map(|n| n.rsplit('.').next().unwrap_or(n));
-    if let (Some(view), Some(name)) = (parsed.minified.as_ref(), minified_last)
-        && let Some(original) = parsed.map.get_original_function_name(line, column, Some(name), Some(view))
+    let minified_name = frame
+        .get("function")
+        .and_then(Value::as_str)
+        .filter(|n| !useless_name(n) && !n.contains('<'))?;
+    let minified_last = minified_name.rsplit('.').next().unwrap_or(minified_name);
+    if let Some(view) = parsed.minified.as_ref()
+        && let Some(original) = parsed
+            .map
+            .get_original_function_name(line, column, Some(minified_last), Some(view))
         && !useless_name(original)
     {
         return Some(original.to_string());

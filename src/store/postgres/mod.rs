@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod artifacts;
 pub mod backup;
 pub mod config_watch;
 pub mod copy;

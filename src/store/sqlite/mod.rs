@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod artifacts;
 pub mod backup;
 pub mod copy;
 pub mod discover;
