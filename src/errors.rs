@@ -18,6 +18,7 @@ use crate::ingest::envelope::EnvelopeError;
 use crate::ingest::limits::LimitError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
+use crate::upload::UploadError;
 
 /// Seconds an SDK should wait after a 429 or 503.
 const RETRY_AFTER_SECS: u64 = 60;
@@ -217,6 +218,8 @@ pub enum ApiError {
     Scrub(#[from] ScrubError),
     #[error(transparent)]
     Store(StoreError),
+    #[error(transparent)]
+    Upload(#[from] UploadError),
     #[error("internal server error")]
     Internal,
 }
@@ -253,6 +256,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Store(e) => store_status(e),
+            ApiError::Upload(UploadError::RequestTooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Upload(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -16,7 +16,7 @@ pub fn sentry_scopes(levels: &[String]) -> Vec<&'static str> {
     let mut scopes = vec!["org:read", "project:read", "event:read", "team:read", "member:read"];
     let has = |l: &str| levels.iter().any(|x| x == l);
     if has("write") || has("admin") {
-        scopes.extend(["project:write", "event:write"]);
+        scopes.extend(["project:write", "project:releases", "event:write"]);
     }
     if has("admin") {
         scopes.extend(["event:admin", "project:admin", "org:admin"]);

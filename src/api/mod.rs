@@ -11,8 +11,10 @@ pub mod openapi;
 pub mod organizations;
 pub mod pagination;
 pub mod query;
+pub mod releases;
 pub mod serialize;
 pub mod stats;
+pub mod uploads;
 pub mod usage;
 
 use actix_web::dev::Payload;
@@ -361,6 +363,70 @@ fn registry() -> Registry {
         "/api/0/organizations/{org}/stats_v2/",
         &["GET"],
         vec![web::get().to(usage::org_stats_v2)],
+    )
+    .add(
+        "/api/0/organizations/{org}/releases/",
+        &["GET", "POST"],
+        vec![web::get().to(releases::org_list), web::post().to(releases::org_create)],
+    )
+    .add(
+        "/api/0/organizations/{org}/releases/{version}/",
+        &["GET", "PUT", "DELETE"],
+        vec![
+            web::get().to(releases::detail),
+            web::put().to(releases::update),
+            web::delete().to(releases::delete),
+        ],
+    )
+    .add(
+        "/api/0/organizations/{org}/releases/{version}/commits/",
+        &["GET"],
+        vec![web::get().to(releases::commits)],
+    )
+    .add(
+        "/api/0/organizations/{org}/releases/{version}/deploys/",
+        &["GET", "POST"],
+        vec![web::get().to(releases::deploys), web::post().to(releases::deploy_create)],
+    )
+    .add(
+        "/api/0/organizations/{org}/releases/{version}/previous-with-commits/",
+        &["GET"],
+        vec![web::get().to(releases::previous_with_commits)],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/releases/",
+        &["GET", "POST"],
+        vec![web::get().to(releases::project_list), web::post().to(releases::project_create)],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/releases/{version}/files/",
+        &["GET"],
+        vec![web::get().to(uploads::release_files)],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/artifactbundles/",
+        &["GET"],
+        vec![web::get().to(uploads::project_bundles)],
+    )
+    .add(
+        "/api/0/projects/{org}/{project}/files/artifacts/",
+        &["GET"],
+        vec![web::get().to(uploads::project_files)],
+    )
+    .add(
+        "/api/0/organizations/{org}/repos/",
+        &["GET", "POST"],
+        vec![web::get().to(releases::repos), web::post().to(releases::repo_create)],
+    )
+    .add(
+        "/api/0/organizations/{org}/chunk-upload/",
+        &["GET", "POST"],
+        vec![web::get().to(uploads::chunk_options), web::post().to(uploads::chunk_upload)],
+    )
+    .add(
+        "/api/0/organizations/{org}/artifactbundle/assemble/",
+        &["POST"],
+        vec![web::post().to(uploads::assemble_bundle)],
     )
     .add("/api/0/openapi.json/", &["GET"], vec![web::get().to(openapi::serve)])
 }

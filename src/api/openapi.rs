@@ -311,6 +311,13 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
         "/alert-channels",
         "/alert-rules",
         "/alert-deliveries",
+        "/releases",
+        "/commits",
+        "/deploys",
+        "/repos",
+        "/files",
+        "/artifactbundles",
+        "/artifacts",
     ]
     .iter()
     .any(|s| tail.ends_with(s));
@@ -329,6 +336,11 @@ fn success(path: &str, method: &str) -> (&'static str, Value) {
             json!({"description": "the test notification's status (never the receiver's answer); it is \
                           sent at once, outside the outbox, so this answer is its only record: \
                           the delivery history holds what rules sent about real issues",
+                   "content": {"application/json": {"schema": {"type": "object"}}}}),
+        ),
+        "POST" if tail.ends_with("/chunk-upload") || tail.ends_with("/assemble") => (
+            "200",
+            json!({"description": "chunks kept, or the assemble state (not_found with missingChunks, ok, error with detail)",
                    "content": {"application/json": {"schema": {"type": "object"}}}}),
         ),
         "POST" => (

@@ -127,6 +127,21 @@ pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
         }
     }
 
+    // Chunks never assembled go after a day; bundles and their files with the events.
+    let chunk_cutoff = now_us() - MICROS_PER_DAY;
+    let bundle_cutoff = if config.retention_days > 0 {
+        now_us() - i64::from(config.retention_days) * MICROS_PER_DAY
+    } else {
+        i64::MIN
+    };
+    loop {
+        let deleted = store.expire_artifacts(chunk_cutoff, bundle_cutoff, batch).await?;
+        count(&mut report.expired_other, deleted, "age_other");
+        if deleted < batch || state.is_shutting_down() {
+            break;
+        }
+    }
+
     while store.reclaim_step().await? > 0 {
         if state.is_shutting_down() {
             break;

@@ -10,6 +10,7 @@
 
 pub mod alerts;
 pub mod artifacts;
+pub mod releases;
 pub mod copy;
 pub mod discover;
 pub mod filter;

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod artifacts;
+pub mod releases;
 pub mod backup;
 pub mod config_watch;
 pub mod copy;

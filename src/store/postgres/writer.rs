@@ -265,6 +265,14 @@ async fn write_batch_with(
         }
     }
     let regressed = folded.write(&tx).await?;
+    // The releases the stored events name, once per (project, release).
+    let seen = crate::store::releases::seen_releases(
+        records
+            .iter()
+            .zip(&results)
+            .map(|(record, result)| (*record, result.as_ref().and_then(|r| r.as_ref().ok()))),
+    );
+    super::releases::record_seen(&tx, &seen).await?;
     // Notifications are written in this transaction: none for an issue rolled back.
     super::alerts::enqueue(&tx, alerts, records, &results, &created, &regressed).await?;
     tx.commit().await?;

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod artifacts;
+pub mod releases;
 pub mod backup;
 pub mod copy;
 pub mod discover;

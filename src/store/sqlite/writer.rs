@@ -354,6 +354,14 @@ fn commit_batch(
             let result = store_one_in_savepoint(&tx, cache, &mut learned, &mut folded, record);
             results.push(result);
         }
+        // The releases the stored events name, once per (project, release).
+        let seen = crate::store::releases::seen_releases(
+            batch
+                .iter()
+                .zip(&results)
+                .map(|((record, _), result)| (&**record, result.as_ref().ok())),
+        );
+        super::releases::record_seen(&tx, &seen)?;
         // Notifications are written in this transaction: none for an issue rolled back.
         let happenings = std::mem::take(&mut folded.happenings);
         folded.write(&tx)?;
