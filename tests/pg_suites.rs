@@ -77,3 +77,7 @@ mod integrations;
 #[allow(dead_code, unused_imports)]
 #[path = "releases.rs"]
 mod releases;
+
+#[allow(dead_code, unused_imports)]
+#[path = "sourcemaps.rs"]
+mod sourcemaps;

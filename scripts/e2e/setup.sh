@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real SDKs the end-to-end tests drive, once, under target/e2e:
 # a Python virtualenv with sentry-sdk, node_modules with @sentry/node and @sentry/cli, and
-# aiosmtpd (a real SMTP server for the e-mail alert tests), and Sentry's MCP server.
+# aiosmtpd (a real SMTP server for the e-mail alert tests), Sentry's MCP server, and esbuild
+# with @sentry/browser for the source-map tests.
 # Idempotent: a marker file per part records what is installed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -87,6 +88,20 @@ mcp_part() {
   echo "$MCP_SERVER" > "$marker"
 }
 
+BUNDLER_PKGS="esbuild@0.28.2 @sentry/browser@11.12.0 @sentry/node@11.12.0"
+
+# A bundler and the browser SDK for the source-map tests: the test app is bundled and
+# minified by esbuild (with @sentry/browser or @sentry/node inside) and its maps uploaded.
+bundler_part() {
+  local marker="$dir/bundler/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$BUNDLER_PKGS" ]; then return; fi
+  rm -rf "$dir/bundler"
+  mkdir -p "$dir/bundler"
+  (cd "$dir/bundler" && echo '{"name":"errata-e2e-bundler","private":true}' > package.json \
+     && npm install --silent --no-audit --no-fund $BUNDLER_PKGS >/dev/null)
+  echo "$BUNDLER_PKGS" > "$marker"
+}
+
 case "${1:-all}" in
   python) python_part ;;
   node) node_part ;;
@@ -94,6 +109,7 @@ case "${1:-all}" in
   smtp) smtp_part ;;
   browser) browser_part ;;
   mcp) mcp_part ;;
-  all) python_part; node_part; schemathesis_part; smtp_part; browser_part; mcp_part ;;
-  *) echo "usage: $0 [python|node|schemathesis|smtp|browser|mcp|all]" >&2; exit 2 ;;
+  bundler) bundler_part ;;
+  all) python_part; node_part; schemathesis_part; smtp_part; browser_part; mcp_part; bundler_part ;;
+  *) echo "usage: $0 [python|node|schemathesis|smtp|browser|mcp|bundler|all]" >&2; exit 2 ;;
 esac

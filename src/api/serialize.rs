@@ -338,7 +338,7 @@ fn entries(d: &Value) -> Vec<Value> {
                     "threadId": e.get("thread_id").cloned().unwrap_or(Value::Null),
                     "mechanism": e.get("mechanism").cloned().unwrap_or(Value::Null),
                     "stacktrace": stacktrace(e.get("stacktrace")),
-                    "rawStacktrace": null,
+                    "rawStacktrace": stacktrace(e.get("raw_stacktrace")),
                 })
             })
             .collect();

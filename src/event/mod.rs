@@ -1,4 +1,4 @@
-//! Pure functions over one event, no I/O: normalize → scrub → group.
+//! Pure functions over one event, no I/O: normalize → (source maps) → scrub → group.
 //! Everything here takes and returns `serde_json::Value` in the canonical shape.
 
 pub mod bounds;
@@ -6,3 +6,4 @@ pub mod derive;
 pub mod group;
 pub mod normalize;
 pub mod scrub;
+pub mod sourcemap;

@@ -58,6 +58,8 @@ pub struct IngestCache {
     pub outcomes: OutcomeTally,
     limited: Mutex<LimitedMap>,
     flusher_started: AtomicBool,
+    /// Parsed source maps and recent misses.
+    pub sourcemaps: super::sourcemaps::MapCache,
 }
 
 impl IngestCache {

@@ -8,3 +8,4 @@ pub mod limits;
 pub mod process;
 pub mod ratelimit;
 pub mod routes;
+pub mod sourcemaps;

@@ -70,6 +70,19 @@ pub fn process_event(
     client_ip: Option<&str>,
     max_size: usize,
 ) -> Result<Processed, ProcessError> {
+    let event = prepare_event(payload, event_id, project, received_at, client_ip)?;
+    finish_event(event, payload.len(), project, received_at, max_size)
+}
+
+/// The first half of `process_event`: parse and normalize. Ingest looks at the normalized
+/// event for the source maps it needs before finishing it.
+pub fn prepare_event(
+    payload: &[u8],
+    event_id: Option<&str>,
+    project: &ProjectContext,
+    received_at: f64,
+    client_ip: Option<&str>,
+) -> Result<Value, ProcessError> {
     let mut raw = normalize::parse_payload(payload)?;
     if let (Some(id), Some(obj)) = (event_id, raw.as_object_mut()) {
         obj.insert("event_id".into(), Value::String(id.to_string()));
@@ -82,6 +95,19 @@ pub fn process_event(
     };
     let mut event = normalize::normalize(raw, &ctx)?;
     bounds::limit_depth(&mut event);
+    Ok(event)
+}
+
+/// The second half of `process_event`, on a normalized event (with its source maps applied,
+/// so scrubbing sees the original context lines and grouping the original frames): scrub,
+/// group, summarize, fit to `max_size` and compress. `payload_len` sizes the output buffer.
+pub fn finish_event(
+    mut event: Value,
+    payload_len: usize,
+    project: &ProjectContext,
+    received_at: f64,
+    max_size: usize,
+) -> Result<Processed, ProcessError> {
     let scrubbed = project.scrubber.scrub(&mut event);
     let hashes = group::group_hashes(&event, &project.rules);
     let summary = group::summarize(&event);
@@ -137,7 +163,7 @@ pub fn process_event(
     }
     // The stored form adds normalized fields, `_meta` and the summary to the payload;
     // sizing the buffer up front saves the copies of growing it by doubling from 128 bytes.
-    let mut json = Vec::with_capacity(serialized_capacity(payload.len()).min(max_size.saturating_add(1)));
+    let mut json = Vec::with_capacity(serialized_capacity(payload_len).min(max_size.saturating_add(1)));
     serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     if json.len() > max_size {
         bounds::fit_to_size(&mut event, max_size)?;

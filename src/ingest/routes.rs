@@ -2,6 +2,7 @@
 //! a path prefix, for DSNs behind a reverse proxy). Handlers only extract request
 //! metadata and hand the body on; the work happens in `process` and `store`.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,6 +20,8 @@ use super::envelope::{self, Envelope, Item};
 use super::limits;
 use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
 use super::ratelimit::{Class, KeyLimit, QuotaCheck};
+use super::sourcemaps;
+use crate::event::sourcemap;
 use crate::errors::IngestError;
 use crate::http::{
     HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode, header,
@@ -587,6 +590,43 @@ impl Ctx<'_> {
         self.record("error", &Outcome::RateLimited, 1);
     }
 
+    /// Processes one event, applying the source maps its JavaScript frames need between
+    /// normalizing and grouping. An event without such frames is processed in one go on
+    /// the blocking pool; one with them goes there twice, the maps fetched in between.
+    async fn process_with_maps(
+        &self,
+        project: process::SharedProject,
+        payload: Vec<u8>,
+        event_id: Option<String>,
+        max_size: usize,
+    ) -> Result<process::Processed, process::ProcessError> {
+        let (received_at, client_ip) = (self.received_at, self.client_ip.clone());
+        let first_project = project.clone();
+        let first = off_runtime(move || {
+            let p = &first_project;
+            let event = process::prepare_event(&payload, event_id.as_deref(), p, received_at, Some(&client_ip))?;
+            let requests = sourcemap::requests(&event);
+            if requests.is_empty() {
+                return process::finish_event(event, payload.len(), p, received_at, max_size).map(Step::Done);
+            }
+            Ok(Step::NeedsMaps(event, requests, payload.len()))
+        })
+        .await?;
+        let (mut event, requests, payload_len) = match first {
+            Step::Done(processed) => return Ok(processed),
+            Step::NeedsMaps(event, requests, len) => (event, requests, len),
+        };
+        let cache = &self.state.cache.sourcemaps;
+        let release = sourcemap::release_of(&event);
+        let resolved = sourcemaps::resolve(&self.state.store, cache, self.project_id, release, requests).await;
+        off_runtime(move || {
+            let applied = sourcemap::apply(&mut event, &resolved, &HashMap::new());
+            metrics::counter!("errata_sourcemap_frames_total").increment(applied.mapped_frames as u64);
+            process::finish_event(event, payload_len, &project, received_at, max_size)
+        })
+        .await
+    }
+
     /// Processes and stores one event; returns its id once committed.
     async fn ingest_event(&self, payload: &[u8], event_id: Option<&str>) -> Result<String, IngestError> {
         let state = self.state;
@@ -597,19 +637,10 @@ impl Ctx<'_> {
             .map_err(IngestError::Store)?;
         let max_size = state.config.limits.max_event_size;
         let (payload, event_id) = (payload.to_vec(), event_id.map(str::to_string));
-        let (received_at, client_ip) = (self.received_at, self.client_ip.clone());
-        let processed = off_runtime(move || {
-            process::process_event(
-                &payload,
-                event_id.as_deref(),
-                &project,
-                received_at,
-                Some(&client_ip),
-                max_size,
-            )
-        })
-        .await
-        .map_err(|e| {
+        let processed = self
+            .process_with_maps(project, payload, event_id, max_size)
+            .await
+            .map_err(|e| {
             self.record("error", &Outcome::Invalid("event"), 1);
             IngestError::InvalidEvent(e.to_string())
         })?;
@@ -636,6 +667,12 @@ impl Ctx<'_> {
             Err(e) => Err(IngestError::Store(e)),
         }
     }
+}
+
+/// Where processing an event stands after normalizing it.
+enum Step {
+    Done(process::Processed),
+    NeedsMaps(Value, Vec<sourcemap::FileRequest>, usize),
 }
 
 /// The outcome category of an item (events by whether they carry an exception).
