@@ -4,10 +4,13 @@
 //! and sessions are not accepted there.
 
 pub mod assets;
+pub mod auth;
 pub mod csrf;
 pub mod layout;
+pub mod password;
 pub mod redirect;
 pub mod session;
+pub mod throttle;
 
 use actix_web::{HttpRequest, web};
 
@@ -18,6 +21,7 @@ pub use redirect::{LocalPath, login_url};
 /// Every page route. Registered before the API's fallback, so `/api/…` keeps its JSON 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
+    auth::configure(cfg);
 }
 
 /// Whether a request that matched no route is a browser's, outside the JSON API: it gets
