@@ -331,3 +331,12 @@ impl ResponseError for WebError {
         response
     }
 }
+
+impl From<crate::web::password::PasswordError> for WebError {
+    fn from(e: crate::web::password::PasswordError) -> Self {
+        match e {
+            crate::web::password::PasswordError::Hashing => WebError::Internal,
+            e => WebError::BadRequest(e.to_string()),
+        }
+    }
+}

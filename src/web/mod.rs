@@ -3,10 +3,13 @@
 //! the same store interface as the JSON API; the API's bearer tokens are not accepted here
 //! and sessions are not accepted there.
 
+pub mod account;
 pub mod assets;
 pub mod auth;
 pub mod csrf;
 pub mod layout;
+pub mod manage;
+pub mod members;
 pub mod password;
 pub mod redirect;
 pub mod session;
@@ -22,6 +25,8 @@ pub use redirect::{LocalPath, login_url};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
     auth::configure(cfg);
+    account::configure(cfg);
+    members::configure(cfg);
 }
 
 /// Whether a request that matched no route is a browser's, outside the JSON API: it gets
@@ -34,6 +39,26 @@ pub fn wants_page(req: &HttpRequest) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
     accepts_html && !path.starts_with("/api/")
+}
+
+/// One option of a `<select>`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub value: &'static str,
+    pub selected: bool,
+}
+
+impl Choice {
+    pub fn new(value: &'static str, selected: bool) -> Choice {
+        Choice { value, selected }
+    }
+}
+
+/// A moment for people: `2026-12-02 13:05 UTC`.
+pub fn when(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }
 
 /// Why a page could not be shown. Mapped to an HTML answer in `crate::errors`.
