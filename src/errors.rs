@@ -19,6 +19,7 @@ use crate::ingest::limits::LimitError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
 use crate::upload::UploadError;
+use crate::web::WebError;
 
 /// Seconds an SDK should wait after a 429 or 503.
 const RETRY_AFTER_SECS: u64 = 60;
@@ -288,5 +289,59 @@ impl Responder for ApiError {
 
     fn respond_to(self, _: &HttpRequest) -> Response {
         self.error_response()
+    }
+}
+
+/// Errors of the web pages: HTML answers in the site's layout, and a missing session a 303
+/// to the sign-in page (never a JSON error: a person is reading).
+impl WebError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            WebError::Forbidden | WebError::BadCsrf => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Store(e) => store_status(e),
+            WebError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        self.error_response()
+    }
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> Response {
+        let status = self.status();
+        if let WebError::SignInRequired { next } = self {
+            return crate::web::layout::see_other(&crate::web::login_url(next));
+        }
+        if let WebError::Store(e) = self {
+            tracing::error!(error = %e, "a page could not be read from the store");
+        }
+        let mut response = crate::web::layout::error_page(status, public_detail(status, self.to_string()));
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}
+
+impl From<crate::web::password::PasswordError> for WebError {
+    fn from(e: crate::web::password::PasswordError) -> Self {
+        match e {
+            crate::web::password::PasswordError::Hashing => WebError::Internal,
+            e => WebError::BadRequest(e.to_string()),
+        }
     }
 }

@@ -47,6 +47,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the people who sign in to the web UI.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage alert rules: who hears about new and regressed issues.
     #[command(subcommand)]
     Alert(AlertCommand),
@@ -129,6 +132,38 @@ enum TokenCommand {
     List,
     /// Revoke a token by id.
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a person; reads the password from standard input (at least 8 characters) and prints the id.
+    Create {
+        email: String,
+        /// admin, member or viewer.
+        #[arg(long, default_value = "member")]
+        role: errata::store::users::Role,
+    },
+    /// List people: id, e-mail, role.
+    List,
+    /// Change a person's role (by id or e-mail).
+    SetRole {
+        user: String,
+        role: errata::store::users::Role,
+    },
+    /// Remove a person with their sessions and API tokens (by id or e-mail).
+    Delete { user: String },
+}
+
+impl From<UserCommand> for errata::web::manage::UserCommand {
+    fn from(cmd: UserCommand) -> Self {
+        use errata::web::manage::UserCommand as U;
+        match cmd {
+            UserCommand::Create { email, role } => U::Create { email, role },
+            UserCommand::List => U::List,
+            UserCommand::SetRole { user, role } => U::SetRole { user, role },
+            UserCommand::Delete { user } => U::Delete { user },
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -238,6 +273,7 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Project(cmd) => with_store(&config, true, |store| project(store, &config, cmd)),
         Command::Token(cmd) => with_store(&config, true, |store| token(store, &config, cmd)),
+        Command::User(cmd) => with_store(&config, true, |store| errata::web::manage::run(store, cmd.into())),
         Command::Alert(cmd) => with_store(&config, true, |store| {
             errata::notify::manage::run(store, &config, cmd.into())
         }),
@@ -360,6 +396,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
                 "  Try: curl -H 'Authorization: Bearer {}' {base}/api/0/projects/{}/{}/issues/",
                 b.token, b.organization.slug, b.project.slug
             );
+            println!();
+        }
+        if server.state.store.users().await.map(|u| u.is_empty()).unwrap_or(false) {
+            println!("  No one can sign in to the web UI yet. Create the first admin (it asks for a password):");
+            println!("    errata user create you@example.com --role admin");
             println!();
         }
         server.run_until(shutdown).await

@@ -81,3 +81,7 @@ mod releases;
 #[allow(dead_code, unused_imports)]
 #[path = "sourcemaps.rs"]
 mod sourcemaps;
+
+#[allow(dead_code, unused_imports)]
+#[path = "web_auth.rs"]
+mod web_auth;

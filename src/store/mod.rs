@@ -20,6 +20,7 @@ pub mod postgres;
 pub mod releases;
 pub mod rules;
 pub mod sqlite;
+pub mod users;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/postgres/0005_alerts.sql"),
     include_str!("../../../schema/postgres/0006_issue_activity.sql"),
     include_str!("../../../schema/postgres/0007_releases_artifacts.sql"),
+    include_str!("../../../schema/postgres/0008_users_sessions.sql"),
 ];
 
 /// Advisory lock key of schema changes (ASCII "errata" and 1). Advisory locks are scoped to

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0005_alerts.sql"),
     include_str!("../../../schema/0006_issue_activity.sql"),
     include_str!("../../../schema/0007_releases_artifacts.sql"),
+    include_str!("../../../schema/0008_users_sessions.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

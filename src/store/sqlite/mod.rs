@@ -19,6 +19,7 @@ pub mod read;
 pub mod releases;
 pub mod retention;
 mod types;
+pub mod users;
 pub mod writer;
 
 use std::collections::HashMap;
