@@ -1,1 +1,2 @@
+pub mod problem;
 pub mod view;

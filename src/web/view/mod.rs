@@ -3,7 +3,9 @@
 
 pub mod details;
 pub mod frames;
+pub mod grouping;
 pub mod meta;
+pub mod snippets;
 pub mod sparkline;
 pub mod stream;
 pub mod tags;
