@@ -186,6 +186,7 @@ pub fn app(
         .configure(crate::api::configure)
         .configure(crate::ops::configure)
         .configure(crate::ingest::routes::configure)
+        .configure(crate::web::configure)
         .default_service(web::to(fallback))
         .wrap(from_fn(catch_panic))
         .wrap(from_fn(connection_rate_gate))
@@ -221,7 +222,8 @@ async fn catch_panic(request: ServiceRequest, next: Next<BoxBody>) -> Result<Ser
     })
 }
 
-/// Ingest under a path prefix, else a JSON 404.
+/// Ingest under a path prefix, else a 404: an HTML page for a browser outside `/api/`,
+/// JSON for everyone else.
 async fn fallback(
     State(state): State<AppState>,
     http: HttpRequest,
@@ -244,6 +246,9 @@ async fn fallback(
         .await;
         crate::ingest::routes::add_cors_headers(response.headers_mut());
         return response;
+    }
+    if crate::web::wants_page(&http) {
+        return crate::web::WebError::NotFound.into_response();
     }
     ApiError::NotFound.into_response()
 }

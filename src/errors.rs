@@ -18,7 +18,7 @@ use crate::ingest::envelope::EnvelopeError;
 use crate::ingest::limits::LimitError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
-use crate::web::problem::{PageError, escape_html};
+use crate::web::WebError;
 
 /// Seconds an SDK should wait after a 429 or 503.
 const RETRY_AFTER_SECS: u64 = 60;
@@ -287,44 +287,42 @@ impl Responder for ApiError {
     }
 }
 
-impl PageError {
+/// Errors of the web pages: HTML answers in the site's layout, and a missing session a 303
+/// to the sign-in page (never a JSON error: a person is reading).
+impl WebError {
     pub fn status(&self) -> StatusCode {
         match self {
-            PageError::NotFound => StatusCode::NOT_FOUND,
-            PageError::Forbidden => StatusCode::FORBIDDEN,
-            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            PageError::Store(e) => store_status(e),
+            WebError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            WebError::Forbidden | WebError::BadCsrf => StatusCode::FORBIDDEN,
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            WebError::Store(e) => store_status(e),
+            WebError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
-impl ResponseError for PageError {
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        self.error_response()
+    }
+}
+
+impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         self.status()
     }
 
-    /// A small page of its own (no navigation: the failure may be before sign-in is known),
-    /// under the same security headers as every page.
     fn error_response(&self) -> Response {
         let status = self.status();
-        let detail = public_detail(status, self.to_string());
-        let title = status.canonical_reason().unwrap_or("Error");
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-             <body><main><h1>{title}</h1><p>{}</p><p><a href=\"/\">Back to Errata</a></p></main></body></html>",
-            escape_html(&detail)
-        );
-        let mut response = Response::build(status)
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .insert_header((header::REFERRER_POLICY, "same-origin"))
-            .insert_header((
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
-                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            ))
-            .body(body);
+        if let WebError::SignInRequired { next } = self {
+            return crate::web::layout::see_other(&crate::web::login_url(next));
+        }
+        if let WebError::Store(e) = self {
+            tracing::error!(error = %e, "a page could not be read from the store");
+        }
+        let mut response = crate::web::layout::error_page(status, public_detail(status, self.to_string()));
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

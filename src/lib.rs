@@ -2,7 +2,7 @@
 //!
 //! The path of an event: `ingest` (HTTP edge) → `event` (pure normalize, scrub,
 //! group) → `store` (SQLite, one writer) → `api` (the `/api/0/` web API);
-//! `notify` delivers alerts about new and regressed issues; `ops` serves health and metrics.
+//! `notify` delivers alerts about new and regressed issues; `ops` serves health and metrics; `web` serves the pages people read in a browser.
 
 pub mod api;
 pub mod app;

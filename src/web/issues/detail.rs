@@ -6,7 +6,6 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::stream::see_other;
 use super::{find_issue, issue_href, organization};
 use crate::api::grouping::grouping_info;
 use crate::api::issues::parse_update;
@@ -15,8 +14,8 @@ use crate::ids::ShortId;
 use crate::state::AppState;
 use crate::store::{EventOrder, Issue, Project, StatusChange, StoredEvent, now_us};
 use crate::web::csrf::Form;
-use crate::web::layout::{Chrome, Section, render};
-use crate::web::problem::PageError;
+use crate::web::layout::{Chrome, Section, render, see_other};
+use crate::web::WebError;
 use crate::web::session::Viewer;
 use crate::web::view::details::{Details, details};
 use crate::web::view::frames::{ExceptionView, exceptions};
@@ -80,7 +79,7 @@ pub async fn issue_page(
     viewer: Viewer,
     req: HttpRequest,
     Path((org, id)): Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     show(&state, &viewer, &req, &org, &id, "latest").await
 }
 
@@ -90,7 +89,7 @@ pub async fn event_page(
     viewer: Viewer,
     req: HttpRequest,
     Path((org, id, event)): Path<(String, String, String)>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     show(&state, &viewer, &req, &org, &id, &event).await
 }
 
@@ -101,7 +100,7 @@ async fn show(
     org: &str,
     id: &str,
     which: &str,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     let params: IssueParams = serde_urlencoded::from_str(req.query_string()).unwrap_or(IssueParams { project: None });
     let org = organization(state, org).await?;
     let (issue, project) = find_issue(state, &org, id, params.project.as_deref()).await?;
@@ -109,7 +108,7 @@ async fn show(
     let event = match event {
         Some(event) => Some(panel(state, &org.slug, &issue, event).await?),
         None if which == "latest" => None,
-        None => return Err(PageError::NotFound),
+        None => return Err(WebError::NotFound),
     };
     let now = now_us();
     let day = state.store.issue_stats(vec![issue.id], now, 1, 24).await?;
@@ -152,7 +151,7 @@ fn stream_href(org: &str, project: &Project) -> String {
     format!("/organizations/{org}/issues/?project={}", project.id)
 }
 
-async fn pick_event(state: &AppState, issue: &Issue, which: &str) -> Result<Option<StoredEvent>, PageError> {
+async fn pick_event(state: &AppState, issue: &Issue, which: &str) -> Result<Option<StoredEvent>, WebError> {
     Ok(match which {
         "latest" | "recommended" => state
             .store
@@ -167,7 +166,7 @@ async fn pick_event(state: &AppState, issue: &Issue, which: &str) -> Result<Opti
         raw => {
             let event_id: String = raw.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
             if event_id.len() != 32 || !event_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(PageError::NotFound);
+                return Err(WebError::NotFound);
             }
             state
                 .store
@@ -178,7 +177,7 @@ async fn pick_event(state: &AppState, issue: &Issue, which: &str) -> Result<Opti
     })
 }
 
-async fn panel(state: &AppState, org: &str, issue: &Issue, event: StoredEvent) -> Result<EventPanel, PageError> {
+async fn panel(state: &AppState, org: &str, issue: &Issue, event: StoredEvent) -> Result<EventPanel, WebError> {
     let (previous, next) = state.store.neighbours(&event).await?;
     let base = issue_href(org, issue.id);
     let link = |id: String| format!("{base}events/{id}/");
@@ -202,7 +201,7 @@ async fn panel(state: &AppState, org: &str, issue: &Issue, event: StoredEvent) -
 
 /// The grouping explanation the API serves for this event (recomputed with the
 /// project's current rules, as `api::grouping` does).
-async fn grouping(state: &AppState, issue: &Issue, event: &StoredEvent) -> Result<Vec<VariantView>, PageError> {
+async fn grouping(state: &AppState, issue: &Issue, event: &StoredEvent) -> Result<Vec<VariantView>, WebError> {
     let hashes: Vec<String> = event
         .data
         .get("hashes")
@@ -225,7 +224,7 @@ async fn grouping(state: &AppState, issue: &Issue, event: &StoredEvent) -> Resul
                 .cache
                 .project(&state.store, event.project_id)
                 .await
-                .map_err(PageError::from)?;
+                .map_err(WebError::from)?;
             crate::event::group::group(&event.data, &context.rules).explain
         }
     };
@@ -243,9 +242,9 @@ pub async fn change_status(
     viewer: Viewer,
     Path((org, id)): Path<(String, String)>,
     Form(form): Form<StatusForm>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     if !viewer.role.can_write() {
-        return Err(PageError::Forbidden);
+        return Err(WebError::Forbidden);
     }
     let org = organization(&state, &org).await?;
     let (issue, _) = find_issue(&state, &org, &id, None).await?;
@@ -254,7 +253,7 @@ pub async fn change_status(
 }
 
 /// Applies a triage action to issues, through the same update the API parses.
-pub(super) async fn act(state: &AppState, ids: Vec<i64>, action: &str) -> Result<(), PageError> {
+pub(super) async fn act(state: &AppState, ids: Vec<i64>, action: &str) -> Result<(), WebError> {
     let body: &[u8] = match action {
         "resolve" => br#"{"status": "resolved"}"#,
         "resolve_next" => br#"{"status": "resolvedInNextRelease"}"#,
@@ -262,16 +261,16 @@ pub(super) async fn act(state: &AppState, ids: Vec<i64>, action: &str) -> Result
         "unresolve" => br#"{"status": "unresolved"}"#,
         "merge" => {
             if ids.len() < 2 {
-                return Err(PageError::BadRequest("Check at least two issues to merge.".into()));
+                return Err(WebError::BadRequest("Check at least two issues to merge.".into()));
             }
             state.store.merge_issues(ids).await?;
             return Ok(());
         }
-        other => return Err(PageError::BadRequest(format!("Unknown action {other:?}."))),
+        other => return Err(WebError::BadRequest(format!("Unknown action {other:?}."))),
     };
-    let update = parse_update(body).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let update = parse_update(body).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let Some(status) = update.status else {
-        return Err(PageError::BadRequest("The action sets no status.".into()));
+        return Err(WebError::BadRequest("The action sets no status.".into()));
     };
     let change = StatusChange {
         status,
@@ -297,9 +296,9 @@ pub async fn confirm_delete(
     State(state): State<AppState>,
     viewer: Viewer,
     Path((org, id)): Path<(String, String)>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     if !viewer.role.can_write() {
-        return Err(PageError::Forbidden);
+        return Err(WebError::Forbidden);
     }
     let org = organization(&state, &org).await?;
     let (issue, project) = find_issue(&state, &org, &id, None).await?;
@@ -324,12 +323,12 @@ pub async fn delete(
     viewer: Viewer,
     Path((org, id)): Path<(String, String)>,
     Form(form): Form<DeleteForm>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     if !viewer.role.can_write() {
-        return Err(PageError::Forbidden);
+        return Err(WebError::Forbidden);
     }
     if form.confirm.as_deref() != Some("yes") {
-        return Err(PageError::BadRequest("Deleting needs the confirmation.".into()));
+        return Err(WebError::BadRequest("Deleting needs the confirmation.".into()));
     }
     let org = organization(&state, &org).await?;
     let (issue, _) = find_issue(&state, &org, &id, None).await?;

@@ -12,7 +12,7 @@ use crate::ids::ShortId;
 use crate::state::AppState;
 use crate::store::{Issue, Organization, Project};
 
-use super::problem::PageError;
+use super::WebError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/organizations/{org}/issues/", web::get().to(stream::page))
@@ -37,7 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The organization in the path, by slug or id.
-async fn organization(state: &AppState, org: &str) -> Result<Organization, PageError> {
+async fn organization(state: &AppState, org: &str) -> Result<Organization, WebError> {
     Ok(state.store.organization(org).await?)
 }
 
@@ -48,23 +48,23 @@ async fn find_issue(
     org: &Organization,
     id: &str,
     project: Option<&str>,
-) -> Result<(Issue, Project), PageError> {
+) -> Result<(Issue, Project), WebError> {
     let issue = match id.parse::<i64>() {
         Ok(n) => state.store.issue(n).await?,
         Err(_) => {
-            let ShortId { slug, number } = ShortId::parse(id).ok_or(PageError::NotFound)?;
+            let ShortId { slug, number } = ShortId::parse(id).ok_or(WebError::NotFound)?;
             let projects = state.store.projects(Some(org.id)).await?;
             let project = projects
                 .iter()
                 .filter(|p| project.is_none_or(|want| want == p.slug || want == p.id.to_string()))
                 .find(|p| p.slug.eq_ignore_ascii_case(&slug))
-                .ok_or(PageError::NotFound)?;
+                .ok_or(WebError::NotFound)?;
             state.store.issue_by_short_id(project.id, number).await?
         }
     };
     let project = state.store.project_by_id(issue.project_id).await?;
     if project.organization_id != org.id {
-        return Err(PageError::NotFound);
+        return Err(WebError::NotFound);
     }
     Ok((issue, project))
 }

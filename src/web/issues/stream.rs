@@ -13,8 +13,9 @@ use crate::ids::ShortId;
 use crate::state::AppState;
 use crate::store::{Condition, Issue, IssueFilter, Project, now_us};
 use crate::web::csrf::Form;
-use crate::web::layout::{Chrome, Section, render};
-use crate::web::problem::PageError;
+use crate::web::LocalPath;
+use crate::web::layout::{Chrome, Section, render, see_other};
+use crate::web::WebError;
 use crate::web::session::Viewer;
 use crate::web::view::sparkline::{Sparkline, sparkline};
 use crate::web::view::stream::{PAGE_SIZE, Period, SORTS, StreamQuery, TABS, next_cursor, value_paged};
@@ -77,11 +78,11 @@ pub async fn page(
     viewer: Viewer,
     req: HttpRequest,
     Path(org): Path<String>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     let org = organization(&state, &org).await?;
     let params: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|_| PageError::BadRequest("The address's query string is malformed.".into()))?;
-    let stream = StreamQuery::parse(&params).map_err(|e| PageError::BadRequest(e.to_string()))?;
+        .map_err(|_| WebError::BadRequest("The address's query string is malformed.".into()))?;
+    let stream = StreamQuery::parse(&params).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let all_projects = state.store.projects(Some(org.id)).await?;
     let chosen: Vec<&Project> = all_projects
         .iter()
@@ -94,7 +95,7 @@ pub async fn page(
     };
     let (issues, error, next) = match issues_page(&state, &stream, project_ids).await {
         Ok((issues, next)) => (issues, None, next),
-        Err(PageError::BadRequest(message)) => (Vec::new(), Some(message), None),
+        Err(WebError::BadRequest(message)) => (Vec::new(), Some(message), None),
         Err(e) => return Err(e),
     };
     let rows = rows(&state, &org.slug, &all_projects, issues, stream.period).await?;
@@ -156,11 +157,11 @@ async fn issues_page(
     state: &AppState,
     stream: &StreamQuery,
     project_ids: Vec<i64>,
-) -> Result<(Vec<Issue>, Option<String>), PageError> {
+) -> Result<(Vec<Issue>, Option<String>), WebError> {
     if project_ids.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let mut conditions = query::parse(&stream.query, now_us()).map_err(|e| PageError::BadRequest(e.to_string()))?;
+    let mut conditions = query::parse(&stream.query, now_us()).map_err(|e| WebError::BadRequest(e.to_string()))?;
     if !stream.environment.is_empty() {
         conditions.push(Condition::Environment {
             values: vec![stream.environment.clone()],
@@ -168,7 +169,7 @@ async fn issues_page(
         });
     }
     let cursor = crate::api::pagination::Cursor::parse(Some(&stream.cursor))
-        .map_err(|_| PageError::BadRequest("The page cursor is malformed.".into()))?;
+        .map_err(|_| WebError::BadRequest("The page cursor is malformed.".into()))?;
     let filter = IssueFilter {
         project_ids,
         issue_ids: Vec::new(),
@@ -197,7 +198,7 @@ async fn rows(
     projects: &[Project],
     issues: Vec<Issue>,
     period: Period,
-) -> Result<Vec<IssueRow>, PageError> {
+) -> Result<Vec<IssueRow>, WebError> {
     let now = now_us();
     let (hours, buckets) = period.buckets();
     let ids = issues.iter().map(|i| i.id).collect();
@@ -238,22 +239,22 @@ pub async fn bulk(
     viewer: Viewer,
     Path(org): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
-) -> Result<HttpResponse, PageError> {
+) -> Result<HttpResponse, WebError> {
     if !viewer.role.can_write() {
-        return Err(PageError::Forbidden);
+        return Err(WebError::Forbidden);
     }
     let org = organization(&state, &org).await?;
     let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-    let action = get("action").ok_or_else(|| PageError::BadRequest("Choose an action.".into()))?;
+    let action = get("action").ok_or_else(|| WebError::BadRequest("Choose an action.".into()))?;
     let ids: Vec<i64> = fields
         .iter()
         .filter(|(k, _)| k == "issue")
         .take(1000)
         .map(|(_, v)| v.parse::<i64>())
         .collect::<Result<_, _>>()
-        .map_err(|_| PageError::BadRequest("An issue id is malformed.".into()))?;
+        .map_err(|_| WebError::BadRequest("An issue id is malformed.".into()))?;
     if ids.is_empty() {
-        return Err(PageError::BadRequest("Check the issues to act on first.".into()));
+        return Err(WebError::BadRequest("Check the issues to act on first.".into()));
     }
     // Only issues of this organization are touched.
     let projects = state.store.projects(Some(org.id)).await?;
@@ -267,17 +268,16 @@ pub async fn bulk(
     };
     let targets: Vec<i64> = state.store.issues(filter).await?.into_iter().map(|i| i.id).collect();
     if targets.is_empty() {
-        return Err(PageError::NotFound);
+        return Err(WebError::NotFound);
     }
     super::detail::act(&state, targets, action).await?;
     let base = format!("/organizations/{}/issues/", org.slug);
-    let back = get("back").filter(|b| b.starts_with(&base) && !b.contains("//")).unwrap_or(&base);
-    Ok(see_other(back))
+    // Back to the stream the form was on: a local path under this stream only.
+    let back = get("back")
+        .and_then(LocalPath::parse)
+        .filter(|b| b.as_str().starts_with(&base))
+        .map(|b| b.as_str().to_owned())
+        .unwrap_or(base);
+    Ok(see_other(&back))
 }
 
-/// A 303 to a path on this site.
-pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, location.to_owned()))
-        .finish()
-}
