@@ -66,6 +66,14 @@ pub const TABLES: &[CopyTable] = &[
         key: &["id"],
     },
     CopyTable {
+        name: "users",
+        key: &["id"],
+    },
+    CopyTable {
+        name: "sessions",
+        key: &["id_hash"],
+    },
+    CopyTable {
         name: "api_tokens",
         key: &["id"],
     },

@@ -17,6 +17,7 @@ pub mod outcomes;
 pub mod postgres;
 pub mod rules;
 pub mod sqlite;
+pub mod users;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

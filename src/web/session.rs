@@ -7,60 +7,10 @@ use futures_util::future::LocalBoxFuture;
 
 use super::WebError;
 
+pub use crate::store::users::Role;
+
 /// The cookie holding the random session id (only its SHA-256 is stored).
 pub const SESSION_COOKIE: &str = "errata_session";
-
-/// A person's role in Errata, granting the same scopes as the token level beside it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including people, keys and scrubbing settings (token level `admin`).
-    Admin,
-    /// Reads and triages (token level `write`).
-    Member,
-    /// Reads only (token level `read`).
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Member, Role::Viewer];
-
-    /// Whether the role may change issues (resolve, ignore, merge…).
-    pub fn can_write(self) -> bool {
-        matches!(self, Role::Admin | Role::Member)
-    }
-
-    pub fn is_admin(self) -> bool {
-        self == Role::Admin
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-
-    /// The API token levels (see `crate::api::auth`) a person with this role may give a
-    /// personal token: never wider than the role.
-    pub fn token_levels(self) -> &'static [&'static str] {
-        match self {
-            Role::Admin => &["read", "write", "admin"],
-            Role::Member => &["read", "write"],
-            Role::Viewer => &["read"],
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The signed-in person looking at a page.
 #[derive(Debug, Clone)]

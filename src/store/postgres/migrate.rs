@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/postgres/0003_retention_every_table.sql"),
     include_str!("../../../schema/postgres/0004_token_bindings.sql"),
     include_str!("../../../schema/postgres/0005_alerts.sql"),
+    include_str!("../../../schema/postgres/0008_users_sessions.sql"),
 ];
 
 /// Advisory lock key of schema changes (ASCII "errata" and 1). Advisory locks are scoped to

@@ -23,6 +23,7 @@ pub mod retention;
 pub mod search;
 pub mod tokens;
 mod types;
+pub mod users;
 pub mod writer;
 
 use std::str::FromStr;

@@ -49,7 +49,7 @@ async fn with_projects(c: &impl GenericClient, mut token: ApiToken) -> Result<Ap
 }
 
 /// A user token: `sntryu_` and 64 hex digits, the format sentry-cli recognises.
-fn user_token() -> String {
+pub(super) fn user_token() -> String {
     format!("sntryu_{}{}", random_hex32(), random_hex32())
 }
 

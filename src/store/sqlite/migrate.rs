@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0003_retention_every_table.sql"),
     include_str!("../../../schema/0004_token_bindings.sql"),
     include_str!("../../../schema/0005_alerts.sql"),
+    include_str!("../../../schema/0008_users_sessions.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

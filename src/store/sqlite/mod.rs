@@ -16,6 +16,7 @@ pub mod outcomes;
 pub mod read;
 pub mod retention;
 mod types;
+pub mod users;
 pub mod writer;
 
 use std::collections::HashMap;
