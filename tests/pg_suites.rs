@@ -65,3 +65,7 @@ mod alerts;
 #[allow(dead_code, unused_imports)]
 #[path = "discover.rs"]
 mod discover;
+
+#[allow(dead_code, unused_imports)]
+#[path = "web_pages.rs"]
+mod web_pages;
