@@ -16,5 +16,5 @@ pub mod notify;
 pub mod ops;
 pub mod settings;
 pub mod state;
-pub mod web;
 pub mod store;
+pub mod web;

@@ -56,7 +56,8 @@ fn sign_in_member(server: &BinaryServer) -> String {
     let hash = hex::encode(Sha256::digest(session.as_bytes()));
     let now = chrono::Utc::now().timestamp_micros();
     let db = rusqlite::Connection::open(server.dir.path().join("errata.sqlite3")).expect("open database");
-    db.busy_timeout(std::time::Duration::from_secs(5)).expect("busy timeout");
+    db.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("busy timeout");
     db.execute(
         "INSERT INTO users (email, email_key, role, password_hash, date_created) \
          VALUES ('e2e@example.com', 'e2e@example.com', 'member', 'x', ?1)",

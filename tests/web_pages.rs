@@ -32,7 +32,11 @@ fn sign_in(server: &TestServer, role: Role) -> Browser {
     let csrf = uuid::Uuid::new_v4().simple().to_string();
     let hash = hex::encode(Sha256::digest(id.as_bytes()));
     server
-        .block_on(server.store.create_session(&hash, user.id, &csrf, errata::store::now_us()))
+        .block_on(
+            server
+                .store
+                .create_session(&hash, user.id, &csrf, errata::store::now_us()),
+        )
         .expect("create session");
     Browser {
         client: Client::builder()
@@ -167,7 +171,9 @@ fn the_stream_filters_sorts_and_pages() {
     assert!(link(&second, "Next page").is_none());
     assert!(link(&second, "« First page").is_some());
 
-    let by_level = browser.page(&format!("/organizations/{ORG}/issues/?query=is%3Aunresolved+level%3Awarning"));
+    let by_level = browser.page(&format!(
+        "/organizations/{ORG}/issues/?query=is%3Aunresolved+level%3Awarning"
+    ));
     assert_eq!(rows(&by_level), 1);
     assert!(by_level.contains("SlowQuery"));
 
@@ -200,10 +206,16 @@ fn an_issue_opens_by_id_and_by_short_id() {
     let by_id = browser.page(&format!("/organizations/{ORG}/issues/{id}/"));
     assert!(by_id.contains("LookupFailed"));
     assert!(by_id.contains(&short_id));
-    assert!(by_id.contains("app/x.py in handler at line 20"), "the in-app frame is shown");
+    assert!(
+        by_id.contains("app/x.py in handler at line 20"),
+        "the in-app frame is shown"
+    );
     let by_short = browser.page(&format!("/organizations/{ORG}/issues/{short_id}/"));
     assert!(by_short.contains("LookupFailed"));
-    let lower = browser.page(&format!("/organizations/{ORG}/issues/{}/?project=default", short_id.to_lowercase()));
+    let lower = browser.page(&format!(
+        "/organizations/{ORG}/issues/{}/?project=default",
+        short_id.to_lowercase()
+    ));
     assert!(lower.contains("LookupFailed"));
     let (status, _) = browser.get(&format!("/organizations/{ORG}/issues/DEFAULT-ZZZZ/"));
     assert_eq!(status, 404);
@@ -258,7 +270,10 @@ fn actions_change_an_issues_status_and_leave_the_stream() {
     assert_eq!((status, location.as_str()), (303, issue.as_str()));
     assert_eq!(status_of(&server, &first), "resolved");
     let stream = browser.page(&format!("/organizations/{ORG}/issues/"));
-    assert!(!stream.contains("FirstError"), "a resolved issue leaves the unresolved stream");
+    assert!(
+        !stream.contains("FirstError"),
+        "a resolved issue leaves the unresolved stream"
+    );
     let resolved = browser.page(&format!("/organizations/{ORG}/issues/?query=is%3Aresolved"));
     assert!(resolved.contains("FirstError"));
 
@@ -273,7 +288,12 @@ fn actions_change_an_issues_status_and_leave_the_stream() {
     let back = format!("/organizations/{ORG}/issues/?query=is%3Aunresolved");
     let (status, location) = browser.post(
         &format!("/organizations/{ORG}/issues/"),
-        &[("action", "ignore"), ("issue", &second), ("issue", &third), ("back", &back)],
+        &[
+            ("action", "ignore"),
+            ("issue", &second),
+            ("issue", &third),
+            ("back", &back),
+        ],
     );
     assert_eq!((status, location.as_str()), (303, back.as_str()));
     assert_eq!(status_of(&server, &second), "ignored");
@@ -317,11 +337,20 @@ fn a_viewer_reads_but_cannot_change_anything() {
     let viewer = sign_in(&server, Role::Viewer);
     let page = viewer.page(&format!("/organizations/{ORG}/issues/{id}/"));
     assert!(!page.contains("value=\"resolve\""), "no action buttons for a viewer");
-    let (status, _) = viewer.post(&format!("/organizations/{ORG}/issues/{id}/status/"), &[("action", "resolve")]);
+    let (status, _) = viewer.post(
+        &format!("/organizations/{ORG}/issues/{id}/status/"),
+        &[("action", "resolve")],
+    );
     assert_eq!(status, 403);
-    let (status, _) = viewer.post(&format!("/organizations/{ORG}/issues/"), &[("action", "resolve"), ("issue", &id)]);
+    let (status, _) = viewer.post(
+        &format!("/organizations/{ORG}/issues/"),
+        &[("action", "resolve"), ("issue", &id)],
+    );
     assert_eq!(status, 403);
-    let (status, _) = viewer.post(&format!("/organizations/{ORG}/issues/{id}/delete/"), &[("confirm", "yes")]);
+    let (status, _) = viewer.post(
+        &format!("/organizations/{ORG}/issues/{id}/delete/"),
+        &[("confirm", "yes")],
+    );
     assert_eq!(status, 403);
     assert_eq!(status_of(&server, &id), "unresolved");
 
@@ -365,8 +394,7 @@ fn no_page_shows_a_secret_the_scrubber_removed() {
     event["breadcrumbs"] = json!({"values": [
         {"timestamp": now_secs(), "category": "auth", "message": format!("login with password={}", SECRETS[3])}
     ]});
-    event["exception"]["values"][0]["stacktrace"]["frames"][1]["vars"] =
-        json!({"password": SECRETS[4], "amount": 10});
+    event["exception"]["values"][0]["stacktrace"]["frames"][1]["vars"] = json!({"password": SECRETS[4], "amount": 10});
     let event_id = server.send_event(&event);
     let id = issue_id(&server, &event_id);
     let browser = sign_in(&server, Role::Admin);
@@ -388,8 +416,14 @@ fn no_page_shows_a_secret_the_scrubber_removed() {
             issue_page = html;
         }
     }
-    assert!(issue_page.contains("[Filtered: password rule]"), "removed values say why");
-    let crumbs = issue_page.find("<h2>Breadcrumbs</h2>").map(|at| &issue_page[at..]).unwrap_or("");
+    assert!(
+        issue_page.contains("[Filtered: password rule]"),
+        "removed values say why"
+    );
+    let crumbs = issue_page
+        .find("<h2>Breadcrumbs</h2>")
+        .map(|at| &issue_page[at..])
+        .unwrap_or("");
     assert!(
         crumbs.contains("<td>auth</td>") && crumbs.contains("[Filtered: password rule]"),
         "the breadcrumb is shown, its message filtered: {}",
@@ -428,7 +462,10 @@ fn project_pages_show_the_dsn_and_change_settings_through_validation() {
 
     let (status, _) = admin.post(
         &format!("{settings_path}grouping/"),
-        &[("fingerprint_rules", "error.type:Timeout -> timeouts"), ("stacktrace_rules", "")],
+        &[
+            ("fingerprint_rules", "error.type:Timeout -> timeouts"),
+            ("stacktrace_rules", ""),
+        ],
     );
     assert_eq!(status, 303);
     let (status, _) = admin.post(

@@ -58,7 +58,11 @@ pub struct ListPage {
 }
 
 /// `GET /organizations/{org}/projects/`
-async fn list(State(state): State<AppState>, viewer: Viewer, Path(org): Path<String>) -> Result<HttpResponse, WebError> {
+async fn list(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(org): Path<String>,
+) -> Result<HttpResponse, WebError> {
     let org = state.store.organization(&org).await?;
     let base = state.base_url();
     let mut projects = Vec::new();
@@ -168,7 +172,12 @@ async fn build_settings(
         .await?
         .into_iter()
         .map(|r| RuleRow {
-            triggers: r.triggers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            triggers: r
+                .triggers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
             name: r.name,
             enabled: r.enabled,
         })
@@ -211,7 +220,11 @@ async fn refused(
 }
 
 fn admin_only(viewer: &Viewer) -> Result<(), WebError> {
-    if viewer.role.is_admin() { Ok(()) } else { Err(WebError::Forbidden) }
+    if viewer.role.is_admin() {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden)
+    }
 }
 
 /// Lines of a textarea, trimmed, without empty ones.

@@ -30,7 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/organizations/{org}/issues/{id}/delete/",
             web::get().to(detail::confirm_delete),
         )
-        .route("/organizations/{org}/issues/{id}/delete/", web::post().to(detail::delete))
+        .route(
+            "/organizations/{org}/issues/{id}/delete/",
+            web::post().to(detail::delete),
+        )
         // Sentry's shorter forms, kept for old links.
         .route("/organizations/{org}/issues", web::get().to(stream::page))
         .route("/organizations/{org}/issues/{id}", web::get().to(detail::issue_page));

@@ -12,10 +12,10 @@ use crate::http::{Path, State};
 use crate::ids::ShortId;
 use crate::state::AppState;
 use crate::store::{Condition, Issue, IssueFilter, Project, now_us};
-use crate::web::csrf::Form;
 use crate::web::LocalPath;
-use crate::web::layout::{Chrome, Section, render, see_other};
 use crate::web::WebError;
+use crate::web::csrf::Form;
+use crate::web::layout::{Chrome, Section, render, see_other};
 use crate::web::session::Viewer;
 use crate::web::view::sparkline::{Sparkline, sparkline};
 use crate::web::view::stream::{PAGE_SIZE, Period, SORTS, StreamQuery, TABS, next_cursor, value_paged};
@@ -280,4 +280,3 @@ pub async fn bulk(
         .unwrap_or(base);
     Ok(see_other(&back))
 }
-

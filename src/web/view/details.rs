@@ -153,7 +153,9 @@ fn request(event: &Value, meta: Option<&Value>) -> Option<RequestView> {
 }
 
 fn object_table(event: &Value, meta: Option<&Value>, key: &str, title: &str) -> Option<Table> {
-    let value = event.get(key).filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))?;
+    let value = event
+        .get(key)
+        .filter(|v| v.as_object().is_some_and(|o| !o.is_empty()))?;
     Some(Table {
         title: title.to_owned(),
         rows: rows(Some(value), subtree(meta, &[key])),
@@ -261,7 +263,11 @@ mod tests {
         assert_eq!(crumb.category, "auth");
         assert_eq!(crumb.time, "03:04:00");
         assert_eq!(crumb.message.note.as_deref(), Some("[Partly filtered: password rule]"));
-        let token = crumb.data.iter().find(|(k, _)| k == "token").map(|(_, f)| f.text.as_str());
+        let token = crumb
+            .data
+            .iter()
+            .find(|(k, _)| k == "token")
+            .map(|(_, f)| f.text.as_str());
         assert_eq!(token, Some("[Filtered: password rule]"));
     }
 

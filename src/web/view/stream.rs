@@ -79,7 +79,9 @@ impl StreamQuery {
         let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim());
         let query = get("query").unwrap_or(DEFAULT_QUERY).to_owned();
         if query.len() > MAX_QUERY {
-            return Err(BadStreamQuery(format!("The search is longer than {MAX_QUERY} characters.")));
+            return Err(BadStreamQuery(format!(
+                "The search is longer than {MAX_QUERY} characters."
+            )));
         }
         let sort = match get("sort").unwrap_or("date") {
             "date" | "" => IssueSort::Date,

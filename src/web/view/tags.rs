@@ -73,11 +73,7 @@ mod tests {
 
     #[test]
     fn values_are_ranked_with_their_share() {
-        let tags = vec![
-            tag("os", "linux", 1),
-            tag("browser", "firefox", 1),
-            tag("os", "mac", 3),
-        ];
+        let tags = vec![tag("os", "linux", 1), tag("browser", "firefox", 1), tag("os", "mac", 3)];
         let s = summarize(&tags);
         assert_eq!(s[0].key, "browser");
         assert_eq!(s[1].key, "os");
