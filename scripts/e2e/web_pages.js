@@ -4,7 +4,6 @@
 "use strict";
 const { chromium } = require("playwright-core");
 const fs = require("fs");
-const os = require("os");
 const path = require("path");
 
 const [base, session, shortId, shots] = process.argv.slice(2);
@@ -16,12 +15,10 @@ function check(ok, what) {
 }
 
 (async () => {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "errata-chromium-"));
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--user-data-dir=" + profile],
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     timeout: 30000,
   });
   try {
@@ -70,8 +67,8 @@ function check(ok, what) {
     await stranger.close();
     await context.close();
   } finally {
+    // launch() gave this run a fresh, temporary user-data directory; closing removes it.
     await browser.close();
-    fs.rmSync(profile, { recursive: true, force: true });
   }
 })().catch((e) => {
   console.error(e && e.stack ? e.stack : String(e));
