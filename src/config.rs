@@ -106,6 +106,10 @@ pub struct Config {
     pub smtp_password: Option<String>,
     /// The sender of alert mails (`Errata <errata@example.com>`).
     pub smtp_from: Option<String>,
+    /// A web session unused this many seconds ends (the person signs in again).
+    pub session_idle_secs: u64,
+    /// A web session ends this many seconds after signing in, however much it is used.
+    pub session_max_secs: u64,
 }
 
 impl Default for Config {
@@ -151,6 +155,8 @@ impl Default for Config {
             smtp_username: None,
             smtp_password: None,
             smtp_from: None,
+            session_idle_secs: 7 * 24 * 3600,
+            session_max_secs: 30 * 24 * 3600,
         }
     }
 }
@@ -275,6 +281,15 @@ impl Config {
     }
 
     /// The base URL, without a trailing slash.
+    /// How long web sessions live, as the store checks them.
+    pub fn session_limits(&self) -> crate::store::users::SessionLimits {
+        let us = |secs: u64| i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        crate::store::users::SessionLimits {
+            idle_us: us(self.session_idle_secs),
+            max_us: us(self.session_max_secs),
+        }
+    }
+
     pub fn base_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
@@ -313,6 +328,8 @@ impl Config {
             ("notify_max_age_hours", self.notify_max_age_hours),
             ("notify_lease_secs", self.notify_lease_secs),
             ("smtp_port", u64::from(self.smtp_port)),
+            ("session_idle_secs", self.session_idle_secs),
+            ("session_max_secs", self.session_max_secs),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -22,6 +22,8 @@ pub struct AppState {
     pub ingest_permits: Arc<tokio::sync::Semaphore>,
     /// The notification sender, once started (the API's "send a test notification" uses it).
     pub notifier: Arc<std::sync::OnceLock<crate::notify::Sender<Store>>>,
+    /// Failed sign-ins per e-mail and client address (`crate::web::throttle`).
+    pub sign_in_throttle: Arc<crate::web::throttle::Throttle>,
     shutting_down: Arc<AtomicBool>,
 }
 
@@ -36,6 +38,7 @@ impl AppState {
             metrics,
             ops: Arc::default(),
             notifier: Arc::default(),
+            sign_in_throttle: Arc::default(),
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }

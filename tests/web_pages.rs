@@ -6,9 +6,9 @@ mod common;
 
 use common::{TestServer, exception_event, spawn_server};
 use errata::store::users::{Email, Role};
+use errata::web::password::{self, Password};
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const ORG: &str = "errata";
 
@@ -20,33 +20,64 @@ struct Browser {
     csrf: String,
 }
 
-/// Signs a new person with `role` in: the user and a session made through the store, as
-/// sign-in makes them.
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Signs a new person with `role` in through the sign-in form: the person is made through
+/// the store with an Argon2id hash, as the CLI makes them.
 fn sign_in(server: &TestServer, role: Role) -> Browser {
     let email = format!("{}-{}@example.com", role.as_str(), uuid::Uuid::new_v4().simple());
-    let email = Email::parse(&email).expect("valid e-mail");
-    let user = server
-        .block_on(server.store.create_user(&email, role, "unused-password-hash"))
-        .expect("create user");
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let csrf = uuid::Uuid::new_v4().simple().to_string();
-    let hash = hex::encode(Sha256::digest(id.as_bytes()));
+    let hash = server
+        .block_on(password::hash(&Password::parse(PASSWORD).expect("a good password")))
+        .expect("hash");
     server
-        .block_on(
-            server
-                .store
-                .create_session(&hash, user.id, &csrf, errata::store::now_us()),
-        )
-        .expect("create session");
-    Browser {
-        client: Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        .block_on(server.store.create_user(&Email::parse(&email).expect("e-mail"), role, &hash))
+        .expect("create user");
+    let client = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form = client
+        .get(format!("{}/auth/login/", server.base))
+        .send()
+        .expect("sign-in page");
+    let login_cookie = set_cookie(&form, "errata_login_csrf").expect("the sign-in form sets its token");
+    let html = form.text().expect("sign-in page");
+    let token = hidden_csrf(&html).expect("the sign-in form's token");
+    let signed_in = client
+        .post(format!("{}/auth/login/", server.base))
+        .header("Cookie", format!("errata_login_csrf={login_cookie}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string([("csrf", token.as_str()), ("email", &email), ("password", PASSWORD)]).expect("form"))
+        .send()
+        .expect("sign in");
+    assert_eq!(signed_in.status().as_u16(), 303, "sign-in succeeds");
+    let session = set_cookie(&signed_in, "errata_session").expect("a session cookie");
+    let mut browser = Browser {
+        client,
         base: server.base.clone(),
-        cookie: format!("errata_session={id}"),
-        csrf,
-    }
+        cookie: format!("errata_session={session}"),
+        csrf: String::new(),
+    };
+    let page = browser.page(&format!("/organizations/{ORG}/projects/"));
+    browser.csrf = hidden_csrf(&page).expect("pages carry the session's token");
+    browser
+}
+
+/// The value of cookie `name` set by a response.
+fn set_cookie(response: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+}
+
+/// The first hidden `csrf` field of a page.
+fn hidden_csrf(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(html[at..at + html[at..].find('"')?].to_string())
 }
 
 impl Browser {

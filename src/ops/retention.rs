@@ -73,6 +73,10 @@ pub async fn pass(state: &AppState) -> Result<PassReport, StoreError> {
     let batch = config.retention_batch;
     let mut report = PassReport::default();
 
+    // Web sessions past their idle or absolute lifetime.
+    let pruned = store.prune_sessions(now_us(), config.session_limits()).await?;
+    report.expired_other += usize::try_from(pruned).unwrap_or(usize::MAX);
+
     if config.retention_days > 0 {
         let cutoff = now_us() - i64::from(config.retention_days) * MICROS_PER_DAY;
         loop {

@@ -4,12 +4,15 @@
 //! and sessions are not accepted there.
 
 pub mod assets;
+pub mod auth;
 pub mod csrf;
 pub mod issues;
 pub mod layout;
+pub mod password;
 pub mod projects;
 pub mod redirect;
 pub mod session;
+pub mod throttle;
 pub mod view;
 
 use actix_web::{HttpRequest, web};
@@ -21,6 +24,7 @@ pub use redirect::{LocalPath, login_url};
 /// Every page route. Registered before the API's fallback, so `/api/…` keeps its JSON 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     assets::configure(cfg);
+    auth::configure(cfg);
     issues::configure(cfg);
     projects::configure(cfg);
 }

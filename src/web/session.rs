@@ -6,6 +6,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::WebError;
+use crate::http::{app_state, header};
+use crate::store::{now_us, token_hash};
 
 pub use crate::store::users::Role;
 
@@ -42,13 +44,93 @@ pub fn viewer_of(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Option<Vie
     }
     let req = req.clone();
     Box::pin(async move {
-        let viewer: Option<Viewer> = None;
-        if let Some(v) = &viewer {
-            req.extensions_mut().insert(v.clone());
-        }
-        Ok(viewer)
+        let Some(id_hash) = session_hash(&req) else {
+            return Ok(None);
+        };
+        let state = app_state(&req).map_err(|_| WebError::Internal)?;
+        let limits = state.config.session_limits();
+        let Some(session) = state.store.session(&id_hash, now_us(), limits).await? else {
+            return Ok(None);
+        };
+        let viewer = Viewer {
+            user_id: session.user.id,
+            email: session.user.email,
+            role: session.user.role,
+            csrf: session.csrf,
+        };
+        req.extensions_mut().insert(viewer.clone());
+        Ok(Some(viewer))
     })
 }
+
+/// Longest cookie value looked at; a session id is 64 hex digits.
+const MAX_SESSION_ID_LEN: usize = 128;
+
+/// The SHA-256 of the request's session id (as the store keeps it), if it sent one.
+pub fn session_hash(req: &HttpRequest) -> Option<String> {
+    let id = cookie(req, SESSION_COOKIE)?;
+    (!id.is_empty() && id.len() <= MAX_SESSION_ID_LEN).then(|| token_hash(&id))
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+}
+
+/// 256 random bits as 64 hex digits: session ids and CSRF tokens.
+pub fn new_secret() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+/// How the session cookie is set: HttpOnly, SameSite=Lax, whole site, Secure when the
+/// site is served over https.
+#[derive(Debug, Clone, Copy)]
+pub struct CookiePolicy {
+    pub secure: bool,
+    pub max_age_secs: u64,
+}
+
+impl CookiePolicy {
+    pub fn of(config: &crate::config::Config) -> CookiePolicy {
+        CookiePolicy {
+            secure: config.base_url().starts_with("https://"),
+            max_age_secs: config.session_max_secs,
+        }
+    }
+
+    /// `Set-Cookie` for a new session.
+    pub fn session(&self, id: &str) -> String {
+        self.cookie(SESSION_COOKIE, id, "/", "Lax", self.max_age_secs)
+    }
+
+    /// `Set-Cookie` that removes the session cookie.
+    pub fn clear_session(&self) -> String {
+        self.cookie(SESSION_COOKIE, "", "/", "Lax", 0)
+    }
+
+    /// `Set-Cookie` for the sign-in form's own CSRF token (there is no session yet).
+    pub fn login_csrf(&self, token: &str) -> String {
+        self.cookie(LOGIN_CSRF_COOKIE, token, "/auth/", "Strict", 3600)
+    }
+
+    pub fn clear_login_csrf(&self) -> String {
+        self.cookie(LOGIN_CSRF_COOKIE, "", "/auth/", "Strict", 0)
+    }
+
+    fn cookie(&self, name: &str, value: &str, path: &str, same_site: &str, max_age: u64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
+    }
+}
+
+/// The cookie carrying the sign-in form's CSRF token.
+pub const LOGIN_CSRF_COOKIE: &str = "errata_login_csrf";
 
 /// Where the sign-in page sends the browser back to: this request's path and query.
 fn local_target(req: &HttpRequest) -> String {
