@@ -27,3 +27,17 @@
     if (question && !window.confirm(question)) e.preventDefault();
   });
 })();
+// Copy buttons (data-copy): shown only where this script runs; the text stays selectable.
+(function () {
+  var buttons = document.querySelectorAll("button[data-copy]");
+  Array.prototype.forEach.call(buttons, function (b) {
+    if (!navigator.clipboard) return;
+    b.hidden = false;
+    b.addEventListener("click", function () {
+      navigator.clipboard.writeText(b.getAttribute("data-copy")).then(function () {
+        b.textContent = "Copied";
+        window.setTimeout(function () { b.textContent = "Copy"; }, 1500);
+      });
+    });
+  });
+})();

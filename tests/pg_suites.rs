@@ -85,3 +85,7 @@ mod sourcemaps;
 #[allow(dead_code, unused_imports)]
 #[path = "web_auth.rs"]
 mod web_auth;
+
+#[allow(dead_code, unused_imports)]
+#[path = "web_pages.rs"]
+mod web_pages;

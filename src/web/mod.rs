@@ -7,13 +7,16 @@ pub mod account;
 pub mod assets;
 pub mod auth;
 pub mod csrf;
+pub mod issues;
 pub mod layout;
 pub mod manage;
 pub mod members;
 pub mod password;
+pub mod projects;
 pub mod redirect;
 pub mod session;
 pub mod throttle;
+pub mod view;
 
 use actix_web::{HttpRequest, web};
 
@@ -27,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth::configure(cfg);
     account::configure(cfg);
     members::configure(cfg);
+    issues::configure(cfg);
+    projects::configure(cfg);
 }
 
 /// Whether a request that matched no route is a browser's, outside the JSON API: it gets
