@@ -37,6 +37,7 @@ const TABLES: &[&str] = &[
     "outcomes",
     "event_attachments",
     "user_reports",
+    "issue_activity",
 ];
 
 /// Tables up to this many rows are measured in full; larger ones by a sample of about
