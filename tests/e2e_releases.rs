@@ -105,7 +105,16 @@ fn sentry_cli_manages_releases_and_uploads_source_maps_against_errata() {
     let info = run(cli().args(["releases", "info", "web@1.0.0"]));
     assert!(info.contains("web@1.0.0") || info.contains("1.0.0"), "{info}");
 
-    run(cli().args(["releases", "deploys", "web@1.0.0", "new", "-e", "production", "-n", "first"]));
+    run(cli().args([
+        "releases",
+        "deploys",
+        "web@1.0.0",
+        "new",
+        "-e",
+        "production",
+        "-n",
+        "first",
+    ]));
     let (_, deploys) = api(&server, reqwest::Method::GET, &format!("{release_path}deploys/"), None);
     assert_eq!(deploys[0]["environment"], "production", "{deploys}");
     let listed = run(cli().args(["releases", "deploys", "web@1.0.0", "list"]));
@@ -144,10 +153,23 @@ fn sentry_cli_manages_releases_and_uploads_source_maps_against_errata() {
     // Release files without debug ids: --release, --dist and --url-prefix.
     let plain = home.path().join("plain");
     std::fs::create_dir_all(&plain).expect("dir");
-    std::fs::write(plain.join("other.min.js"), MINIFIED.replace("app.min.js.map", "other.min.js.map")).expect("writes");
+    std::fs::write(
+        plain.join("other.min.js"),
+        MINIFIED.replace("app.min.js.map", "other.min.js.map"),
+    )
+    .expect("writes");
     std::fs::write(plain.join("other.min.js.map"), MAP).expect("writes");
     run(cli()
-        .args(["sourcemaps", "upload", "--release", "web@1.0.0", "--dist", "d1", "--url-prefix", "~/static"])
+        .args([
+            "sourcemaps",
+            "upload",
+            "--release",
+            "web@1.0.0",
+            "--dist",
+            "d1",
+            "--url-prefix",
+            "~/static",
+        ])
         .arg(&plain));
     let (_, files) = api(
         &server,
