@@ -16,5 +16,5 @@ pub mod notify;
 pub mod ops;
 pub mod settings;
 pub mod state;
-pub mod upload;
 pub mod store;
+pub mod upload;

@@ -10,13 +10,13 @@
 
 pub mod alerts;
 pub mod artifacts;
-pub mod releases;
 pub mod copy;
 pub mod discover;
 pub mod filter;
 pub mod model;
 pub mod outcomes;
 pub mod postgres;
+pub mod releases;
 pub mod rules;
 pub mod sqlite;
 

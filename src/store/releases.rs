@@ -150,9 +150,7 @@ pub struct SeenRelease {
 
 /// Folds the events a batch stored (duplicates and failures left out) to one row per
 /// (project, release), so the batch writes each release once.
-pub fn seen_releases<'a>(
-    stored: impl IntoIterator<Item = (&'a EventRecord, Option<&'a Stored>)>,
-) -> Vec<SeenRelease> {
+pub fn seen_releases<'a>(stored: impl IntoIterator<Item = (&'a EventRecord, Option<&'a Stored>)>) -> Vec<SeenRelease> {
     let mut seen: HashMap<(i64, &str), (i64, i64)> = HashMap::new();
     for (record, outcome) in stored {
         let (Some(release), Some(outcome)) = (record.release.as_deref(), outcome) else {

@@ -66,7 +66,10 @@ fn too_large(message: impl Into<String>) -> UploadError {
 /// Reads a bundle archive, refusing it whole when any bound is crossed.
 pub fn read_bundle(archive: &[u8], limits: &UploadLimits) -> Result<Bundle, UploadError> {
     if archive.len() > limits.max_file_size {
-        return Err(too_large(format!("the archive is larger than {} bytes", limits.max_file_size)));
+        return Err(too_large(format!(
+            "the archive is larger than {} bytes",
+            limits.max_file_size
+        )));
     }
     let mut zip = zip::ZipArchive::new(Cursor::new(archive)).map_err(|_| invalid("not a zip archive"))?;
     if zip.len() > limits.max_bundle_files + 1 {
@@ -77,7 +80,10 @@ pub fn read_bundle(archive: &[u8], limits: &UploadLimits) -> Result<Bundle, Uplo
     let mut declared_total: u64 = 0;
     for index in 0..zip.len() {
         let entry = zip.by_index_raw(index).map_err(|_| invalid("unreadable zip entry"))?;
-        let name = entry.name().map_err(|_| invalid("an entry name is not UTF-8"))?.to_string();
+        let name = entry
+            .name()
+            .map_err(|_| invalid("an entry name is not UTF-8"))?
+            .to_string();
         check_entry_name(&name)?;
         if entry.encrypted() {
             return Err(invalid(format!("entry {name:?} is encrypted")));
@@ -158,7 +164,10 @@ pub fn check_entry_name(name: &str) -> Result<(), UploadError> {
         || name.as_bytes().get(1) == Some(&b':')
         || name.split('/').any(|part| part == "..");
     if bad {
-        Err(invalid(format!("entry name {:?} is not allowed", name.chars().take(128).collect::<String>())))
+        Err(invalid(format!(
+            "entry name {:?} is not allowed",
+            name.chars().take(128).collect::<String>()
+        )))
     } else {
         Ok(())
     }
@@ -303,9 +312,15 @@ mod tests {
             ("b", b"2"),
             ("c", b"3"),
         ]);
-        assert!(matches!(read_bundle(&many, &limits), Err(UploadError::BundleTooLarge(_))));
+        assert!(matches!(
+            read_bundle(&many, &limits),
+            Err(UploadError::BundleTooLarge(_))
+        ));
         let big = archive(&[("manifest.json", manifest.as_bytes()), ("a", &[7u8; 101])]);
-        assert!(matches!(read_bundle(&big, &limits), Err(UploadError::BundleTooLarge(_))));
+        assert!(matches!(
+            read_bundle(&big, &limits),
+            Err(UploadError::BundleTooLarge(_))
+        ));
     }
 
     #[test]
@@ -322,11 +337,22 @@ mod tests {
     #[test]
     fn what_is_not_a_bundle_is_refused_clearly() {
         let limits = UploadLimits::default();
-        assert_eq!(read_bundle(b"PK not really", &limits).unwrap_err(), invalid("not a zip archive"));
+        assert_eq!(
+            read_bundle(b"PK not really", &limits).unwrap_err(),
+            invalid("not a zip archive")
+        );
         let no_manifest = archive(&[("a.js", b"x")]);
-        assert_eq!(read_bundle(&no_manifest, &limits).unwrap_err(), invalid("no manifest.json"));
+        assert_eq!(
+            read_bundle(&no_manifest, &limits).unwrap_err(),
+            invalid("no manifest.json")
+        );
         let missing = serde_json::json!({"files": {"gone.js": {"type": "source"}}}).to_string();
         let zip = archive(&[("manifest.json", missing.as_bytes())]);
-        assert!(read_bundle(&zip, &limits).unwrap_err().to_string().contains("does not hold"));
+        assert!(
+            read_bundle(&zip, &limits)
+                .unwrap_err()
+                .to_string()
+                .contains("does not hold")
+        );
     }
 }

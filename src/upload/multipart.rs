@@ -55,10 +55,12 @@ pub fn parse<'a>(boundary: &str, body: &'a [u8], max_parts: usize) -> Result<Vec
         }
         let header_end = memchr::memmem::find(&rest[..rest.len().min(MAX_HEADER_BYTES)], b"\r\n\r\n")
             .ok_or(UploadError::Multipart("part headers not terminated"))?;
-        let headers = std::str::from_utf8(&rest[..header_end]).map_err(|_| UploadError::Multipart("part headers are not UTF-8"))?;
+        let headers = std::str::from_utf8(&rest[..header_end])
+            .map_err(|_| UploadError::Multipart("part headers are not UTF-8"))?;
         let (name, filename) = disposition(headers)?;
         rest = &rest[header_end + 4..];
-        let end = memchr::memmem::find(rest, next_delimiter.as_bytes()).ok_or(UploadError::Multipart("part not terminated"))?;
+        let end = memchr::memmem::find(rest, next_delimiter.as_bytes())
+            .ok_or(UploadError::Multipart("part not terminated"))?;
         parts.push(Part {
             name,
             filename,
@@ -127,7 +129,10 @@ mod tests {
 
     #[test]
     fn the_boundary_comes_from_the_content_type() {
-        assert_eq!(boundary("multipart/form-data; boundary=------abc").as_deref(), Ok("------abc"));
+        assert_eq!(
+            boundary("multipart/form-data; boundary=------abc").as_deref(),
+            Ok("------abc")
+        );
         assert_eq!(boundary("Multipart/Form-Data; boundary=\"q\"").as_deref(), Ok("q"));
         assert!(boundary("application/json").is_err());
         assert!(boundary("multipart/form-data").is_err());

@@ -9,7 +9,6 @@
 pub mod admin;
 pub mod alerts;
 pub mod artifacts;
-pub mod releases;
 pub mod backup;
 pub mod config_watch;
 pub mod copy;
@@ -21,6 +20,7 @@ pub mod issues;
 pub mod migrate;
 pub mod projects;
 pub mod read;
+pub mod releases;
 pub mod retention;
 pub mod search;
 pub mod tokens;

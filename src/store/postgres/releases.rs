@@ -16,8 +16,7 @@ fn db(e: tokio_postgres::Error) -> StoreError {
     PgError::from(e).into()
 }
 
-const RELEASE_COLUMNS: &str =
-    "id, organization_id, version, ref, url, date_created, date_started, date_released";
+const RELEASE_COLUMNS: &str = "id, organization_id, version, ref, url, date_created, date_started, date_released";
 const COMMIT_COLUMNS: &str = "repository, commit_key, message, author_name, author_email, timestamp";
 const DEPLOY_COLUMNS: &str = "id, environment, name, url, date_started, date_finished";
 
@@ -129,7 +128,10 @@ async fn complete(c: &impl GenericClient, mut release: Release) -> Result<Releas
         .map_err(db)?
         .get(0);
     release.commit_count = c
-        .query_one("SELECT count(*) FROM release_commits WHERE release_id = $1", &[&release.id])
+        .query_one(
+            "SELECT count(*) FROM release_commits WHERE release_id = $1",
+            &[&release.id],
+        )
         .await
         .map_err(db)?
         .get(0);
@@ -399,7 +401,12 @@ impl PgStore {
         }
     }
 
-    pub async fn create_deploy(&self, organization_id: i64, version: String, new: NewDeploy) -> Result<Deploy, StoreError> {
+    pub async fn create_deploy(
+        &self,
+        organization_id: i64,
+        version: String,
+        new: NewDeploy,
+    ) -> Result<Deploy, StoreError> {
         let client = self.pool.get().await.map_err(PgError::from)?;
         let row = release_row(&client, organization_id, &version).await?;
         let id: i64 = client

@@ -8,7 +8,6 @@
 pub mod admin;
 pub mod alerts;
 pub mod artifacts;
-pub mod releases;
 pub mod backup;
 pub mod copy;
 pub mod discover;
@@ -16,6 +15,7 @@ pub mod ingest;
 pub mod migrate;
 pub mod outcomes;
 pub mod read;
+pub mod releases;
 pub mod retention;
 mod types;
 pub mod writer;

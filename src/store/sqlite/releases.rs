@@ -10,8 +10,7 @@ use crate::store::releases::{
 };
 use crate::store::{StoreError, now_us};
 
-const RELEASE_COLUMNS: &str =
-    "id, organization_id, version, ref, url, date_created, date_started, date_released";
+const RELEASE_COLUMNS: &str = "id, organization_id, version, ref, url, date_created, date_started, date_released";
 
 /// Writes, in the ingest batch's transaction, the releases its events named.
 pub fn record_seen(tx: &Transaction, seen: &[SeenRelease]) -> Result<(), StoreError> {
@@ -127,9 +126,11 @@ fn complete(c: &Connection, mut release: Release) -> Result<Release, StoreError>
     release.authors = stmt
         .query_map([release.id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    release.deploy_count = c.query_row("SELECT count(*) FROM deploys WHERE release_id = ?1", [release.id], |r| {
-        r.get(0)
-    })?;
+    release.deploy_count = c.query_row(
+        "SELECT count(*) FROM deploys WHERE release_id = ?1",
+        [release.id],
+        |r| r.get(0),
+    )?;
     release.last_deploy = c
         .query_row(
             &format!("SELECT {DEPLOY_COLUMNS} FROM deploys WHERE release_id = ?1 ORDER BY id DESC LIMIT 1"),
@@ -155,7 +156,12 @@ fn release(c: &Connection, organization_id: i64, version: &str) -> Result<Releas
     complete(c, row)
 }
 
-fn link_projects(tx: &Transaction, release_id: i64, organization_id: i64, project_ids: &[i64]) -> Result<(), StoreError> {
+fn link_projects(
+    tx: &Transaction,
+    release_id: i64,
+    organization_id: i64,
+    project_ids: &[i64],
+) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO release_projects (release_id, project_id) SELECT ?1, id FROM projects \
          WHERE id = ?2 AND organization_id = ?3 ON CONFLICT DO NOTHING",
@@ -352,14 +358,26 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn create_deploy(&self, organization_id: i64, version: String, new: NewDeploy) -> Result<Deploy, StoreError> {
+    pub async fn create_deploy(
+        &self,
+        organization_id: i64,
+        version: String,
+        new: NewDeploy,
+    ) -> Result<Deploy, StoreError> {
         self.writer
             .maintain(move |tx| {
                 let row = release_row(tx, organization_id, &version)?;
                 tx.execute(
                     "INSERT INTO deploys (release_id, environment, name, url, date_started, date_finished) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![row.id, new.environment, new.name, new.url, new.date_started_us, new.date_finished_us],
+                    params![
+                        row.id,
+                        new.environment,
+                        new.name,
+                        new.url,
+                        new.date_started_us,
+                        new.date_finished_us
+                    ],
                 )
                 .map_err(super::from_write)?;
                 Ok(Deploy {
