@@ -386,7 +386,10 @@ fn registry() -> Registry {
     .add(
         "/api/0/organizations/{org}/releases/{version}/deploys/",
         &["GET", "POST"],
-        vec![web::get().to(releases::deploys), web::post().to(releases::deploy_create)],
+        vec![
+            web::get().to(releases::deploys),
+            web::post().to(releases::deploy_create),
+        ],
     )
     .add(
         "/api/0/organizations/{org}/releases/{version}/previous-with-commits/",
@@ -396,7 +399,10 @@ fn registry() -> Registry {
     .add(
         "/api/0/projects/{org}/{project}/releases/",
         &["GET", "POST"],
-        vec![web::get().to(releases::project_list), web::post().to(releases::project_create)],
+        vec![
+            web::get().to(releases::project_list),
+            web::post().to(releases::project_create),
+        ],
     )
     .add(
         "/api/0/projects/{org}/{project}/releases/{version}/files/",
@@ -421,7 +427,10 @@ fn registry() -> Registry {
     .add(
         "/api/0/organizations/{org}/chunk-upload/",
         &["GET", "POST"],
-        vec![web::get().to(uploads::chunk_options), web::post().to(uploads::chunk_upload)],
+        vec![
+            web::get().to(uploads::chunk_options),
+            web::post().to(uploads::chunk_upload),
+        ],
     )
     .add(
         "/api/0/organizations/{org}/artifactbundle/assemble/",

@@ -58,7 +58,10 @@ fn parse_time(field: &str, value: &Option<String>) -> Result<Option<i64>, ApiErr
 
 fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
     match value {
-        Some(v) if v.len() > max => Err(bad(field, format!("Ensure this field has no more than {max} characters."))),
+        Some(v) if v.len() > max => Err(bad(
+            field,
+            format!("Ensure this field has no more than {max} characters."),
+        )),
         v => Ok(v.filter(|v| !v.is_empty())),
     }
 }
@@ -67,7 +70,11 @@ fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<Stri
 
 /// Sentry's short form of a version: the part after `package@`, a full commit hash cut to 12.
 pub fn short_version(version: &str) -> String {
-    let v = version.split_once('@').map(|(_, v)| v).filter(|v| !v.is_empty()).unwrap_or(version);
+    let v = version
+        .split_once('@')
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+        .unwrap_or(version);
     if v.len() == 40 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
         v[..12].to_string()
     } else {
@@ -181,7 +188,11 @@ async fn visible_release(
     let projects = projects_of(state, caller, org).await?;
     let sees = release.projects.iter().any(|p| projects.contains_key(&p.project_id))
         || (release.projects.is_empty() && !caller.is_project_bound());
-    if sees { Ok((release, projects)) } else { Err(ApiError::NotFound) }
+    if sees {
+        Ok((release, projects))
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 // ---------------------------------------------------------------- bodies
@@ -262,7 +273,10 @@ async fn commits_of(state: &AppState, org: &Organization, body: &ReleaseBody) ->
     let max = crate::store::releases::MAX_COMMITS;
     if let Some(commits) = &body.commits {
         if commits.len() > max {
-            return Err(bad("commits", format!("Ensure this field has no more than {max} elements.")));
+            return Err(bad(
+                "commits",
+                format!("Ensure this field has no more than {max} elements."),
+            ));
         }
         let mut out = Vec::with_capacity(commits.len());
         for c in commits {
@@ -277,7 +291,11 @@ async fn commits_of(state: &AppState, org: &Organization, body: &ReleaseBody) ->
             out.push(Commit {
                 repository,
                 id: c.id.clone(),
-                message: bounded("commits", c.message.clone().map(|m| m.chars().take(MAX_MESSAGE).collect()), MAX_MESSAGE * 4)?,
+                message: bounded(
+                    "commits",
+                    c.message.clone().map(|m| m.chars().take(MAX_MESSAGE).collect()),
+                    MAX_MESSAGE * 4,
+                )?,
                 author_name: bounded("commits", c.author_name.clone(), MAX_NAME)?,
                 author_email: bounded("commits", c.author_email.clone(), MAX_NAME)?,
                 timestamp_us: parse_time("commits", &c.timestamp)?,
@@ -302,7 +320,10 @@ async fn commits_of(state: &AppState, org: &Organization, body: &ReleaseBody) ->
             .map(|r| r.repository.as_str())
             .collect();
         if !unknown.is_empty() {
-            return Err(ApiError::BadRequest(format!("Invalid repository names: {}", unknown.join(","))));
+            return Err(ApiError::BadRequest(format!(
+                "Invalid repository names: {}",
+                unknown.join(",")
+            )));
         }
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
@@ -351,7 +372,11 @@ async fn list(
         None => match params.project.as_deref().filter(|p| !p.is_empty()) {
             Some(list) => list
                 .split(',')
-                .map(|p| p.trim().parse::<i64>().map_err(|_| bad("project", "Invalid project id")))
+                .map(|p| {
+                    p.trim()
+                        .parse::<i64>()
+                        .map_err(|_| bad("project", "Invalid project id"))
+                })
                 .collect::<Result<_, _>>()?,
             None => projects.keys().copied().collect(),
         },
@@ -369,7 +394,11 @@ async fn list(
         })
         .await?;
     let has_next = releases.len() > limit;
-    let page: Vec<Value> = releases.iter().take(limit).map(|r| release_json(r, &projects)).collect();
+    let page: Vec<Value> = releases
+        .iter()
+        .take(limit)
+        .map(|r| release_json(r, &projects))
+        .collect();
     let mut response = Json(page).into_response();
     response.headers_mut().insert(
         header::LINK,
@@ -558,7 +587,10 @@ pub async fn previous_with_commits(
     caller.require("project:read")?;
     let org = resolve_org(&state, &caller, &org).await?;
     let (release, projects) = visible_release(&state, &caller, &org, &version).await?;
-    let previous = state.store.previous_release_with_commits(org.id, &release.version).await?;
+    let previous = state
+        .store
+        .previous_release_with_commits(org.id, &release.version)
+        .await?;
     // Sentry answers `{}` when there is none.
     Ok(Json(match previous {
         Some(p) => release_json(&p, &projects),
@@ -618,8 +650,7 @@ pub async fn deploy_create(
                 name: bounded("name", body.name.clone(), 64)?,
                 url: bounded("url", body.url.clone(), MAX_URL)?,
                 date_started_us: parse_time("dateStarted", &body.date_started)?,
-                date_finished_us: parse_time("dateFinished", &body.date_finished)?
-                    .unwrap_or_else(crate::store::now_us),
+                date_finished_us: parse_time("dateFinished", &body.date_finished)?.unwrap_or_else(crate::store::now_us),
             },
         )
         .await?;
@@ -663,7 +694,12 @@ pub async fn repo_create(
     let provider = bounded("provider", body.provider.clone(), 64)?.unwrap_or_else(|| "unknown".into());
     let repo = state
         .store
-        .create_repository(org.id, name.trim(), bounded("url", body.url.clone(), MAX_URL)?, &provider)
+        .create_repository(
+            org.id,
+            name.trim(),
+            bounded("url", body.url.clone(), MAX_URL)?,
+            &provider,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(repository_json(&repo))).into_response())
 }

@@ -147,7 +147,9 @@ pub async fn assemble_bundle(
         .map(|c| Checksum::parse(c).map(Checksum::into_string))
         .collect::<Result<Vec<_>, _>>()?;
     if body.projects.is_empty() {
-        return Err(ApiError::BadRequest("projects: at least one project is required".into()));
+        return Err(ApiError::BadRequest(
+            "projects: at least one project is required".into(),
+        ));
     }
     if body.projects.len() > 100 {
         return Err(ApiError::BadRequest("projects: at most 100 projects".into()));
@@ -172,7 +174,12 @@ pub async fn assemble_bundle(
         return Err(ApiError::BadRequest(format!("dist: at most {MAX_DIST_LEN} characters")));
     }
 
-    if state.store.bundle_by_checksum(org.id, checksum.as_str()).await?.is_some() {
+    if state
+        .store
+        .bundle_by_checksum(org.id, checksum.as_str())
+        .await?
+        .is_some()
+    {
         return Ok(assemble_state("ok", vec![], None));
     }
     let missing = state.store.missing_chunks(org.id, chunks.clone()).await?;
@@ -308,4 +315,3 @@ fn file_json(f: &crate::store::artifacts::ArtifactInfo) -> Value {
         "dateCreated": super::serialize::iso(f.date_created_us),
     })
 }
-

@@ -606,13 +606,14 @@ impl Ctx<'_> {
             let event = process::prepare_event(&payload, event_id.as_deref(), p, received_at, Some(&client_ip))?;
             let requests = sourcemap::requests(&event);
             if requests.is_empty() {
-                return process::finish_event(event, payload.len(), p, received_at, max_size).map(Step::Done);
+                return process::finish_event(event, payload.len(), p, received_at, max_size)
+                    .map(|done| Step::Done(Box::new(done)));
             }
             Ok(Step::NeedsMaps(event, requests, payload.len()))
         })
         .await?;
         let (mut event, requests, payload_len) = match first {
-            Step::Done(processed) => return Ok(processed),
+            Step::Done(processed) => return Ok(*processed),
             Step::NeedsMaps(event, requests, len) => (event, requests, len),
         };
         let cache = &self.state.cache.sourcemaps;
@@ -699,7 +700,7 @@ impl Ctx<'_> {
 
 /// Where processing an event stands after normalizing it.
 enum Step {
-    Done(process::Processed),
+    Done(Box<process::Processed>),
     NeedsMaps(Value, Vec<sourcemap::FileRequest>, usize),
 }
 

@@ -231,9 +231,7 @@ fn map_frame(
     let (src_line, src_col) = (token.get_src_line(), token.get_src_col());
 
     let function = original_function(parsed, frame, line, column, caller_name);
-    let Some(obj) = frame.as_object_mut() else {
-        return None;
-    };
+    let obj = frame.as_object_mut()?;
     let (filename, not_app) = paths::filename_of(&original);
     obj.insert("abs_path".into(), Value::String(original.clone()));
     obj.insert("filename".into(), Value::String(filename));

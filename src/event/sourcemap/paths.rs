@@ -120,9 +120,8 @@ fn webpack_filename(rest: &str) -> String {
         None => rest,
     };
     let path = path.trim_start_matches('/');
-    if path.starts_with("./") || path.starts_with("../") {
-        path.to_string()
-    } else if path.starts_with("webpack/") || path.starts_with("external") {
+    let kept = ["./", "../", "webpack/", "external"];
+    if kept.iter().any(|prefix| path.starts_with(prefix)) {
         path.to_string()
     } else {
         format!("./{path}")
