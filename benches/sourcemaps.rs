@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
+use ::sourcemap::SourceMapBuilder;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use errata::event::sourcemap::{self as mapper, Resolution};
 use errata::ingest::cache::project_context;
 use errata::ingest::process::{finish_event, prepare_event};
 use serde_json::{Value, json};
-use ::sourcemap::SourceMapBuilder;
 
 const BUNDLE: &str = "https://shop.example/static/app.min.js";
 const LINES: u32 = 2_000;
@@ -40,7 +40,10 @@ fn generated_map() -> Vec<u8> {
         }
     }
     let mut out = Vec::new();
-    builder.into_sourcemap().to_writer(&mut out).expect("the map serializes");
+    builder
+        .into_sourcemap()
+        .to_writer(&mut out)
+        .expect("the map serializes");
     out
 }
 
@@ -74,9 +77,10 @@ fn benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("sourcemaps");
     g.sample_size(20);
-    g.bench_function(format!("parse a {} KB map (once per map, then cached)", map.len() >> 10), |b| {
-        b.iter(|| mapper::parse_map(black_box(&map), None, None).expect("parses"))
-    });
+    g.bench_function(
+        format!("parse a {} KB map (once per map, then cached)", map.len() >> 10),
+        |b| b.iter(|| mapper::parse_map(black_box(&map), None, None).expect("parses")),
+    );
     g.bench_function("requests: event without JavaScript frames", |b| {
         b.iter(|| mapper::requests(black_box(&python_normalized)))
     });

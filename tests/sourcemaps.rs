@@ -15,7 +15,8 @@ const SOURCE: &str = "export function checkout(cart) {\n  const total = sum(cart
 /// as a second build with other minification settings would.
 fn build(shift: u32) -> (String, Vec<u8>) {
     let pad = " ".repeat(shift as usize);
-    let minified = format!("{pad}function n(t){{throw new Error(\"limit exceeded: \"+t)}}function m(){{return n(130)}}\n");
+    let minified =
+        format!("{pad}function n(t){{throw new Error(\"limit exceeded: \"+t)}}function m(){{return n(130)}}\n");
     let mut builder = SourceMapBuilder::new(Some("app.min.js"));
     let src = builder.add_source("../src/checkout.js");
     builder.set_source_contents(src, Some(SOURCE));
@@ -27,11 +28,20 @@ fn build(shift: u32) -> (String, Vec<u8>) {
     builder.add(0, shift + 61, 8, 16, Some("../src/checkout.js"), Some("main"), false);
     builder.add(0, shift + 72, 9, 9, Some("../src/checkout.js"), Some("checkout"), false);
     let mut map = Vec::new();
-    builder.into_sourcemap().to_writer(&mut map).expect("the map serializes");
+    builder
+        .into_sourcemap()
+        .to_writer(&mut map)
+        .expect("the map serializes");
     (minified, map)
 }
 
-fn artifact(kind: ArtifactKind, url: Option<&str>, debug_id: Option<Uuid>, sm: Option<&str>, content: &[u8]) -> NewArtifact {
+fn artifact(
+    kind: ArtifactKind,
+    url: Option<&str>,
+    debug_id: Option<Uuid>,
+    sm: Option<&str>,
+    content: &[u8],
+) -> NewArtifact {
     NewArtifact::new(kind, url.map(String::from), debug_id, sm.map(String::from), content).expect("compresses")
 }
 
@@ -48,7 +58,9 @@ fn save_bundle(server: &TestServer, release: Option<&str>, files: Vec<NewArtifac
         chunks: vec![],
         max_project_bytes: 1 << 30,
     };
-    server.block_on(server.store.save_bundle(bundle)).expect("the bundle is kept");
+    server
+        .block_on(server.store.save_bundle(bundle))
+        .expect("the bundle is kept");
 }
 
 /// A browser error thrown in `n`, called from `m`, at the minified positions of `shift`.
@@ -65,7 +77,8 @@ fn minified_event(abs_path: &str, shift: u64, release: Option<&str>, debug_id: O
         event["release"] = json!(release);
     }
     if let Some(id) = debug_id {
-        event["debug_meta"] = json!({"images": [{"type": "sourcemap", "code_file": abs_path, "debug_id": id.to_string()}]});
+        event["debug_meta"] =
+            json!({"images": [{"type": "sourcemap", "code_file": abs_path, "debug_id": id.to_string()}]});
     }
     event
 }
@@ -76,7 +89,10 @@ fn event_json(server: &TestServer, id: &str) -> Value {
 
 fn exception(event: &Value) -> &Value {
     let entries = event["entries"].as_array().expect("entries");
-    let entry = entries.iter().find(|e| e["type"] == "exception").expect("an exception entry");
+    let entry = entries
+        .iter()
+        .find(|e| e["type"] == "exception")
+        .expect("an exception entry");
     &entry["data"]["values"][0]
 }
 
@@ -91,8 +107,20 @@ fn frames_map_by_debug_id_and_two_builds_share_an_issue() {
             &server,
             None,
             vec![
-                artifact(ArtifactKind::MinifiedSource, Some("~/static/app.min.js"), Some(debug_id), None, minified.as_bytes()),
-                artifact(ArtifactKind::SourceMap, Some("~/static/app.min.js.map"), Some(debug_id), None, &map),
+                artifact(
+                    ArtifactKind::MinifiedSource,
+                    Some("~/static/app.min.js"),
+                    Some(debug_id),
+                    None,
+                    minified.as_bytes(),
+                ),
+                artifact(
+                    ArtifactKind::SourceMap,
+                    Some("~/static/app.min.js.map"),
+                    Some(debug_id),
+                    None,
+                    &map,
+                ),
             ],
         );
         let abs_path = "http://127.0.0.1:3000/static/app.min.js";
@@ -136,8 +164,20 @@ fn release_files_map_by_url_and_missing_maps_are_explained() {
         &server,
         Some("web@1.0.0"),
         vec![
-            artifact(ArtifactKind::MinifiedSource, Some("~/static/app.min.js"), None, None, minified.as_bytes()),
-            artifact(ArtifactKind::SourceMap, Some("~/static/app.min.js.map"), None, None, &map),
+            artifact(
+                ArtifactKind::MinifiedSource,
+                Some("~/static/app.min.js"),
+                None,
+                None,
+                minified.as_bytes(),
+            ),
+            artifact(
+                ArtifactKind::SourceMap,
+                Some("~/static/app.min.js.map"),
+                None,
+                None,
+                &map,
+            ),
         ],
     );
     let mapped = server.send_event(&minified_event(
@@ -160,7 +200,10 @@ fn release_files_map_by_url_and_missing_maps_are_explained() {
         None,
     ));
     let event = event_json(&server, &unmapped);
-    assert_eq!(exception(&event)["stacktrace"]["frames"][1]["absPath"], "https://shop.example/static/app.min.js");
+    assert_eq!(
+        exception(&event)["stacktrace"]["frames"][1]["absPath"],
+        "https://shop.example/static/app.min.js"
+    );
     assert_eq!(exception(&event)["rawStacktrace"], Value::Null);
     let errors = event["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -170,7 +213,12 @@ fn release_files_map_by_url_and_missing_maps_are_explained() {
 
     // A debug id nobody uploaded a bundle for.
     let missing = Uuid::new_v4();
-    let id = server.send_event(&minified_event("https://shop.example/static/new.js", 0, None, Some(missing)));
+    let id = server.send_event(&minified_event(
+        "https://shop.example/static/new.js",
+        0,
+        None,
+        Some(missing),
+    ));
     let event = event_json(&server, &id);
     assert_eq!(event["errors"][0]["type"], "js_no_source");
     assert_eq!(event["errors"][0]["debug_id"], missing.to_string());
@@ -188,7 +236,13 @@ fn a_map_uploaded_after_an_event_applies_to_the_next_one() {
         &server,
         None,
         vec![
-            artifact(ArtifactKind::MinifiedSource, None, Some(debug_id), None, minified.as_bytes()),
+            artifact(
+                ArtifactKind::MinifiedSource,
+                None,
+                Some(debug_id),
+                None,
+                minified.as_bytes(),
+            ),
             artifact(ArtifactKind::SourceMap, None, Some(debug_id), None, &map),
         ],
     );

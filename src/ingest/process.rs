@@ -263,27 +263,14 @@ fn serialized_capacity(len: usize) -> usize {
     len + len / 2 + 4096
 }
 
-/// Grouping hashes and timestamp (µs) of an event that will not be stored (rate limited):
-/// the same normalize, scrub and group steps as `process_event`, without summary or compression.
-pub fn group_only(
-    payload: &[u8],
-    project: &ProjectContext,
-    received_at: f64,
-    client_ip: Option<&str>,
-) -> Result<(Vec<String>, i64), ProcessError> {
-    let raw = normalize::parse_payload(payload)?;
-    let ctx = NormalizeContext {
-        project_id: project.project_id as u64,
-        received_at,
-        client_ip: client_ip.map(String::from),
-        infer_ip: !project.scrub_ip,
-    };
-    let mut event = normalize::normalize(raw, &ctx)?;
-    bounds::limit_depth(&mut event);
+/// Grouping hashes and timestamp (µs) of an event that will not be stored (rate limited),
+/// from its normalized form (source maps applied): the same scrub and group steps as
+/// `process_event`, without summary or compression.
+pub fn group_prepared(mut event: Value, project: &ProjectContext, received_at: f64) -> (Vec<String>, i64) {
     project.scrubber.scrub(&mut event);
     let hashes = group::group_hashes(&event, &project.rules);
     let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
-    Ok((hashes, (timestamp * 1_000_000.0) as i64))
+    (hashes, (timestamp * 1_000_000.0) as i64)
 }
 
 /// zstd level 1: a fast, still good ratio for JSON; compression runs on every event.

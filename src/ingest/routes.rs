@@ -21,8 +21,8 @@ use super::limits;
 use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
 use super::ratelimit::{Class, KeyLimit, QuotaCheck};
 use super::sourcemaps;
-use crate::event::sourcemap;
 use crate::errors::IngestError;
+use crate::event::sourcemap;
 use crate::http::{
     HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode, header,
 };
@@ -579,9 +579,8 @@ impl Ctx<'_> {
     /// A rate-limited event is not stored, but still counted on its issue when the issue is known.
     async fn count_limited_event(&self, payload: &[u8]) {
         let project = self.state.cache.project(&self.state.store, self.project_id).await.ok();
-        let (payload, received_at, client_ip) = (payload.to_vec(), self.received_at, self.client_ip.clone());
         let counted = match project {
-            Some(p) => off_runtime(move || process::group_only(&payload, &p, received_at, Some(&client_ip)).ok()).await,
+            Some(p) => self.group_with_maps(p, payload.to_vec()).await,
             None => None,
         };
         if let Some((hashes, timestamp)) = counted {
@@ -607,13 +606,14 @@ impl Ctx<'_> {
             let event = process::prepare_event(&payload, event_id.as_deref(), p, received_at, Some(&client_ip))?;
             let requests = sourcemap::requests(&event);
             if requests.is_empty() {
-                return process::finish_event(event, payload.len(), p, received_at, max_size).map(Step::Done);
+                return process::finish_event(event, payload.len(), p, received_at, max_size)
+                    .map(|done| Step::Done(Box::new(done)));
             }
             Ok(Step::NeedsMaps(event, requests, payload.len()))
         })
         .await?;
         let (mut event, requests, payload_len) = match first {
-            Step::Done(processed) => return Ok(processed),
+            Step::Done(processed) => return Ok(*processed),
             Step::NeedsMaps(event, requests, len) => (event, requests, len),
         };
         let cache = &self.state.cache.sourcemaps;
@@ -623,6 +623,35 @@ impl Ctx<'_> {
             let applied = sourcemap::apply(&mut event, &resolved, &HashMap::new());
             metrics::counter!("errata_sourcemap_frames_total").increment(applied.mapped_frames as u64);
             process::finish_event(event, payload_len, &project, received_at, max_size)
+        })
+        .await
+    }
+
+    /// The grouping hashes and timestamp of an event that is not stored, its source maps
+    /// applied as for a stored one, so it counts on the same issue.
+    async fn group_with_maps(&self, project: process::SharedProject, payload: Vec<u8>) -> Option<(Vec<String>, i64)> {
+        let (received_at, client_ip) = (self.received_at, self.client_ip.clone());
+        let first_project = project.clone();
+        let first = off_runtime(move || {
+            let p = &first_project;
+            let event = process::prepare_event(&payload, None, p, received_at, Some(&client_ip)).ok()?;
+            let requests = sourcemap::requests(&event);
+            if requests.is_empty() {
+                return Some(Err(process::group_prepared(event, p, received_at)));
+            }
+            Some(Ok((event, requests)))
+        })
+        .await?;
+        let (mut event, requests) = match first {
+            Err(grouped) => return Some(grouped),
+            Ok(needs_maps) => needs_maps,
+        };
+        let cache = &self.state.cache.sourcemaps;
+        let release = sourcemap::release_of(&event);
+        let resolved = sourcemaps::resolve(&self.state.store, cache, self.project_id, release, requests).await;
+        off_runtime(move || {
+            sourcemap::apply(&mut event, &resolved, &HashMap::new());
+            Some(process::group_prepared(event, &project, received_at))
         })
         .await
     }
@@ -641,9 +670,9 @@ impl Ctx<'_> {
             .process_with_maps(project, payload, event_id, max_size)
             .await
             .map_err(|e| {
-            self.record("error", &Outcome::Invalid("event"), 1);
-            IngestError::InvalidEvent(e.to_string())
-        })?;
+                self.record("error", &Outcome::Invalid("event"), 1);
+                IngestError::InvalidEvent(e.to_string())
+            })?;
         let id = processed.record.event_id.clone();
         let category = if processed.record.kind == "error" {
             "error"
@@ -671,7 +700,7 @@ impl Ctx<'_> {
 
 /// Where processing an event stands after normalizing it.
 enum Step {
-    Done(process::Processed),
+    Done(Box<process::Processed>),
     NeedsMaps(Value, Vec<sourcemap::FileRequest>, usize),
 }
 

@@ -56,7 +56,12 @@ pub trait ArtifactSource: Sync {
 
 /// The files sentry-cli uploaded, as the store keeps them.
 impl ArtifactSource for crate::store::Store {
-    async fn by_debug_id(&self, project_id: i64, debug_id: Uuid, wanted: Wanted) -> Result<Option<Artifact>, StoreError> {
+    async fn by_debug_id(
+        &self,
+        project_id: i64,
+        debug_id: Uuid,
+        wanted: Wanted,
+    ) -> Result<Option<Artifact>, StoreError> {
         let kind = match wanted {
             Wanted::MinifiedSource => ArtifactKind::MinifiedSource,
             Wanted::SourceMap => ArtifactKind::SourceMap,
@@ -323,7 +328,12 @@ async fn by_url(
 }
 
 /// Parses a map on the blocking pool (a large map takes a while).
-async fn parse_off_runtime(bytes: Arc<[u8]>, url: Option<String>, minified: Option<Arc<[u8]>>, name: String) -> Resolution {
+async fn parse_off_runtime(
+    bytes: Arc<[u8]>,
+    url: Option<String>,
+    minified: Option<Arc<[u8]>>,
+    name: String,
+) -> Resolution {
     let parsed = tokio::task::spawn_blocking(move || sourcemap::parse_map(&bytes, url, minified.as_deref())).await;
     match parsed {
         Ok(Ok(parsed)) => Resolution::Mapped(Arc::new(parsed)),
@@ -368,13 +378,20 @@ mod tests {
             Ok(self.by_id.get(&(debug_id, kind)).cloned())
         }
 
-        async fn by_url(&self, _: i64, release: &str, _: Option<&str>, url: &str) -> Result<Option<Artifact>, StoreError> {
+        async fn by_url(
+            &self,
+            _: i64,
+            release: &str,
+            _: Option<&str>,
+            url: &str,
+        ) -> Result<Option<Artifact>, StoreError> {
             self.lookups.fetch_add(1, Ordering::Relaxed);
             Ok(self.by_url.get(&format!("{release} {url}")).cloned())
         }
     }
 
-    const MAP: &[u8] = br#"{"version":3,"sources":["../src/a.js"],"sourcesContent":["x\n"],"names":[],"mappings":"AAAA"}"#;
+    const MAP: &[u8] =
+        br#"{"version":3,"sources":["../src/a.js"],"sourcesContent":["x\n"],"names":[],"mappings":"AAAA"}"#;
 
     fn request(abs_path: &str, debug_id: Option<Uuid>) -> Vec<FileRequest> {
         vec![FileRequest {
@@ -400,9 +417,10 @@ mod tests {
     #[tokio::test]
     async fn release_files_lead_from_the_minified_file_to_its_map() {
         let mut double = Double::default();
-        double
-            .by_url
-            .insert("r1 ~/static/a.js".into(), artifact(b"x()\n//# sourceMappingURL=a.js.map", None));
+        double.by_url.insert(
+            "r1 ~/static/a.js".into(),
+            artifact(b"x()\n//# sourceMappingURL=a.js.map", None),
+        );
         double.by_url.insert("r1 ~/static/a.js.map".into(), artifact(MAP, None));
         let cache = MapCache::default();
         let release = Some(("r1".to_string(), None));
@@ -432,13 +450,22 @@ mod tests {
         );
         let before = double.lookups.load(Ordering::Relaxed);
         resolve(&double, &cache, 1, release, request("https://h/a.js", Some(id))).await;
-        assert!(double.lookups.load(Ordering::Relaxed) > before, "an expired miss is looked up again");
+        assert!(
+            double.lookups.load(Ordering::Relaxed) > before,
+            "an expired miss is looked up again"
+        );
 
         let mut double = Double::default();
         double.by_url.insert("r1 https://h/b.js".into(), artifact(b"b()", None));
-        double.by_url.insert("r1 https://h/c.js".into(), artifact(b"c()", Some("c.map")));
-        double.by_url.insert("r1 https://h/d.js".into(), artifact(b"d()", Some("d.map")));
-        double.by_url.insert("r1 https://h/d.map".into(), artifact(b"{garbage", None));
+        double
+            .by_url
+            .insert("r1 https://h/c.js".into(), artifact(b"c()", Some("c.map")));
+        double
+            .by_url
+            .insert("r1 https://h/d.js".into(), artifact(b"d()", Some("d.map")));
+        double
+            .by_url
+            .insert("r1 https://h/d.map".into(), artifact(b"{garbage", None));
         let release = Some(("r1".to_string(), None));
         for (path, expected) in [
             ("https://h/b.js", "NoMapReference"),

@@ -132,7 +132,10 @@ mod tests {
 
     #[test]
     fn oversized_and_garbled_maps_are_refused() {
-        assert_eq!(parse_map(&vec![b' '; MAX_MAP_SIZE + 1], None, None).err(), Some(MapError::TooLarge));
+        assert_eq!(
+            parse_map(&vec![b' '; MAX_MAP_SIZE + 1], None, None).err(),
+            Some(MapError::TooLarge)
+        );
         assert!(matches!(parse_map(b"{not json", None, None), Err(MapError::Invalid(_))));
     }
 }

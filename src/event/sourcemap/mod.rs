@@ -13,8 +13,8 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
 use ::sourcemap::{SourceView, Token};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 pub use map::{MAX_MAP_SIZE, MapError, MapReference, ParsedMap, map_reference, parse_map};
@@ -115,11 +115,7 @@ pub fn apply(
     sources: &HashMap<String, Arc<SourceView>>,
 ) -> Applied {
     let images = debug_images(event);
-    let platform = event
-        .get("platform")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let platform = event.get("platform").and_then(Value::as_str).unwrap_or("").to_string();
     let mut errors = Errors::default();
     let mut budget = MAX_FRAMES;
     let mut mapped_frames = 0;
@@ -138,7 +134,15 @@ pub fn apply(
                     None
                 } else {
                     budget -= 1;
-                    map_frame(&platform, frame, &images, resolved, sources, caller_name.as_deref(), &mut errors)
+                    map_frame(
+                        &platform,
+                        frame,
+                        &images,
+                        resolved,
+                        sources,
+                        caller_name.as_deref(),
+                        &mut errors,
+                    )
                 };
                 changed |= call_site.is_some();
                 caller_name = call_site.flatten();
@@ -208,7 +212,10 @@ fn map_frame(
         }
         return None;
     };
-    let token = parsed.map.lookup_token(line, column).filter(|t| t.get_dst_line() == line);
+    let token = parsed
+        .map
+        .lookup_token(line, column)
+        .filter(|t| t.get_dst_line() == line);
     let Some(token) = token.filter(Token::has_source) else {
         if explain {
             errors.push(json!({
@@ -224,9 +231,7 @@ fn map_frame(
     let (src_line, src_col) = (token.get_src_line(), token.get_src_col());
 
     let function = original_function(parsed, frame, line, column, caller_name);
-    let Some(obj) = frame.as_object_mut() else {
-        return None;
-    };
+    let obj = frame.as_object_mut()?;
     let (filename, not_app) = paths::filename_of(&original);
     obj.insert("abs_path".into(), Value::String(original.clone()));
     obj.insert("filename".into(), Value::String(filename));
@@ -245,7 +250,9 @@ fn map_frame(
     for key in ["context_line", "pre_context", "post_context"] {
         obj.remove(key);
     }
-    let view = token.get_source_view().or_else(|| sources.get(&original).map(Arc::as_ref));
+    let view = token
+        .get_source_view()
+        .or_else(|| sources.get(&original).map(Arc::as_ref));
     match view {
         Some(view) => insert_context(obj, view, src_line, src_col),
         None => {
@@ -292,7 +299,10 @@ fn original_function(
 }
 
 fn useless_name(name: &str) -> bool {
-    matches!(name, "" | "<anonymous>" | "Object.<anonymous>" | "eval" | "function" | "new" | "this")
+    matches!(
+        name,
+        "" | "<anonymous>" | "Object.<anonymous>" | "eval" | "function" | "new" | "this"
+    )
 }
 
 /// `context_line`, `pre_context` and `post_context` from the original source.

@@ -120,9 +120,8 @@ fn webpack_filename(rest: &str) -> String {
         None => rest,
     };
     let path = path.trim_start_matches('/');
-    if path.starts_with("./") || path.starts_with("../") {
-        path.to_string()
-    } else if path.starts_with("webpack/") || path.starts_with("external") {
+    let kept = ["./", "../", "webpack/", "external"];
+    if kept.iter().any(|prefix| path.starts_with(prefix)) {
         path.to_string()
     } else {
         format!("./{path}")
@@ -174,20 +173,32 @@ mod tests {
                 "~/static/app.min.js"
             ]
         );
-        assert_eq!(url_candidates("/srv/app/dist/app.js"), ["/srv/app/dist/app.js", "~/srv/app/dist/app.js"]);
-        assert_eq!(url_candidates("app:///dist/app.js"), ["app:///dist/app.js", "~/dist/app.js"]);
+        assert_eq!(
+            url_candidates("/srv/app/dist/app.js"),
+            ["/srv/app/dist/app.js", "~/srv/app/dist/app.js"]
+        );
+        assert_eq!(
+            url_candidates("app:///dist/app.js"),
+            ["app:///dist/app.js", "~/dist/app.js"]
+        );
         assert_eq!(url_candidates("~/dist/app.js"), ["~/dist/app.js"]);
     }
 
     #[test]
     fn references_resolve_like_relative_urls() {
-        assert_eq!(join("https://h/static/app.js", "app.js.map"), "https://h/static/app.js.map");
+        assert_eq!(
+            join("https://h/static/app.js", "app.js.map"),
+            "https://h/static/app.js.map"
+        );
         assert_eq!(join("https://h/static/app.js?x=1", "../src/a.js"), "https://h/src/a.js");
         assert_eq!(join("https://h/static/app.js", "/maps/a.map"), "https://h/maps/a.map");
         assert_eq!(join("/srv/app/dist/app.js", "../src/a.js"), "/srv/app/src/a.js");
         assert_eq!(join("~/dist/app.js", "app.js.map"), "~/dist/app.js.map");
         assert_eq!(join("app:///dist/app.js", "../../../x.js"), "app:///x.js");
-        assert_eq!(join("https://h/a.js", "webpack://app/./src/x.js"), "webpack://app/./src/x.js");
+        assert_eq!(
+            join("https://h/a.js", "webpack://app/./src/x.js"),
+            "webpack://app/./src/x.js"
+        );
         assert_eq!(join("dist/app.js", "../../src/a.js"), "../src/a.js");
     }
 
@@ -195,8 +206,14 @@ mod tests {
     fn filenames_follow_sentry_and_dependencies_are_not_in_app() {
         assert_eq!(filename_of("webpack://app/./src/x.js"), ("./src/x.js".into(), false));
         assert_eq!(filename_of("webpack:///./src/x.js"), ("./src/x.js".into(), false));
-        assert_eq!(filename_of("webpack:///~/lodash/index.js"), ("~/lodash/index.js".into(), true));
-        assert_eq!(filename_of("webpack:///webpack/bootstrap"), ("webpack/bootstrap".into(), true));
+        assert_eq!(
+            filename_of("webpack:///~/lodash/index.js"),
+            ("~/lodash/index.js".into(), true)
+        );
+        assert_eq!(
+            filename_of("webpack:///webpack/bootstrap"),
+            ("webpack/bootstrap".into(), true)
+        );
         assert_eq!(filename_of("https://h/src/a.js"), ("/src/a.js".into(), false));
         assert_eq!(
             filename_of("/srv/app/node_modules/dep/index.js"),
@@ -209,7 +226,10 @@ mod tests {
     fn long_lines_are_trimmed_around_the_column() {
         let line = "x".repeat(400);
         let trimmed = trim_line(&line, 200);
-        assert!(trimmed.starts_with("{snip} ") && trimmed.ends_with(" {snip}"), "{trimmed}");
+        assert!(
+            trimmed.starts_with("{snip} ") && trimmed.ends_with(" {snip}"),
+            "{trimmed}"
+        );
         assert_eq!(trimmed.chars().count(), 140 + 14);
         assert_eq!(trim_line("short", 3), "short");
         assert!(trim_line(&line, 0).ends_with(" {snip}"));

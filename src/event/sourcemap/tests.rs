@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ::sourcemap::{SourceMapBuilder, SourceView};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use ::sourcemap::{SourceMapBuilder, SourceView};
 use uuid::Uuid;
 
 use super::*;
@@ -30,7 +30,10 @@ fn bundle_map(with_content: bool) -> Vec<u8> {
     builder.add(0, 80, 5, 8, Some("../src/app.js"), Some("Error"), false);
     builder.add(0, 120, 1, 2, Some("../node_modules/dep/index.js"), None, false);
     let mut out = Vec::new();
-    builder.into_sourcemap().to_writer(&mut out).expect("a built map serializes");
+    builder
+        .into_sourcemap()
+        .to_writer(&mut out)
+        .expect("a built map serializes");
     out
 }
 
@@ -94,8 +97,20 @@ fn frames_map_to_original_file_line_function_and_context() {
     // The caller's call site names the function the throwing frame runs in.
     assert_eq!(thrower["function"], "explode");
     assert_eq!(thrower["context_line"], "  throw new Error('boom ' + order.id);");
-    assert_eq!(thrower["pre_context"], json!(["// app", "import { helper } from './dep';", "", "export function explode(order) {", "  helper(order);"]));
-    assert_eq!(thrower["post_context"], json!(["}", "", "export function main() {", "  explode({ id: 7 });", "}"]));
+    assert_eq!(
+        thrower["pre_context"],
+        json!([
+            "// app",
+            "import { helper } from './dep';",
+            "",
+            "export function explode(order) {",
+            "  helper(order);"
+        ])
+    );
+    assert_eq!(
+        thrower["post_context"],
+        json!(["}", "", "export function main() {", "  explode({ id: 7 });", "}"])
+    );
     assert_eq!(thrower["in_app"], true);
     assert!(thrower.get("module").is_none());
     assert_eq!(frames[1]["function"], "main");
@@ -130,12 +145,21 @@ fn a_missing_bundle_is_explained_once() {
         }),
     )]);
     let applied = apply(&mut ev, &resolved, &HashMap::new());
-    assert_eq!(applied, Applied { mapped_frames: 0, errors: 1 });
+    assert_eq!(
+        applied,
+        Applied {
+            mapped_frames: 0,
+            errors: 1
+        }
+    );
     assert_eq!(ev["errors"][0]["type"], "js_no_source");
     assert_eq!(ev["errors"][0]["url"], BUNDLE);
     assert_eq!(ev["errors"][0]["debug_id"], DEBUG_ID);
     assert!(ev["exception"]["values"][0].get("raw_stacktrace").is_none());
-    assert_eq!(ev["exception"]["values"][0]["stacktrace"]["frames"][0]["abs_path"], BUNDLE);
+    assert_eq!(
+        ev["exception"]["values"][0]["stacktrace"]["frames"][0]["abs_path"],
+        BUNDLE
+    );
 }
 
 #[test]
@@ -178,7 +202,10 @@ fn the_minified_source_names_the_enclosing_function() {
     let minified = "function a(b){throw new Error(b)}";
     let mut builder = SourceMapBuilder::new(None);
     let src = builder.add_source("src/x.js");
-    builder.set_source_contents(src, Some("function explode(message) {\n  throw new Error(message);\n}\n"));
+    builder.set_source_contents(
+        src,
+        Some("function explode(message) {\n  throw new Error(message);\n}\n"),
+    );
     builder.add(0, 0, 0, 0, Some("src/x.js"), None, false);
     builder.add(0, 9, 0, 9, Some("src/x.js"), Some("explode"), false);
     builder.add(0, 14, 1, 2, Some("src/x.js"), None, false);
@@ -221,8 +248,12 @@ fn two_builds_of_the_same_code_map_to_the_same_frames() {
 fn garbled_map() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..200),
-        ("[A-Za-z0-9+/,;]{0,200}", prop::collection::vec("[a-z./]{0,12}", 0..4), any::<bool>()).prop_map(
-            |(mappings, sources, content)| {
+        (
+            "[A-Za-z0-9+/,;]{0,200}",
+            prop::collection::vec("[a-z./]{0,12}", 0..4),
+            any::<bool>()
+        )
+            .prop_map(|(mappings, sources, content)| {
                 let contents: Vec<Value> = sources
                     .iter()
                     .map(|_| if content { json!("a\nb\nc") } else { Value::Null })
@@ -230,8 +261,7 @@ fn garbled_map() -> impl Strategy<Value = Vec<u8>> {
                 serde_json::to_vec(&json!({"version": 3, "sources": sources, "sourcesContent": contents,
                     "names": ["a", "b"], "mappings": mappings}))
                 .unwrap()
-            }
-        ),
+            }),
         Just(bundle_map(true)),
     ]
 }
