@@ -66,7 +66,10 @@ fn run_steps(server: &BinaryServer, steps: &[&str]) -> String {
     );
     assert!(ok, "browser steps failed:\n{output}");
     for step in steps.iter().chain(&["no-csp-problems"]) {
-        assert!(output.contains(&format!("ok {step}\n")), "step {step} did not pass:\n{output}");
+        assert!(
+            output.contains(&format!("ok {step}\n")),
+            "step {step} did not pass:\n{output}"
+        );
     }
     output
 }
