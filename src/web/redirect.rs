@@ -10,7 +10,7 @@ pub struct LocalPath(String);
 
 impl LocalPath {
     /// Accepts `/…` but not `//host`, `/\host`, a scheme, backslashes, whitespace or
-    /// control characters (browsers read `/\evil` and `/	/evil` as another host).
+    /// control characters (browsers read `/\evil` and `/<tab>/evil` as another host).
     pub fn parse(raw: &str) -> Option<LocalPath> {
         let ok = raw.len() <= MAX_NEXT_LEN
             && raw.starts_with('/')
