@@ -30,7 +30,11 @@ fn sign_in(server: &TestServer, role: Role) -> Browser {
         .block_on(password::hash(&Password::parse(PASSWORD).expect("a good password")))
         .expect("hash");
     server
-        .block_on(server.store.create_user(&Email::parse(&email).expect("e-mail"), role, &hash))
+        .block_on(
+            server
+                .store
+                .create_user(&Email::parse(&email).expect("e-mail"), role, &hash),
+        )
         .expect("create user");
     let client = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -47,7 +51,10 @@ fn sign_in(server: &TestServer, role: Role) -> Browser {
         .post(format!("{}/auth/login/", server.base))
         .header("Cookie", format!("errata_login_csrf={login_cookie}"))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string([("csrf", token.as_str()), ("email", &email), ("password", PASSWORD)]).expect("form"))
+        .body(
+            serde_urlencoded::to_string([("csrf", token.as_str()), ("email", &email), ("password", PASSWORD)])
+                .expect("form"),
+        )
         .send()
         .expect("sign in");
     assert_eq!(signed_in.status().as_u16(), 303, "sign-in succeeds");

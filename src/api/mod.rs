@@ -13,11 +13,11 @@ pub mod openapi;
 pub mod organizations;
 pub mod pagination;
 pub mod query;
+pub mod releases;
 pub mod search_validate;
 pub mod serialize;
 pub mod stats;
 pub mod traces;
-pub mod releases;
 pub mod uploads;
 pub mod usage;
 
