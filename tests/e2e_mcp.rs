@@ -465,7 +465,10 @@ fn mcp_find_releases_names_the_sdk_release() {
     mcp.initialize();
     let releases = mcp.tool("find_releases", json!({"organizationSlug": "errata"}));
     // The MCP server shows a release by Sentry's short version (`shop@2.1.0` → `2.1.0`).
-    assert!(releases.contains("\"version\": \"2.1.0\""), "find_releases:\n{releases}");
+    assert!(
+        releases.contains("\"version\": \"2.1.0\""),
+        "find_releases:\n{releases}"
+    );
     assert!(releases.contains("\"newIssues\": 1"), "find_releases:\n{releases}");
     let listed = api(&server, "/api/0/organizations/errata/releases/");
     assert_eq!(listed[0]["version"], "shop@2.1.0", "the API keeps the full version");

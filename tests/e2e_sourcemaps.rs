@@ -10,6 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::sentry_cli::{run, sentry_cli};
 use common::*;
 use serde_json::Value;
 
@@ -21,44 +22,12 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The sentry-cli executable the npm package ships for this platform.
-fn sentry_cli(deps: &Path) -> PathBuf {
-    let node_modules = deps.join("node/node_modules");
-    let native = node_modules.join("@sentry/cli-linux-x64/bin/sentry-cli");
-    if native.exists() {
-        native
-    } else {
-        node_modules.join(".bin/sentry-cli")
-    }
-}
-
-/// sentry-cli with a throwaway HOME and only the settings given here.
-fn cli(deps: &Path, home: &Path, server: &BinaryServer) -> Command {
-    let mut command = Command::new(sentry_cli(deps));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SENTRY") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .current_dir(home)
-        .env("HOME", home)
-        .env("SENTRY_URL", &server.base)
-        .env("SENTRY_AUTH_TOKEN", &server.token)
-        .env("SENTRY_ORG", "errata")
-        .env("SENTRY_PROJECT", "default")
-        .env("SENTRY_DISABLE_UPDATE_CHECK", "1")
-        .env("SENTRY_LOG_LEVEL", "warn");
-    command
-}
-
-fn run(command: &mut Command) -> String {
-    let (ok, output) = run_output(command);
-    assert!(ok, "{command:?} failed:\n{output}");
-    output
-}
-
 /// The app's sources in `dir`, with its dependency under node_modules as npm would put it.
+/// sentry-cli against the test's server.
+fn cli(deps: &Path, home: &Path, server: &BinaryServer) -> Command {
+    common::sentry_cli::cli(&sentry_cli(deps), home, &server.base, &server.token)
+}
+
 fn lay_out_app(dir: &Path) {
     let app = manifest_dir().join("scripts/e2e/sourcemap_app");
     std::fs::create_dir_all(dir.join("src")).expect("src dir");

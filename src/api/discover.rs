@@ -590,6 +590,20 @@ impl Scanned {
                 limit: MAX_SCAN,
             })
             .await?;
+        let (issues, projects) = Scanned::context(state, org, &events).await?;
+        Ok(Scanned {
+            events,
+            issues,
+            projects,
+        })
+    }
+
+    /// The issues and the organization's projects that `events` belong to.
+    pub async fn context(
+        state: &AppState,
+        org: &Organization,
+        events: &[StoredEvent],
+    ) -> Result<(HashMap<i64, Issue>, HashMap<i64, Project>), ApiError> {
         let mut issue_ids: Vec<i64> = events.iter().map(|e| e.issue_id).collect();
         issue_ids.sort_unstable();
         issue_ids.dedup();
@@ -616,11 +630,7 @@ impl Scanned {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
-        Ok(Scanned {
-            events,
-            issues,
-            projects,
-        })
+        Ok((issues, projects))
     }
 
     /// Each event with its issue and project, newest first.

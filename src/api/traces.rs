@@ -3,12 +3,10 @@
 //! Grafana lists). Errata keeps no spans: a trace is answered with the errors recorded in it,
 //! as Sentry answers errors that belong to no span.
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::discover::{MAX_RANGE_DAYS, time_range};
+use super::discover::{MAX_RANGE_DAYS, Scanned, time_range};
 use super::issues::{Params, org_projects, tag_name};
 use super::pagination::link_header;
 use super::resolve_org;
@@ -16,7 +14,7 @@ use crate::errors::ApiError;
 use crate::http::{IntoResponse, Json, Path, Query, RequestUri, Response, State, header};
 use crate::ids::ShortId;
 use crate::state::AppState;
-use crate::store::{Issue, IssueFilter, Project, StoredEvent, now_us};
+use crate::store::{Issue, Project, StoredEvent, now_us};
 
 /// Most errors one trace answers with.
 pub const MAX_TRACE_EVENTS: usize = 1_000;
@@ -85,32 +83,7 @@ async fn trace_errors(
         .store
         .trace_events(project_ids, &trace_id, MAX_TRACE_EVENTS)
         .await?;
-    let mut issue_ids: Vec<i64> = events.iter().map(|e| e.issue_id).collect();
-    issue_ids.sort_unstable();
-    issue_ids.dedup();
-    let issues: HashMap<i64, Issue> = if issue_ids.is_empty() {
-        HashMap::new()
-    } else {
-        let limit = issue_ids.len();
-        state
-            .store
-            .issues(IssueFilter {
-                issue_ids,
-                limit,
-                ..Default::default()
-            })
-            .await?
-            .into_iter()
-            .map(|i| (i.id, i))
-            .collect()
-    };
-    let projects: HashMap<i64, Project> = state
-        .store
-        .projects(Some(org.id))
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let (issues, projects) = Scanned::context(state, &org, &events).await?;
     Ok(events
         .iter()
         .map(|e| trace_error(e, issues.get(&e.issue_id), projects.get(&e.project_id)))

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod receiver;
+pub mod sentry_cli;
 pub mod smtp;
 pub mod wait;
 
