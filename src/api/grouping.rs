@@ -14,7 +14,7 @@ use super::{IssuePath, resolve_project};
 use crate::errors::ApiError;
 use crate::ingest::process::tag_pairs;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{StoreError, StoredEvent};
 
 type Params = Vec<(String, String)>;
 
@@ -124,6 +124,12 @@ pub async fn event_grouping_info(
         StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
         e => e.into(),
     })?;
+    Ok(Json(explained(&state, &event).await?))
+}
+
+/// A stored event's grouping explanation as the API serves it: each variant, with the
+/// issue that owns its hash (the pages show the same).
+pub async fn explained(state: &AppState, event: &StoredEvent) -> Result<Value, StoreError> {
     let hashes: Vec<String> = event
         .data
         .get("hashes")
@@ -134,7 +140,7 @@ pub async fn event_grouping_info(
         .collect();
     let owners: Map<String, Value> = state
         .store
-        .hash_owners(project_id, hashes)
+        .hash_owners(event.project_id, hashes)
         .await?
         .into_iter()
         .map(|(hash, issue)| (hash, Value::String(issue.to_string())))
@@ -143,11 +149,11 @@ pub async fn event_grouping_info(
     let explain = match event.data.get("grouping_explain") {
         Some(explain) => explain.clone(),
         None => {
-            let context = state.cache.project(&state.store, project_id).await?;
+            let context = state.cache.project(&state.store, event.project_id).await?;
             crate::event::group::group(&event.data, &context.rules).explain
         }
     };
-    Ok(Json(grouping_info(&event.data, &explain, &owners)))
+    Ok(grouping_info(&event.data, &explain, &owners))
 }
 
 async fn unmerge_response(

@@ -4,10 +4,10 @@
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{find_issue, issue_href, organization};
-use crate::api::grouping::grouping_info;
+use crate::api::grouping::explained;
 use crate::api::issues::parse_update;
 use crate::http::{Path, State};
 use crate::ids::ShortId;
@@ -202,33 +202,7 @@ async fn panel(state: &AppState, org: &str, issue: &Issue, event: StoredEvent) -
 /// The grouping explanation the API serves for this event (recomputed with the
 /// project's current rules, as `api::grouping` does).
 async fn grouping(state: &AppState, issue: &Issue, event: &StoredEvent) -> Result<Vec<VariantView>, WebError> {
-    let hashes: Vec<String> = event
-        .data
-        .get("hashes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|h| h.as_str().map(str::to_owned))
-        .collect();
-    let owners: Map<String, Value> = state
-        .store
-        .hash_owners(event.project_id, hashes)
-        .await?
-        .into_iter()
-        .map(|(hash, issue)| (hash, Value::String(issue.to_string())))
-        .collect();
-    let explain = match event.data.get("grouping_explain") {
-        Some(explain) => explain.clone(),
-        None => {
-            let context = state
-                .cache
-                .project(&state.store, event.project_id)
-                .await
-                .map_err(WebError::from)?;
-            crate::event::group::group(&event.data, &context.rules).explain
-        }
-    };
-    Ok(variants(&grouping_info(&event.data, &explain, &owners), issue.id))
+    Ok(variants(&explained(state, event).await?, issue.id))
 }
 
 #[derive(Deserialize)]
