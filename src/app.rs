@@ -231,13 +231,13 @@ async fn fallback(
     body: web::Payload,
 ) -> Response {
     if let Some((project, endpoint)) = crate::ingest::routes::match_prefixed(http.path()) {
-        let peer = http.peer_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let client = crate::http::client_ip(&http, &state.trusted_proxies);
         let method: &Method = http.method();
         let mut response = crate::ingest::routes::prefixed(
             &state,
             &project,
             endpoint,
-            peer,
+            client,
             method,
             query.as_deref(),
             http.headers(),

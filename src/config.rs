@@ -110,6 +110,10 @@ pub struct Config {
     pub session_idle_secs: u64,
     /// A web session ends this many seconds after signing in, however much it is used.
     pub session_max_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for the sign-in throttle and
+    /// an event's inferred user address): comma-separated IP addresses and CIDR ranges.
+    /// Empty = the TCP peer is the client, and the header is ignored.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -157,6 +161,7 @@ impl Default for Config {
             smtp_from: None,
             session_idle_secs: 7 * 24 * 3600,
             session_max_secs: 30 * 24 * 3600,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -280,7 +285,13 @@ impl Config {
         })
     }
 
-    /// The base URL, without a trailing slash.
+    /// The proxies whose `X-Forwarded-For` is believed, from `trusted_proxies`.
+    pub fn trusted_proxies(&self) -> Result<crate::client_addr::TrustedProxies, ConfigError> {
+        self.trusted_proxies
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: {e}")))
+    }
+
     /// How long web sessions live, as the store checks them.
     pub fn session_limits(&self) -> crate::store::users::SessionLimits {
         let us = |secs: u64| i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
@@ -290,6 +301,7 @@ impl Config {
         }
     }
 
+    /// The base URL, without a trailing slash.
     pub fn base_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
@@ -362,6 +374,7 @@ impl Config {
         self.smtp_security
             .parse::<crate::notify::model::SmtpSecurity>()
             .map_err(|e| ConfigError::Invalid(format!("smtp_security: {e}")))?;
+        self.trusted_proxies()?;
         if self.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(ConfigError::Invalid("metrics_token must not be empty when set".into()));
         }
@@ -466,6 +479,7 @@ fn parse_env_value(raw: &str, key: &str) -> Result<toml::Value, String> {
         "smtp_username",
         "smtp_password",
         "smtp_from",
+        "trusted_proxies",
     ];
     if STRINGS.contains(&key) {
         return Ok(toml::Value::String(raw.to_string()));
@@ -649,6 +663,24 @@ mod tests {
         };
         let err = config.validate().expect_err("not postgres").to_string();
         assert!(err.contains("database_url") && !err.contains("pw0rd"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_addresses_and_ranges() {
+        let config = Config::default()
+            .with_env(env(&[("ERRATA_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")]))
+            .expect("valid");
+        config.validate().expect("valid proxies");
+        let proxies = config.trusted_proxies().expect("parses");
+        assert!(proxies.contains("10.2.3.4".parse().expect("ip")));
+        assert!(!proxies.contains("192.168.0.1".parse().expect("ip")));
+        assert!(Config::default().trusted_proxies().expect("empty").is_empty());
+        let config = Config {
+            trusted_proxies: "10.0.0.0/40".into(),
+            ..Config::default()
+        };
+        let err = config.validate().expect_err("a bad range").to_string();
+        assert!(err.contains("trusted_proxies") && err.contains("10.0.0.0/40"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! handlers answer with. Extraction failures become the same JSON errors as the handlers'.
 
 use std::future::{Ready, ready};
+use std::net::IpAddr;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
@@ -14,8 +15,25 @@ pub use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 pub use actix_web::http::{Method, StatusCode, Uri};
 pub use actix_web::web::{Bytes, Json};
 
+use crate::client_addr::{TrustedProxies, client_address};
 use crate::errors::ApiError;
 use crate::state::AppState;
+
+/// The client's address: the TCP peer, or behind a trusted reverse proxy the address it
+/// forwarded (`client_addr::client_address`). A connection without a peer address (not
+/// TCP) counts as unspecified; a header that is not text counts as malformed.
+pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> IpAddr {
+    let peer = req.peer_addr().map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    let forwarded: Result<Vec<&str>, _> = req
+        .headers()
+        .get_all(HeaderName::from_static("x-forwarded-for"))
+        .map(HeaderValue::to_str)
+        .collect();
+    match forwarded {
+        Ok(values) => client_address(peer, &values, trusted),
+        Err(_) => peer.to_canonical(),
+    }
+}
 
 /// The shared state, registered once with the app.
 pub struct State<T>(pub T);

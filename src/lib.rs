@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod client_addr;
 pub mod config;
 pub mod errors;
 pub mod event;

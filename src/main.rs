@@ -150,6 +150,9 @@ enum UserCommand {
         user: String,
         role: errata::store::users::Role,
     },
+    /// Set a person's password (by id or e-mail), read from standard input as for `create`;
+    /// ends their sessions.
+    SetPassword { user: String },
     /// Remove a person with their sessions and API tokens (by id or e-mail).
     Delete { user: String },
 }
@@ -161,6 +164,7 @@ impl From<UserCommand> for errata::web::manage::UserCommand {
             UserCommand::Create { email, role } => U::Create { email, role },
             UserCommand::List => U::List,
             UserCommand::SetRole { user, role } => U::SetRole { user, role },
+            UserCommand::SetPassword { user } => U::SetPassword { user },
             UserCommand::Delete { user } => U::Delete { user },
         }
     }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::client_addr::TrustedProxies;
 use crate::config::Config;
 use crate::ingest::cache::IngestCache;
 use crate::store::Store;
@@ -24,12 +25,17 @@ pub struct AppState {
     pub notifier: Arc<std::sync::OnceLock<crate::notify::Sender<Store>>>,
     /// Failed sign-ins per e-mail and client address (`crate::web::throttle`).
     pub sign_in_throttle: Arc<crate::web::throttle::Throttle>,
+    /// Proxies whose `X-Forwarded-For` names the client (`trusted_proxies`).
+    pub trusted_proxies: Arc<TrustedProxies>,
     shutting_down: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config, metrics: Option<PrometheusHandle>) -> AppState {
         let permits = config.ingest_concurrency.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        // Checked by `Config::validate` before a server starts; a list that still does not
+        // parse trusts nobody, which keeps the header from being believed.
+        let trusted_proxies = config.trusted_proxies().unwrap_or_default();
         AppState {
             ingest_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
             store,
@@ -39,6 +45,7 @@ impl AppState {
             ops: Arc::default(),
             notifier: Arc::default(),
             sign_in_throttle: Arc::default(),
+            trusted_proxies: Arc::new(trusted_proxies),
             shutting_down: Arc::new(AtomicBool::new(false)),
         }
     }

@@ -820,6 +820,41 @@ fn auto_ip_becomes_the_client_ip_and_unknown_keys_and_meta_are_kept() {
 }
 
 #[test]
+fn auto_ip_is_the_forwarded_address_behind_a_trusted_proxy_only() {
+    let auto_ip_through_proxy = |server: &TestServer, path: &str| {
+        let event = json!({"message": "who", "user": {"ip_address": "{{auto}}"}});
+        let response = server
+            .client
+            .post(format!("{}{path}", server.base))
+            .header("X-Sentry-Auth", server.auth_header())
+            .header("X-Forwarded-For", "198.51.100.1, 203.0.113.9")
+            .body(envelope_for(&event))
+            .send()
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        let id = response.json::<Value>().expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let stored = server.get_ok(&format!("/api/0/projects/errata/default/events/{id}/json/"));
+        stored["user"]["ip_address"].as_str().expect("an address").to_string()
+    };
+    let behind = spawn_server_with(|c| c.trusted_proxies = "127.0.0.0/8".into());
+    let envelope = format!("/api/{}/envelope/", behind.project_id);
+    assert_eq!(auto_ip_through_proxy(&behind, &envelope), "203.0.113.9");
+    // Ingest under a path prefix (the fallback route) takes the same address.
+    let prefixed = format!("/sentry/api/{}/envelope/", behind.project_id);
+    assert_eq!(auto_ip_through_proxy(&behind, &prefixed), "203.0.113.9");
+    let direct = spawn_server();
+    let envelope = format!("/api/{}/envelope/", direct.project_id);
+    assert_eq!(
+        auto_ip_through_proxy(&direct, &envelope),
+        "127.0.0.1",
+        "the header is ignored"
+    );
+}
+
+#[test]
 fn user_reports_and_feedback_attach_to_their_event() {
     let server = spawn_server();
     let id = server.send_event(&json!({"message": "broken checkout"}));

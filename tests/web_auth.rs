@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{TestServer, spawn_server, spawn_server_with};
+use common::{TestServer, errata_cli_with_input, spawn_server, spawn_server_with};
 use errata::store::users::{Email, Role};
 use reqwest::blocking::{Client, Response};
 
@@ -17,6 +17,8 @@ struct Browser {
     base: String,
     client: Client,
     cookies: HashMap<String, String>,
+    /// Sent as `X-Forwarded-For`, as a reverse proxy in front of the server would.
+    forwarded_for: Option<String>,
 }
 
 impl Browser {
@@ -29,6 +31,22 @@ impl Browser {
                 .build()
                 .expect("client"),
             cookies: HashMap::new(),
+            forwarded_for: None,
+        }
+    }
+
+    /// A browser whose requests arrive through a proxy that forwards `address`.
+    fn forwarded(server: &TestServer, address: &str) -> Browser {
+        Browser {
+            forwarded_for: Some(address.to_string()),
+            ..Browser::new(server)
+        }
+    }
+
+    fn with_forwarded(&self, request: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        match &self.forwarded_for {
+            Some(address) => request.header("X-Forwarded-For", address),
+            None => request,
         }
     }
 
@@ -55,8 +73,7 @@ impl Browser {
 
     fn get(&mut self, path: &str) -> (u16, reqwest::header::HeaderMap, String) {
         let response = self
-            .client
-            .get(format!("{}{path}", self.base))
+            .with_forwarded(self.client.get(format!("{}{path}", self.base)))
             .header("Accept", "text/html")
             .header("Cookie", self.cookie_header())
             .send()
@@ -69,8 +86,7 @@ impl Browser {
     fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
         let body = serde_urlencoded::to_string(form).expect("form");
         let response = self
-            .client
-            .post(format!("{}{path}", self.base))
+            .with_forwarded(self.client.post(format!("{}{path}", self.base)))
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Cookie", self.cookie_header())
             .body(body)
@@ -231,6 +247,74 @@ fn sign_in_is_throttled_per_address_after_ten_failures() {
     assert_eq!(status, 429);
     assert!(headers.get("retry-after").is_some());
     assert!(!browser.cookies.contains_key("errata_session"));
+}
+
+/// Ten failed sign-ins from `browser`, each for a different unknown address, so only the
+/// client address's count reaches the limit.
+fn fail_ten_times(browser: &mut Browser) {
+    for i in 0..10 {
+        let (status, _, _) = browser.sign_in(&format!("nobody{i}@example.com"), "wrong password", "");
+        assert_eq!(status, 401);
+    }
+}
+
+#[test]
+fn behind_a_trusted_proxy_sign_in_is_throttled_per_forwarded_address() {
+    let server = spawn_server_with(|c| c.trusted_proxies = "127.0.0.1".into());
+    add_user(&server, "ada@example.com", Role::Admin);
+    let mut a = Browser::forwarded(&server, "203.0.113.1");
+    fail_ten_times(&mut a);
+    let (status, _, _) = a.sign_in("someone@example.com", "any password", "");
+    assert_eq!(status, 429, "A is throttled");
+    // A client that adds its own entry in front still has A's address appended by the proxy.
+    let mut spoofing_a = Browser::forwarded(&server, "198.51.100.7, 203.0.113.1");
+    let (status, _, _) = spoofing_a.sign_in("ada@example.com", PASSWORD, "");
+    assert_eq!(status, 429, "the rightmost untrusted address is the client's");
+    let (status, _, body) = Browser::forwarded(&server, "203.0.113.2").sign_in("ada@example.com", PASSWORD, "");
+    assert_eq!(status, 303, "B still may sign in: {body}");
+}
+
+#[test]
+fn without_trusted_proxies_x_forwarded_for_changes_nothing() {
+    let server = spawn_server();
+    add_user(&server, "ada@example.com", Role::Admin);
+    let mut a = Browser::forwarded(&server, "203.0.113.1");
+    fail_ten_times(&mut a);
+    // Every request comes from the same peer: a new header value is no way around the limit.
+    let (status, _, _) = Browser::forwarded(&server, "203.0.113.2").sign_in("ada@example.com", PASSWORD, "");
+    assert_eq!(status, 429);
+}
+
+#[test]
+fn set_password_from_the_command_line_ends_the_sessions_and_replaces_the_password() {
+    let server = spawn_server();
+    let mut browser = signed_in(&server, "ada@example.com", Role::Member);
+    let stream = "/organizations/errata/issues/";
+    let (status, _, _) = browser.get(stream);
+    assert_eq!(status, 200, "signed in before");
+    let new_password = "a brand new password";
+
+    let set_password =
+        |who: &str, input: &str| errata_cli_with_input(server.dir.path(), &["user", "set-password", who], Some(input));
+    let (ok, _, err) = set_password("ada@example.com", "short\n");
+    assert!(!ok, "a password create would refuse is refused");
+    assert!(err.contains("at least 8 characters"), "{err}");
+    let (ok, _, err) = set_password("nobody@example.com", &format!("{new_password}\n"));
+    assert!(!ok);
+    assert!(err.contains("nobody@example.com"), "{err}");
+    let (status, _, _) = browser.get(stream);
+    assert_eq!(status, 200, "a refused change ends nothing");
+
+    let (ok, out, err) = set_password("ada@example.com", &format!("{new_password}\n"));
+    assert!(ok, "{err}");
+    assert!(out.contains("ada@example.com"), "{out}");
+    let (status, headers, _) = browser.get(stream);
+    assert_eq!(status, 303, "the old session has ended");
+    assert!(location(&headers).starts_with("/auth/login/"), "{}", location(&headers));
+    let (status, _, _) = Browser::new(&server).sign_in("ada@example.com", PASSWORD, "");
+    assert_eq!(status, 401, "the old password no longer works");
+    let (status, _, body) = Browser::new(&server).sign_in("ada@example.com", new_password, "");
+    assert_eq!(status, 303, "the new one does: {body}");
 }
 
 #[test]

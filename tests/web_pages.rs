@@ -231,6 +231,122 @@ fn the_stream_filters_sorts_and_pages() {
     assert!(bad_search.contains("role=\"alert\""), "the search's error is shown");
 }
 
+/// The issue ids of the stream's rows, in order.
+fn row_ids(html: &str) -> Vec<String> {
+    html.split("data-issue=\"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').expect("closing quote")].to_string())
+        .collect()
+}
+
+/// The count a status tab shows, if any ("58", "1,000+").
+fn tab_count(html: &str, tab: &str) -> Option<String> {
+    let marker = format!(">{tab} <span class=\"count\">");
+    let at = html.find(&marker)? + marker.len();
+    Some(html[at..at + html[at..].find('<')?].to_string())
+}
+
+#[test]
+fn previous_page_returns_exactly_the_rows_of_the_page_before_in_every_sort() {
+    let server = spawn_server();
+    // 60 issues: three pages (25, 25, 10). A few have more events, so the count sorts have
+    // an order of their own and ties elsewhere.
+    for i in 0..60 {
+        send_error(&server, &format!("Paged{i:02}"));
+        if i % 7 == 0 {
+            send_error(&server, &format!("Paged{i:02}"));
+        }
+    }
+    let browser = sign_in(&server, Role::Member);
+    for sort in ["date", "new", "freq", "user"] {
+        let first = browser.page(&format!("/organizations/{ORG}/issues/?sort={sort}"));
+        assert!(
+            link(&first, "‹ Previous page").is_none(),
+            "{sort}: no page before the first"
+        );
+        let second = browser.page(&link(&first, "Next page").expect("a second page"));
+        let third = browser.page(&link(&second, "Next page").expect("a third page"));
+        let pages = [row_ids(&first), row_ids(&second), row_ids(&third)];
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [25, 25, 10], "{sort}");
+        let mut all: Vec<&String> = pages.iter().flatten().collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 60, "{sort}: every issue once over the three pages");
+        assert!(link(&third, "Next page").is_none(), "{sort}");
+
+        let back_to_second = browser.page(&link(&third, "‹ Previous page").expect("a previous page"));
+        assert_eq!(row_ids(&back_to_second), pages[1], "{sort}: third, then previous");
+        let back_to_first = browser.page(&link(&back_to_second, "‹ Previous page").expect("a previous page"));
+        assert_eq!(row_ids(&back_to_first), pages[0], "{sort}: second, then previous");
+        assert!(
+            link(&back_to_first, "‹ Previous page").is_none(),
+            "{sort}: the first page reached going back has none before it"
+        );
+        let forward_again = browser.page(&link(&back_to_first, "Next page").expect("next again"));
+        assert_eq!(row_ids(&forward_again), pages[1], "{sort}: and next again");
+        assert!(link(&second, "« First page").is_some());
+    }
+}
+
+#[test]
+fn status_tabs_count_the_issues_of_the_current_search() {
+    let server = spawn_server();
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(issue_id(&server, &send_error(&server, &format!("Counted{i:02}"))));
+    }
+    let mut warning = exception_event("SlowQuery", "took 3 s", "app.db", "query");
+    warning["level"] = json!("warning");
+    warning["environment"] = json!("staging");
+    server.send_event(&warning);
+    let browser = sign_in(&server, Role::Member);
+    for (id, status) in [(&ids[0], "resolved"), (&ids[1], "resolved"), (&ids[2], "ignored")] {
+        let (code, _) = server.put_json(&format!("/api/0/issues/{id}/"), &json!({"status": status}));
+        assert_eq!(code, 200);
+    }
+
+    let page = browser.page(&format!("/organizations/{ORG}/issues/"));
+    let counts: Vec<Option<String>> = ["Unresolved", "Resolved", "Ignored", "All"]
+        .iter()
+        .map(|tab| tab_count(&page, tab))
+        .collect();
+    let expected = ["10", "2", "1", "13"].map(|c| Some(c.to_string()));
+    assert_eq!(counts, expected, "each tab counts its status");
+
+    // The counts follow the search, the environment and the project, whichever tab is open.
+    let page = browser.page(&format!(
+        "/organizations/{ORG}/issues/?query=is%3Aresolved+level%3Awarning"
+    ));
+    assert_eq!(tab_count(&page, "Unresolved").as_deref(), Some("1"));
+    assert_eq!(tab_count(&page, "Resolved").as_deref(), Some("0"));
+    assert_eq!(tab_count(&page, "All").as_deref(), Some("1"));
+    let page = browser.page(&format!("/organizations/{ORG}/issues/?query=&environment=staging"));
+    assert_eq!(tab_count(&page, "All").as_deref(), Some("1"));
+    let page = browser.page(&format!("/organizations/{ORG}/issues/?query=Counted0"));
+    assert_eq!(tab_count(&page, "All").as_deref(), Some("10"));
+    assert_eq!(tab_count(&page, "Resolved").as_deref(), Some("2"));
+
+    // A search the parser refuses shows its error and no counts.
+    let refused = browser.page(&format!("/organizations/{ORG}/issues/?query=times_seen%3Amany"));
+    assert!(refused.contains("role=\"alert\""));
+    assert!(tab_count(&refused, "All").is_none());
+    assert!(!refused.contains("class=\"count\""));
+
+    // The store counts no further than one past its cap.
+    let filter = errata::store::IssueFilter::default;
+    assert_eq!(
+        server.block_on(server.store.count_issues(filter(), 5)).expect("count"),
+        6
+    );
+    assert_eq!(
+        server
+            .block_on(server.store.count_issues(filter(), 100))
+            .expect("count"),
+        13
+    );
+    assert_eq!(errata::web::view::stream::count_label(1001, 1000), "1,000+");
+}
+
 #[test]
 fn an_issue_opens_by_id_and_by_short_id() {
     let server = spawn_server();

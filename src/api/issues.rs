@@ -9,6 +9,7 @@ use crate::http::{Path, Query, RequestUri, State};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
+use super::issue_page::issue_page;
 use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
 use super::{IssuePath, query, resolve_org, resolve_project};
@@ -244,81 +245,20 @@ async fn list(
         issue_ids,
         conditions,
         sort,
-        // One extra row tells whether a further page exists.
-        limit: limit + 1,
-        offset: cursor.offset,
+        limit,
+        offset: 0,
     };
-    let (issues, link) = if value_paged(sort) && !(cursor.value == 0 && cursor.offset > 0) {
-        value_page(state, uri, filter, cursor, limit).await?
-    } else {
-        let mut issues = state.store.issues(filter).await?;
-        let has_next = issues.len() > limit;
-        issues.truncate(limit);
-        let link = link_header(&state.base_url(), uri, cursor.offset, limit, has_next);
-        (issues, link)
-    };
-    let values = issue_values(state, issues, stats).await?;
+    let page = issue_page(&state.store, filter, cursor).await?;
+    let link = link_header_with(
+        &state.base_url(),
+        uri,
+        (&page.prev.cursor, page.prev.exists),
+        (&page.next.cursor, page.next.exists),
+    );
+    let values = issue_values(state, page.issues, stats).await?;
     let mut response = Json(values).into_response();
     response.headers_mut().insert(header::LINK, link);
     Ok(response)
-}
-
-/// Orders whose values only grow as events arrive page by value (Sentry's value cursors), so
-/// that paging stays correct while new events come in. Counts page by offset.
-fn value_paged(sort: IssueSort) -> bool {
-    matches!(sort, IssueSort::Date | IssueSort::New)
-}
-
-/// One page by value cursor, and its `Link` header.
-async fn value_page(
-    state: &AppState,
-    uri: &Uri,
-    filter: IssueFilter,
-    cursor: Cursor,
-    limit: usize,
-) -> Result<(Vec<Issue>, HeaderValue), ApiError> {
-    let sort = filter.sort;
-    let start = (cursor.value > 0).then_some(cursor.value);
-    let is_prev = cursor.is_prev && start.is_some();
-    let mut issues = match start {
-        Some(value) => state.store.issues_by_value(filter, value, is_prev).await?,
-        None => {
-            let filter = IssueFilter { offset: 0, ..filter };
-            state.store.issues(filter).await?
-        }
-    };
-    let more = issues.len() > limit;
-    if more {
-        if is_prev {
-            issues.remove(0);
-        } else {
-            issues.truncate(limit);
-        }
-    }
-    // Going forward, `more` says whether a next page exists and any cursor means one before;
-    // going back, `more` says whether an earlier page exists and the page we came from follows.
-    let (has_prev, has_next) = if is_prev { (more, true) } else { (start.is_some(), more) };
-    let ties = |value: i64| issues.iter().filter(|i| sort.value_of(i) == value).count();
-    let next = match issues.last() {
-        Some(last) => {
-            let value = sort.value_of(last);
-            let mut offset = ties(value);
-            if !is_prev && start == Some(value) {
-                offset += cursor.offset;
-            }
-            format!("{value}:{offset}:0")
-        }
-        None => format!("{}:{}:0", cursor.value, cursor.offset),
-    };
-    let prev = match issues.first() {
-        Some(first) => {
-            let value = sort.value_of(first);
-            format!("{value}:{}:1", ties(value))
-        }
-        None => format!("{}:{}:1", cursor.value, cursor.offset),
-    };
-    let link = link_header_with(&state.base_url(), uri, (&prev, has_prev), (&next, has_next));
-    Ok((issues, link))
 }
 
 /// Org lists: `statsPeriod` is a search window over last seen, or `start`/`end`.

@@ -7,6 +7,7 @@ pub mod discover;
 pub mod events;
 pub mod events_stats;
 pub mod grouping;
+pub mod issue_page;
 pub mod issues;
 pub mod notes;
 pub mod openapi;

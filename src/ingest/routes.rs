@@ -3,7 +3,7 @@
 //! metadata and hand the body on; the work happens in `process` and `store`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +24,8 @@ use super::sourcemaps;
 use crate::errors::IngestError;
 use crate::event::sourcemap;
 use crate::http::{
-    HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode, header,
+    HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode,
+    client_ip, header,
 };
 use crate::state::AppState;
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
@@ -102,13 +103,6 @@ async fn method_not_allowed() -> Response {
     IngestError::MethodNotAllowed.into_response()
 }
 
-/// The peer's address; a connection without one (not TCP) counts as unspecified.
-fn peer_of(request: &HttpRequest) -> SocketAddr {
-    request
-        .peer_addr()
-        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
-}
-
 async fn envelope_route(
     State(state): State<AppState>,
     Path(project): Path<String>,
@@ -119,7 +113,7 @@ async fn envelope_route(
     let request = Request {
         endpoint: Endpoint::Envelope,
         project_path: Some(&project),
-        peer: peer_of(&http),
+        client: client_ip(&http, &state.trusted_proxies),
         query: query.as_deref(),
         headers: http.headers(),
     };
@@ -137,7 +131,7 @@ async fn store_route(
     let request = Request {
         endpoint: Endpoint::Store,
         project_path: Some(&project),
-        peer: peer_of(&http),
+        client: client_ip(&http, &state.trusted_proxies),
         query: query.as_deref(),
         headers: http.headers(),
     };
@@ -155,7 +149,7 @@ async fn tunnel_route(
     let request = Request {
         endpoint: Endpoint::Envelope,
         project_path: None,
-        peer: peer_of(&http),
+        client: client_ip(&http, &state.trusted_proxies),
         query: query.as_deref(),
         headers: http.headers(),
     };
@@ -181,7 +175,7 @@ pub async fn prefixed(
     state: &AppState,
     project: &str,
     endpoint: Endpoint,
-    peer: SocketAddr,
+    client: IpAddr,
     method: &Method,
     query: Option<&str>,
     headers: &HeaderMap,
@@ -196,7 +190,7 @@ pub async fn prefixed(
     let request = Request {
         endpoint,
         project_path: Some(project),
-        peer,
+        client,
         query,
         headers,
     };
@@ -259,7 +253,8 @@ pub struct Request<'a> {
     pub endpoint: Endpoint,
     /// The project id from the path; `None` on the tunnel route.
     pub project_path: Option<&'a str>,
-    pub peer: SocketAddr,
+    /// The client's address (`http::client_ip`): the inferred user address of its events.
+    pub client: IpAddr,
     pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
 }
@@ -373,7 +368,7 @@ async fn ingest(state: &AppState, request: Request<'_>, body: &mut Body) -> Resu
     }
 
     let received_at = now_secs();
-    let client_ip = request.peer.ip().to_string();
+    let client_ip = request.client.to_string();
     let ctx = |project_id, key| Ctx {
         state,
         announced: &announced,

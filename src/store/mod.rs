@@ -421,6 +421,12 @@ impl Store {
         dispatch!(self, b => b.issues_by_value(filter, value, is_prev).await)
     }
 
+    /// How many issues match `filter`, counted no further than `cap + 1` (so a result
+    /// above `cap` means "more than `cap`"); its page and order are ignored.
+    pub async fn count_issues(&self, filter: IssueFilter, cap: usize) -> Result<usize, StoreError> {
+        dispatch!(self, b => b.count_issues(filter, cap).await)
+    }
+
     pub async fn issue(&self, id: i64) -> Result<Issue, StoreError> {
         dispatch!(self, b => b.issue(id).await)
     }

@@ -14,7 +14,7 @@ use super::csrf::{Form, MAX_FORM_BYTES, is_urlencoded, read_bounded};
 use super::layout::{Chrome, render, render_status, see_other};
 use super::session::{CookiePolicy, LOGIN_CSRF_COOKIE, Viewer, cookie, new_secret, session_hash, viewer_of};
 use super::{LocalPath, WebError, password};
-use crate::http::{State, StatusCode};
+use crate::http::{State, StatusCode, client_ip};
 use crate::state::AppState;
 use crate::store::{now_us, token_hash};
 
@@ -99,10 +99,7 @@ async fn login(State(state): State<AppState>, req: HttpRequest, body: web::Paylo
         return Err(WebError::BadCsrf);
     }
     let email_key = format!("email:{}", fields.email.trim().to_lowercase());
-    let peer_key = format!(
-        "peer:{}",
-        req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
-    );
+    let peer_key = format!("peer:{}", client_ip(&req, &state.trusted_proxies));
     let keys = [email_key.as_str(), peer_key.as_str()];
     let throttle = &state.sign_in_throttle;
     if !throttle.allows(&keys, Instant::now()) {

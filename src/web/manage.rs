@@ -14,6 +14,7 @@ pub enum UserCommand {
     Create { email: String, role: Role },
     List,
     SetRole { user: String, role: Role },
+    SetPassword { user: String },
     Delete { user: String },
 }
 
@@ -35,6 +36,17 @@ pub async fn run(store: Store, cmd: UserCommand) -> anyhow::Result<()> {
             let user = find(&store, &user).await?;
             let user = store.set_user_role(user.id, role).await?;
             println!("{}\t{}\t{}", user.id, user.email, user.role);
+        }
+        UserCommand::SetPassword { user } => {
+            let user = find(&store, &user).await?;
+            let password = read_password()?;
+            let hash = password::hash(&password).await?;
+            // No session is kept: whoever signed in with the old password is signed out.
+            store.set_password(user.id, &hash, None).await?;
+            println!(
+                "set the password of user {} ({}); their sessions have ended",
+                user.id, user.email
+            );
         }
         UserCommand::Delete { user } => {
             let user = find(&store, &user).await?;

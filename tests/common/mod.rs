@@ -606,6 +606,11 @@ pub fn database_url_of(dir: &std::path::Path) -> Option<String> {
 
 /// Runs an `errata` command on a data directory: (succeeded, stdout, stderr).
 pub fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    errata_cli_with_input(dir, args, None)
+}
+
+/// As `errata_cli`, with `input` on the command's standard input (a password).
+pub fn errata_cli_with_input(dir: &std::path::Path, args: &[&str], input: Option<&str>) -> (bool, String, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_errata"));
     command
         .args(args)
@@ -614,7 +619,7 @@ pub fn errata_cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String
     if let Some(url) = database_of(dir) {
         command.env("ERRATA_DATABASE_URL", url);
     }
-    let output = wait::output_within(&mut command, wait::COMMAND_LIMIT);
+    let output = wait::output_with_input_within(&mut command, input.map(str::as_bytes), wait::COMMAND_LIMIT);
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),

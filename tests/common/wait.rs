@@ -29,9 +29,14 @@ pub fn wait_for(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
 /// Runs `command` to completion within `limit`, capturing stdout and stderr as
 /// `Command::output` does.
 pub fn output_within(command: &mut Command, limit: Duration) -> Output {
+    output_with_input_within(command, None, limit)
+}
+
+/// As `output_within`, with `input` written to the command's standard input (then closed).
+pub fn output_with_input_within(command: &mut Command, input: Option<&[u8]>, limit: Duration) -> Output {
     let what = format!("{:?}", command.get_program());
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -47,6 +52,10 @@ pub fn output_within(command: &mut Command, limit: Duration) -> Output {
     };
     let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        // A command that exits without reading all of it is not an error here.
+        let _ = std::io::Write::write_all(&mut stdin, input);
+    }
     let status = wait_for(&mut child, limit, &what);
     Output {
         status,

@@ -141,6 +141,18 @@ impl PgStore {
         Ok(issues)
     }
 
+    /// How many issues match `filter`, counted no further than `cap + 1`.
+    pub async fn count_issues(&self, filter: IssueFilter, cap: usize) -> Result<usize, StoreError> {
+        let (sql, args) = search::count_issues_query(&filter, cap);
+        let client = self.pool.get().await.map_err(PgError::from)?;
+        let row = client
+            .query_one(&sql, &text_params(&args))
+            .await
+            .map_err(PgError::from)?;
+        let count: i64 = row.get(0);
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     /// Occurrences per bucket for each issue: `buckets` buckets of `bucket_hours`, ending
     /// with the current one; each bucket keyed by its start in Unix seconds.
     pub async fn issue_stats(

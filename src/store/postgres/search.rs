@@ -168,6 +168,18 @@ pub fn issues_by_value_query(columns: &str, filter: &IssueFilter, value: i64, is
     (sql, args)
 }
 
+/// How many issues match `filter`, counted no further than `cap + 1` (its page and order
+/// are ignored): the query and its parameters.
+pub fn count_issues_query(filter: &IssueFilter, cap: usize) -> (String, Vec<String>) {
+    let mut args = Vec::new();
+    let clause = where_clause(filter, &mut args);
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM issues i WHERE {clause} LIMIT {}) AS matching",
+        bigint(cap.saturating_add(1))
+    );
+    (sql, args)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +312,26 @@ mod tests {
             sql.ends_with("AND i.times_seen <= 42 ORDER BY i.times_seen DESC, i.id DESC LIMIT 5 OFFSET 1"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn a_count_stops_one_past_its_cap_and_ignores_the_page() {
+        let f = IssueFilter {
+            conditions: vec![Condition::Level {
+                values: vec!["error".into()],
+                negate: false,
+            }],
+            limit: 25,
+            offset: 50,
+            ..IssueFilter::default()
+        };
+        let (sql, args) = count_issues_query(&f, 1000);
+        assert!(
+            sql.starts_with("SELECT count(*) FROM (SELECT 1 FROM issues i WHERE TRUE AND "),
+            "{sql}"
+        );
+        assert!(sql.ends_with("LIMIT 1001) AS matching"), "{sql}");
+        assert!(!sql.contains("OFFSET") && !sql.contains("ORDER BY"), "{sql}");
+        assert_eq!(args, ["error"]);
     }
 }

@@ -436,6 +436,10 @@ impl SqliteStore {
             .await
     }
 
+    pub async fn count_issues(&self, filter: IssueFilter, cap: usize) -> Result<usize, StoreError> {
+        self.read(move |c| read::count_issues(c, &filter, cap)).await
+    }
+
     pub async fn issue(&self, id: i64) -> Result<Issue, StoreError> {
         self.read(move |c| read::issue(c, id)).await
     }

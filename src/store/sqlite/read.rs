@@ -193,12 +193,17 @@ pub fn issues_by_value(
     Ok(issues)
 }
 
-/// How many issues match `filter` (ignoring its page).
-pub fn count_issues(conn: &Connection, filter: &IssueFilter) -> Result<i64, StoreError> {
+/// How many issues match `filter` (ignoring its page and order), counting no further than
+/// `cap + 1`: a count past `cap` stops there, so a huge table answers as fast as a page.
+pub fn count_issues(conn: &Connection, filter: &IssueFilter, cap: usize) -> Result<usize, StoreError> {
     let mut args = Vec::new();
     let clause = where_clause(filter, &mut args);
-    let sql = format!("SELECT count(*) FROM issues i WHERE {clause}");
-    Ok(conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?)
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM issues i WHERE {clause} LIMIT {})",
+        cap.saturating_add(1)
+    );
+    let count: i64 = conn.query_row(&sql, params_from_iter(args), |r| r.get(0))?;
+    Ok(usize::try_from(count).unwrap_or(0))
 }
 
 pub fn issue(conn: &Connection, id: i64) -> Result<Issue, StoreError> {

@@ -5,8 +5,11 @@ use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use futures_util::future::try_join_all;
 
 use super::{issue_href, organization};
+use crate::api::issue_page::issue_page;
+use crate::api::pagination::Cursor;
 use crate::api::query;
 use crate::http::{Path, State};
 use crate::ids::ShortId;
@@ -18,7 +21,7 @@ use crate::web::csrf::Form;
 use crate::web::layout::{Chrome, Section, render, see_other};
 use crate::web::session::Viewer;
 use crate::web::view::sparkline::{Sparkline, sparkline};
-use crate::web::view::stream::{PAGE_SIZE, Period, SORTS, StreamQuery, TABS, next_cursor, value_paged};
+use crate::web::view::stream::{PAGE_SIZE, Period, SORTS, StreamQuery, TAB_COUNT_CAP, TABS, count_label};
 use crate::web::view::time::{ago, datetime};
 
 /// A link among several (tabs, sorts), one of them current.
@@ -26,6 +29,12 @@ pub struct Link {
     pub label: &'static str,
     pub href: String,
     pub current: bool,
+}
+
+/// A status tab with how many issues it holds (none when the search does not parse).
+pub struct Tab {
+    pub link: Link,
+    pub count: Option<String>,
 }
 
 pub struct Choice {
@@ -61,12 +70,13 @@ pub struct StreamPage {
     pub sort: &'static str,
     pub period: &'static str,
     pub environment: String,
-    pub tabs: Vec<Link>,
+    pub tabs: Vec<Tab>,
     pub sorts: Vec<Link>,
     pub periods: Vec<Link>,
     pub projects: Vec<Choice>,
     pub rows: Vec<IssueRow>,
     pub error: Option<String>,
+    pub prev: Option<String>,
     pub next: Option<String>,
     pub first: Option<String>,
     pub can_write: bool,
@@ -93,11 +103,18 @@ pub async fn page(
     } else {
         chosen.iter().map(|p| p.id).collect()
     };
-    let (issues, error, next) = match issues_page(&state, &stream, project_ids).await {
-        Ok((issues, next)) => (issues, None, next),
-        Err(WebError::BadRequest(message)) => (Vec::new(), Some(message), None),
+    // The counts run beside the page's own query.
+    let (counts, page) = tokio::join!(
+        tab_counts(&state, &stream, &project_ids),
+        issues_page(&state, &stream, project_ids.clone())
+    );
+    let counts = counts?;
+    let (page, error) = match page {
+        Ok(page) => (page, None),
+        Err(WebError::BadRequest(message)) => (StreamPageRows::default(), Some(message)),
         Err(e) => return Err(e),
     };
+    let StreamPageRows { issues, prev, next } = page;
     let rows = rows(&state, &org.slug, &all_projects, issues, stream.period).await?;
     let base = format!("/organizations/{}/issues/", org.slug);
     let current_href = format!("{base}{}", stream.cursor_href(&stream.cursor));
@@ -112,10 +129,14 @@ pub async fn page(
         environment: stream.environment.clone(),
         tabs: TABS
             .iter()
-            .map(|(label, term)| Link {
-                label,
-                href: format!("{base}{}", stream.tab_href(term)),
-                current: tab == *term,
+            .enumerate()
+            .map(|(i, (label, term))| Tab {
+                link: Link {
+                    label,
+                    href: format!("{base}{}", stream.tab_href(term)),
+                    current: tab == *term,
+                },
+                count: counts.as_ref().and_then(|c| c.get(i).cloned()),
             })
             .collect(),
         sorts: SORTS
@@ -144,6 +165,7 @@ pub async fn page(
             .collect(),
         rows,
         error,
+        prev: prev.map(|c| format!("{base}{}", stream.cursor_href(&c))),
         next: next.map(|c| format!("{base}{}", stream.cursor_href(&c))),
         first: (!stream.cursor.is_empty()).then(|| format!("{base}{}", stream.cursor_href(""))),
         can_write: viewer.role.can_write(),
@@ -151,45 +173,85 @@ pub async fn page(
     Ok(render(&page))
 }
 
-/// One page of the stream and the cursor of the next one. A search the parser refuses is
-/// a `BadRequest` the page shows above an empty list.
+/// One page of the stream's issues and the cursors of the pages either side that exist.
+#[derive(Default)]
+struct StreamPageRows {
+    issues: Vec<Issue>,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+/// One page of the stream, paged as the API's issue list is. A search the parser refuses
+/// is a `BadRequest` the page shows above an empty list.
 async fn issues_page(
     state: &AppState,
     stream: &StreamQuery,
     project_ids: Vec<i64>,
-) -> Result<(Vec<Issue>, Option<String>), WebError> {
+) -> Result<StreamPageRows, WebError> {
     if project_ids.is_empty() {
-        return Ok((Vec::new(), None));
+        return Ok(StreamPageRows::default());
     }
-    let mut conditions = query::parse(&stream.query, now_us()).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    if !stream.environment.is_empty() {
-        conditions.push(Condition::Environment {
-            values: vec![stream.environment.clone()],
-            negate: false,
-        });
-    }
-    let cursor = crate::api::pagination::Cursor::parse(Some(&stream.cursor))
+    let conditions = search_conditions(stream, &stream.query, now_us())?;
+    let cursor = Cursor::parse(Some(&stream.cursor))
         .map_err(|_| WebError::BadRequest("The page cursor is malformed.".into()))?;
     let filter = IssueFilter {
         project_ids,
         issue_ids: Vec::new(),
         conditions,
         sort: stream.sort,
-        // One extra row tells whether a further page exists.
-        limit: PAGE_SIZE + 1,
-        offset: cursor.offset,
+        limit: PAGE_SIZE,
+        offset: 0,
     };
-    let mut issues = if value_paged(stream.sort) && cursor.value > 0 {
-        state.store.issues_by_value(filter, cursor.value, false).await?
-    } else {
-        state.store.issues(filter).await?
-    };
-    let more = issues.len() > PAGE_SIZE;
-    issues.truncate(PAGE_SIZE);
-    let next = more
-        .then(|| next_cursor(stream.sort, &issues, (cursor.value, cursor.offset)))
-        .flatten();
-    Ok((issues, next))
+    let page = issue_page(&state.store, filter, cursor).await?;
+    Ok(StreamPageRows {
+        issues: page.issues,
+        prev: page.prev.exists.then_some(page.prev.cursor),
+        next: page.next.exists.then_some(page.next.cursor),
+    })
+}
+
+/// How many issues each status tab holds under the current search, projects and
+/// environment, as labels ("1,000+" past the cap); none when the search does not parse.
+async fn tab_counts(
+    state: &AppState,
+    stream: &StreamQuery,
+    project_ids: &[i64],
+) -> Result<Option<Vec<String>>, WebError> {
+    let now = now_us();
+    if search_conditions(stream, &stream.query, now).is_err() {
+        return Ok(None);
+    }
+    if project_ids.is_empty() {
+        return Ok(Some(TABS.iter().map(|_| count_label(0, TAB_COUNT_CAP)).collect()));
+    }
+    let mut filters = Vec::with_capacity(TABS.len());
+    for (_, term) in TABS {
+        let Ok(conditions) = search_conditions(stream, &stream.tab_query(term), now) else {
+            return Ok(None);
+        };
+        filters.push(IssueFilter {
+            project_ids: project_ids.to_vec(),
+            conditions,
+            ..IssueFilter::default()
+        });
+    }
+    // At once: each is a bounded scan of its own on the read pool.
+    let counts = try_join_all(filters.into_iter().map(|f| state.store.count_issues(f, TAB_COUNT_CAP))).await?;
+    Ok(Some(
+        counts.into_iter().map(|c| count_label(c, TAB_COUNT_CAP)).collect(),
+    ))
+}
+
+/// The conditions of a stream search: the parsed `query` and the environment filter.
+fn search_conditions(stream: &StreamQuery, query: &str, now: i64) -> Result<Vec<Condition>, WebError> {
+    let mut conditions = query::parse(query, now).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    if !stream.environment.is_empty() {
+        conditions.push(Condition::Environment {
+            values: vec![stream.environment.clone()],
+            negate: false,
+        });
+    }
+    Ok(conditions)
 }
 
 async fn rows(

@@ -2,12 +2,15 @@
 //! sort, project, environment, sparkline period, cursor) and the links that change one
 //! of them. The search text is parsed by the API's own parser (`api::query`).
 
-use crate::store::{Issue, IssueSort};
+use crate::store::IssueSort;
 
 /// Issues per page of the stream.
 pub const PAGE_SIZE: usize = 25;
 /// The stream's search when the address has none, as in Sentry.
 pub const DEFAULT_QUERY: &str = "is:unresolved";
+/// A status tab counts its issues up to this many and shows "1,000+" past it, so a huge
+/// table costs no more than a bounded scan per tab.
+pub const TAB_COUNT_CAP: usize = 1_000;
 /// Longest search text accepted (the parser bounds the rest).
 pub const MAX_QUERY: usize = 1_000;
 
@@ -145,10 +148,14 @@ impl StreamQuery {
         format!("?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
     }
 
+    /// The search of a status tab (`term` from `TABS`): the rest of this search under it.
+    pub fn tab_query(&self, term: &str) -> String {
+        join(term, &self.text())
+    }
+
     /// The link of a status tab (`term` from `TABS`), keeping the rest of the search.
     pub fn tab_href(&self, term: &str) -> String {
-        let query = join(term, &self.text());
-        self.href_with(&query, self.sort_key(), self.period.key(), "")
+        self.href_with(&self.tab_query(term), self.sort_key(), self.period.key(), "")
     }
 
     pub fn sort_href(&self, sort: &str) -> String {
@@ -184,25 +191,26 @@ fn without_status(query: &str) -> String {
         .join(" ")
 }
 
-/// The cursor of the page after `page` (a full page of `issues` in `sort` order), in the
-/// API's format: by value for last/first seen (stable while events arrive), by offset
-/// for counts. `from` is the cursor this page was read with.
-pub fn next_cursor(sort: IssueSort, page: &[Issue], from: (i64, usize)) -> Option<String> {
-    let last = page.last()?;
-    if !value_paged(sort) {
-        return Some(format!("0:{}:0", from.1 + page.len()));
+/// A status tab's count: exact up to `cap`, "1,000+" past it (the store counts no further).
+pub fn count_label(count: usize, cap: usize) -> String {
+    if count > cap {
+        format!("{}+", thousands(cap))
+    } else {
+        thousands(count)
     }
-    let value = sort.value_of(last);
-    let mut ties = page.iter().filter(|i| sort.value_of(i) == value).count();
-    if from.0 == value {
-        ties += from.1;
-    }
-    Some(format!("{value}:{ties}:0"))
 }
 
-/// Orders whose values only grow as events arrive page by value.
-pub fn value_paged(sort: IssueSort) -> bool {
-    matches!(sort, IssueSort::Date | IssueSort::New)
+/// `n` with a comma between each group of three digits.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -252,39 +260,19 @@ mod tests {
         assert!(StreamQuery::parse(&params(&[("query", &"x".repeat(MAX_QUERY + 1))])).is_err());
     }
 
-    fn issue(id: i64, last_seen: i64, times_seen: i64) -> Issue {
-        Issue {
-            id,
-            project_id: 1,
-            short_id: id,
-            title: String::new(),
-            culprit: None,
-            location: None,
-            level: "error".into(),
-            kind: "error".into(),
-            platform: None,
-            metadata: serde_json::Value::Null,
-            status: crate::ids::IssueStatus::Unresolved,
-            substatus: None,
-            status_details: serde_json::Value::Null,
-            first_seen: 0,
-            last_seen,
-            times_seen,
-            user_count: 0,
-            first_release: None,
-            last_release: None,
-            grouping_config: String::new(),
-        }
+    #[test]
+    fn tab_counts_are_grouped_by_thousands_and_capped() {
+        assert_eq!(count_label(0, 1000), "0");
+        assert_eq!(count_label(999, 1000), "999");
+        assert_eq!(count_label(1000, 1000), "1,000");
+        assert_eq!(count_label(1001, 1000), "1,000+");
+        assert_eq!(count_label(1_234_567, 10_000_000), "1,234,567");
     }
 
     #[test]
-    fn next_cursors_count_ties_at_the_page_edge() {
-        let page = vec![issue(1, 30, 1), issue(2, 20, 1), issue(3, 20, 1)];
-        assert_eq!(next_cursor(IssueSort::Date, &page, (0, 0)).as_deref(), Some("20:2:0"));
-        // A page that started inside the same run of ties skips those too.
-        let page = vec![issue(4, 20, 1)];
-        assert_eq!(next_cursor(IssueSort::Date, &page, (20, 2)).as_deref(), Some("20:3:0"));
-        assert_eq!(next_cursor(IssueSort::Freq, &page, (0, 50)).as_deref(), Some("0:51:0"));
-        assert_eq!(next_cursor(IssueSort::Freq, &[], (0, 0)), None);
+    fn a_tab_query_swaps_the_status_and_keeps_the_rest() {
+        let q = StreamQuery::parse(&params(&[("query", "is:ignored level:error")])).expect("parses");
+        assert_eq!(q.tab_query("is:unresolved"), "is:unresolved level:error");
+        assert_eq!(q.tab_query(""), "level:error");
     }
 }
