@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/postgres/0006_issue_activity.sql"),
     include_str!("../../../schema/postgres/0007_releases_artifacts.sql"),
     include_str!("../../../schema/postgres/0008_users_sessions.sql"),
+    include_str!("../../../schema/postgres/0009_issues_by_status.sql"),
 ];
 
 /// Advisory lock key of schema changes (ASCII "errata" and 1). Advisory locks are scoped to

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0006_issue_activity.sql"),
     include_str!("../../../schema/0007_releases_artifacts.sql"),
     include_str!("../../../schema/0008_users_sessions.sql"),
+    include_str!("../../../schema/0009_issues_by_status.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {
