@@ -172,8 +172,8 @@ impl RuleForm {
     /// The minimum-level select's options, this form's marked.
     pub fn level_choices(&self) -> Vec<Choice> {
         LEVELS
-            .iter()
-            .map(|l| Choice::new(*l, *l == self.min_level.trim()))
+            .into_iter()
+            .map(|l| Choice::new(l, l == self.min_level.trim()))
             .collect()
     }
 
@@ -302,16 +302,16 @@ impl ChannelForm {
     /// The SMTP security select's options, this form's marked.
     pub fn security_choices(&self) -> Vec<Choice> {
         ["starttls", "tls", "none"]
-            .iter()
-            .map(|s| Choice::new(*s, *s == self.security.trim()))
+            .into_iter()
+            .map(|s| Choice::new(s, s == self.security.trim()))
             .collect()
     }
 
     /// The type select's options, this form's marked.
     pub fn type_choices(&self) -> Vec<Choice> {
         CHANNEL_TYPES
-            .iter()
-            .map(|t| Choice::new(*t, *t == self.kind.trim()))
+            .into_iter()
+            .map(|t| Choice::new(t, t == self.kind.trim()))
             .collect()
     }
 
