@@ -89,3 +89,7 @@ mod web_auth;
 #[allow(dead_code, unused_imports)]
 #[path = "web_pages.rs"]
 mod web_pages;
+
+#[allow(dead_code, unused_imports)]
+#[path = "web_alerts.rs"]
+mod web_alerts;

@@ -10,7 +10,10 @@ use super::serialize::iso;
 use super::{resolve_org, resolve_project};
 use crate::errors::ApiError;
 use crate::http::{IntoResponse, Json, Path, Query, Response, State, StatusCode};
-use crate::notify::model::{Channel, ChannelId, ChannelKind, Filters, Notification, Rule, RuleId, Secret, Trigger};
+use crate::notify::model::{
+    Channel, ChannelId, ChannelKind, Filters, Notification, Rule, RuleId, Secret, Trigger, channel_from_fields,
+    merged_channel_fields,
+};
 use crate::state::AppState;
 use crate::store::{DeliveryFilter, NewChannel, Organization, Project, StoreError};
 
@@ -62,16 +65,12 @@ pub fn channel_json(c: &Channel) -> Value {
     out
 }
 
-/// Parses a channel body (`{"name", "type", …the type's fields}`); a webhook without a
-/// secret gets a random one, returned with the flag that it was made here.
+/// Parses a channel body (`{"name", "type", …the type's fields}`) with the one parse the web
+/// form uses too; a webhook without a secret gets a random one, returned with the flag that
+/// it was made here.
 fn parse_channel(organization_id: i64, body: Value) -> Result<(NewChannel, Option<String>), ApiError> {
     let Value::Object(mut fields) = body else {
         return Err(ApiError::BadRequest("the body must be a JSON object".into()));
-    };
-    let name = match fields.remove("name") {
-        Some(Value::String(n)) if !n.trim().is_empty() => n,
-        Some(_) => return Err(bad("name", "must be a non-empty string")),
-        None => return Err(bad("name", "is required")),
     };
     let mut generated = None;
     if fields.get("type").and_then(Value::as_str) == Some("webhook") && !fields.contains_key("secret") {
@@ -79,24 +78,12 @@ fn parse_channel(organization_id: i64, body: Value) -> Result<(NewChannel, Optio
         fields.insert("secret".into(), Value::String(secret.clone()));
         generated = Some(secret);
     }
-    let kind: ChannelKind = serde_json::from_value(Value::Object(fields)).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "invalid channel: {e} (type is one of webhook, slack, discord, teams, ntfy, email)"
-        ))
-    })?;
+    let (name, kind) = channel_from_fields(fields).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let new = NewChannel {
         organization_id,
         name,
         kind,
     };
-    Channel {
-        id: ChannelId(0),
-        organization_id,
-        name: new.name.clone(),
-        kind: new.kind.clone(),
-    }
-    .validate()
-    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok((new, generated))
 }
 
@@ -166,18 +153,11 @@ pub async fn channel_update(
     let body = body_json(&body)?;
     let org = resolve_org(&state, &caller, &org).await?;
     let existing = org_channel(&state, &org, &channel).await?;
-    // Fields left out keep their value (a secret need not be sent again to rename).
-    let mut merged = serde_json::to_value(&existing.kind).map_err(|_| ApiError::Internal)?;
-    merged["name"] = Value::String(existing.name.clone());
     let Value::Object(changes) = body else {
         return Err(ApiError::BadRequest("the body must be a JSON object".into()));
     };
-    if changes.get("type").is_some_and(|t| Some(t) != merged.get("type")) {
-        return Err(bad("type", "cannot change; create a new channel"));
-    }
-    if let Some(fields) = merged.as_object_mut() {
-        fields.extend(changes);
-    }
+    let merged =
+        Value::Object(merged_channel_fields(&existing, changes).map_err(|e| ApiError::BadRequest(e.to_string()))?);
     let (new, _) = parse_channel(org.id, merged)?;
     let channel = state
         .store
@@ -199,13 +179,32 @@ pub async fn channel_delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Sends a made-up notification through `channel` now; the answer is the attempt's status
-/// only, never what the receiver said. It bypasses the outbox on purpose (one attempt while
-/// the caller waits, nothing to retry or fold), so it is not in the delivery history: the
-/// answer is its record, as the API description says.
-async fn test_one(state: &AppState, channel: &Channel, rule: RuleId, project: Option<&Project>) -> Value {
+/// What one test send did: the attempt's status only, never what the receiver said.
+pub struct TestResult {
+    pub channel: ChannelId,
+    /// The attempt's outcome label (`200`, `timeout`, `refused`…), or `unavailable` when no
+    /// sender runs.
+    pub outcome: String,
+    pub delivered: bool,
+}
+
+impl TestResult {
+    fn to_json(&self) -> Value {
+        json!({"channel": self.channel.0.to_string(), "outcome": self.outcome, "delivered": self.delivered})
+    }
+}
+
+/// Sends a made-up notification through `channel` now. It bypasses the outbox on purpose
+/// (one attempt while the caller waits, nothing to retry or fold), so it is not in the
+/// delivery history: the answer is its record, as the API description says. The web pages
+/// send their tests through here too.
+pub async fn test_channel(state: &AppState, channel: &Channel, rule: RuleId, project: Option<&Project>) -> TestResult {
     let Some(sender) = state.notifier.get() else {
-        return json!({"channel": channel.id.0.to_string(), "outcome": "unavailable", "delivered": false});
+        return TestResult {
+            channel: channel.id,
+            outcome: "unavailable".into(),
+            delivered: false,
+        };
     };
     let (project_id, project_slug, org_slug) = match project {
         Some(p) => (p.id, p.slug.clone(), p.organization_slug.clone()),
@@ -224,7 +223,11 @@ async fn test_one(state: &AppState, channel: &Channel, rule: RuleId, project: Op
     let outcome = sender.attempt(channel, &n).await;
     let delivered =
         matches!(outcome, crate::notify::policy::AttemptOutcome::Status { code, .. } if (200..300).contains(&code));
-    json!({"channel": channel.id.0.to_string(), "outcome": outcome.label(), "delivered": delivered})
+    TestResult {
+        channel: channel.id,
+        outcome: outcome.label().to_string(),
+        delivered,
+    }
 }
 
 pub async fn channel_test(
@@ -235,7 +238,7 @@ pub async fn channel_test(
     caller.require("project:write")?;
     let org = resolve_org(&state, &caller, &org).await?;
     let channel = org_channel(&state, &org, &channel).await?;
-    Ok(Json(test_one(&state, &channel, RuleId(0), None).await))
+    Ok(Json(test_channel(&state, &channel, RuleId(0), None).await.to_json()))
 }
 
 // ---------------------------------------------------------------- rules
@@ -295,17 +298,22 @@ impl RuleBody {
         if let Some(enabled) = self.enabled {
             rule.enabled = enabled;
         }
-        if rule.name.trim().is_empty() {
-            return Err(bad("name", "is required"));
-        }
-        if rule.triggers.is_empty() {
-            return Err(bad("triggers", "at least one of new-issue, regression, escalation:N/M"));
-        }
-        if rule.channels.is_empty() {
-            return Err(bad("channels", "at least one channel id"));
-        }
         Ok(rule)
     }
+}
+
+/// The rule if it passes the one check the web form's rules pass too ([`Rule::check`]),
+/// against the channels of the project's organization.
+async fn checked(state: &AppState, organization_id: i64, rule: Rule) -> Result<Rule, ApiError> {
+    let channels: Vec<ChannelId> = state
+        .store
+        .alert_channels(organization_id)
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    rule.check(&channels).map_err(|r| bad(r.field, &r.message))?;
+    Ok(rule)
 }
 
 fn parse_rule_body(body: &[u8]) -> Result<RuleBody, ApiError> {
@@ -340,7 +348,7 @@ pub async fn rule_create(
 ) -> Result<Response, ApiError> {
     caller.require("project:write")?;
     let body = parse_rule_body(&body)?;
-    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
+    let (org, project) = resolve_project(&state, &caller, &org, &project).await?;
     let rule = body.apply(Rule {
         id: RuleId(0),
         project_id: project.id,
@@ -351,6 +359,7 @@ pub async fn rule_create(
         interval_secs: crate::notify::model::DEFAULT_INTERVAL_SECS,
         enabled: true,
     })?;
+    let rule = checked(&state, org.id, rule).await?;
     let rule = state.store.create_alert_rule(rule).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(rule_json(&rule))).into_response())
 }
@@ -373,8 +382,9 @@ pub async fn rule_update(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("project:write")?;
     let body = parse_rule_body(&body)?;
-    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
+    let (org, project) = resolve_project(&state, &caller, &org, &project).await?;
     let rule = body.apply(project_rule(&state, &project, &rule).await?)?;
+    let rule = checked(&state, org.id, rule).await?;
     let rule = state.store.update_alert_rule(rule).await.map_err(store_error)?;
     Ok(Json(rule_json(&rule)))
 }
@@ -403,7 +413,7 @@ pub async fn rule_test(
     let mut results = Vec::new();
     for id in &rule.channels {
         let channel = state.store.alert_channel(*id).await?;
-        results.push(test_one(&state, &channel, rule.id, Some(&project)).await);
+        results.push(test_channel(&state, &channel, rule.id, Some(&project)).await.to_json());
     }
     Ok(Json(json!({"rule": rule.id.0.to_string(), "results": results})))
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::NotifyError;
 use super::door::ReceiverUrl;
@@ -238,6 +239,122 @@ pub struct Rule {
 /// Half an hour between two notifications about one issue from one rule.
 pub const DEFAULT_INTERVAL_SECS: u32 = 30 * 60;
 
+/// Longest rule name, in characters.
+pub const MAX_RULE_NAME_CHARS: usize = 200;
+/// Most channels one rule may tell.
+pub const MAX_RULE_CHANNELS: usize = 50;
+/// Most values in one filter list (levels, environments, releases, tags).
+pub const MAX_FILTER_VALUES: usize = 100;
+/// Longest filter value (an environment, a release, a tag's key or value), in characters.
+pub const MAX_FILTER_VALUE_CHARS: usize = 200;
+/// Longest storm-control interval: a week.
+pub const MAX_INTERVAL_SECS: u32 = 7 * 24 * 60 * 60;
+
+/// Why a rule was refused: the field as the API names it, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RuleRefusal {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn refuse(field: &'static str, message: impl Into<String>) -> RuleRefusal {
+    RuleRefusal {
+        field,
+        message: message.into(),
+    }
+}
+
+impl Rule {
+    /// The one check every rule passes before it is stored, whether it came from the API,
+    /// the web form or the CLI: a name, at least one trigger (escalations within their
+    /// bounds), at least one channel and each of them one of `organization_channels` (the
+    /// project's organization's), and every list and number bounded.
+    pub fn check(&self, organization_channels: &[ChannelId]) -> Result<(), RuleRefusal> {
+        if self.name.trim().is_empty() {
+            return Err(refuse("name", "is required"));
+        }
+        if self.name.chars().count() > MAX_RULE_NAME_CHARS {
+            return Err(refuse("name", format!("at most {MAX_RULE_NAME_CHARS} characters")));
+        }
+        if self.triggers.is_empty() {
+            return Err(refuse(
+                "triggers",
+                "at least one of new-issue, regression, escalation:N/M",
+            ));
+        }
+        for trigger in &self.triggers {
+            if let Trigger::Escalation { count, minutes } = *trigger {
+                Trigger::escalation(count, minutes).map_err(|e| refuse("triggers", e.to_string()))?;
+            }
+        }
+        if self.channels.is_empty() {
+            return Err(refuse("channels", "at least one channel id"));
+        }
+        if self.channels.len() > MAX_RULE_CHANNELS {
+            return Err(refuse("channels", format!("at most {MAX_RULE_CHANNELS} channels")));
+        }
+        if let Some(stranger) = self.channels.iter().find(|c| !organization_channels.contains(c)) {
+            return Err(refuse(
+                "channels",
+                format!("channel {} does not exist in the project's organization", stranger.0),
+            ));
+        }
+        if self.interval_secs > MAX_INTERVAL_SECS {
+            return Err(refuse(
+                "intervalSecs",
+                format!("at most {MAX_INTERVAL_SECS} seconds (a week)"),
+            ));
+        }
+        self.filters.check()
+    }
+}
+
+impl Filters {
+    /// Bounds every list and value, and refuses empty values (which would match nothing).
+    fn check(&self) -> Result<(), RuleRefusal> {
+        let values = |name: &str, list: &[String]| -> Result<(), RuleRefusal> {
+            if list.len() > MAX_FILTER_VALUES {
+                return Err(refuse("filters", format!("{name}: at most {MAX_FILTER_VALUES} values")));
+            }
+            if list.iter().any(|v| v.trim().is_empty()) {
+                return Err(refuse("filters", format!("{name}: a value is empty")));
+            }
+            if let Some(long) = list.iter().find(|v| v.chars().count() > MAX_FILTER_VALUE_CHARS) {
+                return Err(refuse(
+                    "filters",
+                    format!("{name}: {long:.40?}… is longer than {MAX_FILTER_VALUE_CHARS} characters"),
+                ));
+            }
+            Ok(())
+        };
+        if self.levels.len() > MAX_FILTER_VALUES {
+            return Err(refuse("filters", format!("levels: at most {MAX_FILTER_VALUES} values")));
+        }
+        values("environments", &self.environments)?;
+        values("releases", &self.releases)?;
+        if self.tags.len() > MAX_FILTER_VALUES {
+            return Err(refuse("filters", format!("tags: at most {MAX_FILTER_VALUES} values")));
+        }
+        let keys: Vec<String> = self.tags.iter().map(|t| t.key.clone()).collect();
+        values("tags", &keys)?;
+        if let Some(long) = self
+            .tags
+            .iter()
+            .find(|t| t.value.chars().count() > MAX_FILTER_VALUE_CHARS)
+        {
+            return Err(refuse(
+                "filters",
+                format!(
+                    "tags: the value of {:.40?} is longer than {MAX_FILTER_VALUE_CHARS} characters",
+                    long.key
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn default_interval_secs() -> u32 {
     DEFAULT_INTERVAL_SECS
 }
@@ -324,6 +441,52 @@ impl Channel {
             _ => Ok(()),
         }
     }
+}
+
+/// Reads a channel from its fields as the API's body and the web form both give them
+/// (`name`, `type` and the type's own fields) and checks it with [`Channel::validate`]: the
+/// one parse every new or changed channel passes.
+pub fn channel_from_fields(mut fields: Map<String, Value>) -> Result<(String, ChannelKind), NotifyError> {
+    let name = match fields.remove("name") {
+        Some(Value::String(n)) if !n.trim().is_empty() => n.trim().to_string(),
+        Some(Value::String(_)) | None => return Err(NotifyError::Invalid("a channel needs a name".into())),
+        Some(_) => return Err(NotifyError::Invalid("name: must be a string".into())),
+    };
+    if name.chars().count() > MAX_RULE_NAME_CHARS {
+        return Err(NotifyError::Invalid(format!(
+            "name: at most {MAX_RULE_NAME_CHARS} characters"
+        )));
+    }
+    let kind: ChannelKind = serde_json::from_value(Value::Object(fields)).map_err(|e| {
+        NotifyError::Invalid(format!(
+            "invalid channel: {e} (type is one of webhook, slack, discord, teams, ntfy, email)"
+        ))
+    })?;
+    Channel {
+        id: ChannelId(0),
+        organization_id: 0,
+        name: name.clone(),
+        kind: kind.clone(),
+    }
+    .validate()?;
+    Ok((name, kind))
+}
+
+/// The fields of `existing` with `changes` over them, for an update: a field left out keeps
+/// its value, so a secret need not be sent again to rename a channel. The type cannot change.
+pub fn merged_channel_fields(
+    existing: &Channel,
+    changes: Map<String, Value>,
+) -> Result<Map<String, Value>, NotifyError> {
+    let Ok(Value::Object(mut merged)) = serde_json::to_value(&existing.kind) else {
+        return Err(NotifyError::Invalid("the stored channel cannot be read".into()));
+    };
+    if changes.get("type").is_some_and(|t| Some(t) != merged.get("type")) {
+        return Err(NotifyError::Invalid("type: cannot change; create a new channel".into()));
+    }
+    merged.insert("name".into(), Value::String(existing.name.clone()));
+    merged.extend(changes);
+    Ok(merged)
 }
 
 impl ChannelKind {
@@ -600,6 +763,121 @@ mod tests {
             assert!(Trigger::parse_list(bad).is_err(), "{bad:?} should not parse");
         }
         assert!("escalation:1/20000".parse::<Trigger>().is_err());
+    }
+
+    #[test]
+    fn rules_are_checked_once_for_the_api_and_the_pages() {
+        let ok = Rule {
+            id: RuleId(0),
+            project_id: 1,
+            name: "ops".into(),
+            triggers: vec![Trigger::NewIssue],
+            filters: Filters::default(),
+            channels: vec![ChannelId(3)],
+            interval_secs: DEFAULT_INTERVAL_SECS,
+            enabled: true,
+        };
+        let org = [ChannelId(3), ChannelId(4)];
+        assert_eq!(ok.check(&org), Ok(()));
+        let field = |rule: Rule| rule.check(&org).unwrap_err().field;
+        assert_eq!(
+            field(Rule {
+                name: " ".into(),
+                ..ok.clone()
+            }),
+            "name"
+        );
+        assert_eq!(
+            field(Rule {
+                name: "x".repeat(201),
+                ..ok.clone()
+            }),
+            "name"
+        );
+        assert_eq!(
+            field(Rule {
+                triggers: vec![],
+                ..ok.clone()
+            }),
+            "triggers"
+        );
+        assert_eq!(
+            field(Rule {
+                triggers: vec![Trigger::Escalation { count: 5, minutes: 0 }],
+                ..ok.clone()
+            }),
+            "triggers",
+            "an escalation built without its constructor is still bounded"
+        );
+        assert_eq!(
+            field(Rule {
+                channels: vec![],
+                ..ok.clone()
+            }),
+            "channels"
+        );
+        let stranger = Rule {
+            channels: vec![ChannelId(3), ChannelId(99)],
+            ..ok.clone()
+        };
+        assert!(stranger.check(&org).unwrap_err().message.contains("channel 99"));
+        assert_eq!(
+            field(Rule {
+                interval_secs: MAX_INTERVAL_SECS + 1,
+                ..ok.clone()
+            }),
+            "intervalSecs"
+        );
+        let mut filters = Filters {
+            environments: vec!["production".into(), " ".into()],
+            ..Filters::default()
+        };
+        assert_eq!(
+            field(Rule {
+                filters: filters.clone(),
+                ..ok.clone()
+            }),
+            "filters"
+        );
+        filters.environments = vec!["e".into(); MAX_FILTER_VALUES + 1];
+        assert_eq!(
+            field(Rule {
+                filters: filters.clone(),
+                ..ok.clone()
+            }),
+            "filters"
+        );
+        filters.environments = vec![];
+        filters.tags = vec!["region=eu".parse().unwrap()];
+        assert_eq!(Rule { filters, ..ok.clone() }.check(&org), Ok(()));
+    }
+
+    #[test]
+    fn channels_parse_from_fields_and_updates_keep_what_is_left_out() {
+        let fields = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let (name, kind) = channel_from_fields(fields(serde_json::json!(
+            {"name": " ops ", "type": "webhook", "url": "https://ops.example/hook", "secret": "s3cret"}
+        )))
+        .unwrap();
+        assert_eq!(name, "ops");
+        let existing = Channel {
+            id: ChannelId(1),
+            organization_id: 1,
+            name,
+            kind,
+        };
+        let merged = merged_channel_fields(&existing, fields(serde_json::json!({"name": "renamed"}))).unwrap();
+        let (name, kind) = channel_from_fields(merged).unwrap();
+        assert_eq!(name, "renamed");
+        assert_eq!(kind, existing.kind, "the secret and URL are kept");
+        assert!(merged_channel_fields(&existing, fields(serde_json::json!({"type": "slack"}))).is_err());
+        assert!(
+            channel_from_fields(fields(
+                serde_json::json!({"name": "", "type": "slack", "url": "https://h/"})
+            ))
+            .is_err()
+        );
+        assert!(channel_from_fields(fields(serde_json::json!({"name": "x", "type": "pager"}))).is_err());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 pub enum Section {
     Issues,
     Projects,
+    /// The organization's alert channels and deliveries.
+    Alerts,
     Settings,
     Account,
     /// Pages outside the navigation (sign-in, errors).
@@ -29,6 +31,7 @@ impl Section {
         match self {
             Section::Issues => "issues",
             Section::Projects => "projects",
+            Section::Alerts => "alerts",
             Section::Settings => "settings",
             Section::Account => "account",
             Section::None => "",

@@ -4,6 +4,7 @@
 //! and sessions are not accepted there.
 
 pub mod account;
+pub mod alerts;
 pub mod assets;
 pub mod auth;
 pub mod csrf;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     members::configure(cfg);
     issues::configure(cfg);
     projects::configure(cfg);
+    alerts::configure(cfg);
 }
 
 /// Whether a request that matched no route is a browser's, outside the JSON API: it gets

@@ -10,11 +10,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::serialize::dsn;
+use crate::event::scrub::CustomRule;
 use crate::http::{Path, State};
 use crate::settings::{self, EffectiveSettings, SettingsChange, SettingsError};
 use crate::state::AppState;
 use crate::store::{KeyChange, Organization, Project};
 use crate::web::WebError;
+use crate::web::alerts::forms::RuleForm;
+use crate::web::alerts::{ChannelRow, RuleRow};
 use crate::web::csrf::Form;
 use crate::web::layout::{Chrome, Section, render, see_other};
 use crate::web::session::Viewer;
@@ -95,12 +98,6 @@ pub struct KeyRow {
     pub action: String,
 }
 
-pub struct RuleRow {
-    pub name: String,
-    pub triggers: String,
-    pub enabled: bool,
-}
-
 #[derive(Template)]
 #[template(path = "projects/settings.html")]
 pub struct SettingsPage {
@@ -113,13 +110,23 @@ pub struct SettingsPage {
     pub scrubbing: EffectiveSettings,
     pub sensitive_fields: String,
     pub safe_fields: String,
-    pub custom_rules: Vec<(String, String)>,
+    /// `name = pattern` (or just `pattern`), one per line.
+    pub custom_rules: String,
     pub rules: Vec<RuleRow>,
+    /// The organization's channels, offered to the new rule form.
+    pub channels: Vec<ChannelRow>,
+    /// The new rule form: blank, or what a refused one held.
+    pub rule_form: RuleForm,
+    pub alerts_href: String,
     pub is_admin: bool,
     pub error: Option<String>,
 }
 
-async fn project_of(state: &AppState, org: &str, project: &str) -> Result<(Organization, Project), WebError> {
+pub(crate) async fn project_of(
+    state: &AppState,
+    org: &str,
+    project: &str,
+) -> Result<(Organization, Project), WebError> {
     let org = state.store.organization(org).await?;
     let project = state.store.project(org.id, project).await?;
     Ok((org, project))
@@ -136,7 +143,7 @@ async fn settings_page(
     Ok(render(&page))
 }
 
-async fn build_settings(
+pub(crate) async fn build_settings(
     state: &AppState,
     viewer: &Viewer,
     org: &Organization,
@@ -166,21 +173,13 @@ async fn build_settings(
         .map(|k| k.dsn.clone())
         .unwrap_or_else(|| "<DSN>".into());
     let effective = EffectiveSettings::of(&project.settings);
+    let channels = state.store.alert_channels(org.id).await?;
     let rules = state
         .store
         .alert_rules(project.id)
         .await?
-        .into_iter()
-        .map(|r| RuleRow {
-            triggers: r
-                .triggers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            name: r.name,
-            enabled: r.enabled,
-        })
+        .iter()
+        .map(|r| RuleRow::of(&base, r, &channels))
         .collect();
     Ok(SettingsPage {
         chrome: Chrome::new(viewer, &org.slug, Section::Projects),
@@ -191,14 +190,12 @@ async fn build_settings(
         snippets: snippets(&first_dsn),
         sensitive_fields: effective.scrubbing.sensitive_fields.join("\n"),
         safe_fields: effective.scrubbing.safe_fields.join("\n"),
-        custom_rules: effective
-            .scrubbing
-            .custom_rules
-            .iter()
-            .map(|r| (r.name.clone().unwrap_or_default(), r.pattern.clone()))
-            .collect(),
+        custom_rules: custom_rules_text(&effective.scrubbing.custom_rules),
         scrubbing: effective,
         rules,
+        channels: channels.iter().map(|c| ChannelRow::of(&org.slug, c)).collect(),
+        rule_form: RuleForm::blank(),
+        alerts_href: format!("/settings/{}/alerts/", org.slug),
         is_admin: viewer.role.is_admin(),
         error,
     })
@@ -227,6 +224,46 @@ fn admin_only(viewer: &Viewer) -> Result<(), WebError> {
     }
 }
 
+/// Custom scrubbing rules as the textarea shows them: `name = pattern`, or the pattern
+/// alone for an unnamed rule.
+fn custom_rules_text(rules: &[CustomRule]) -> String {
+    rules
+        .iter()
+        .map(|r| match &r.name {
+            Some(name) => format!("{name} = {}", r.pattern),
+            None => r.pattern.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Custom rules from the textarea, one per line: `name = pattern` when the text before the
+/// first ` = ` is a plain name (letters, digits, `_`, `-`, `.`), else the whole line is the
+/// pattern, so a pattern holding `=` needs no escaping.
+fn parse_custom_rules(text: &str) -> Vec<CustomRule> {
+    lines(text)
+        .into_iter()
+        .map(|line| match line.split_once(" = ") {
+            Some((name, pattern))
+                if !name.trim().is_empty()
+                    && name
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) =>
+            {
+                CustomRule {
+                    name: Some(name.trim().to_owned()),
+                    pattern: pattern.trim().to_owned(),
+                }
+            }
+            _ => CustomRule {
+                name: None,
+                pattern: line,
+            },
+        })
+        .collect()
+}
+
 /// Lines of a textarea, trimmed, without empty ones.
 fn lines(text: &str) -> Vec<String> {
     text.lines()
@@ -247,9 +284,12 @@ pub struct ScrubbingForm {
     sensitive_fields: String,
     #[serde(default)]
     safe_fields: String,
+    /// Absent (an older form) leaves the custom rules as they are.
+    custom_rules: Option<String>,
 }
 
-/// `POST …/scrubbing/`: checkboxes (absent = off) and field lists, one per line.
+/// `POST …/scrubbing/`: checkboxes (absent = off), field lists and custom rules, one per
+/// line.
 async fn save_scrubbing(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -258,7 +298,7 @@ async fn save_scrubbing(
 ) -> Result<HttpResponse, WebError> {
     admin_only(&viewer)?;
     let (org, project) = project_of(&state, &org, &project).await?;
-    let patch = json!({
+    let mut patch = json!({
         "scrub_data": form.scrub_data.is_some(),
         "scrub_defaults": form.scrub_defaults.is_some(),
         "scrub_ip_addresses": form.scrub_ip_addresses.is_some(),
@@ -266,6 +306,10 @@ async fn save_scrubbing(
         "sensitive_fields": lines(&form.sensitive_fields),
         "safe_fields": lines(&form.safe_fields),
     });
+    if let Some(text) = &form.custom_rules {
+        // The regex check and the bound on their number are `settings::apply`'s.
+        patch["custom_rules"] = json!(parse_custom_rules(text));
+    }
     let change = SettingsChange {
         scrubbing: Some(patch),
         ..SettingsChange::default()
@@ -376,6 +420,18 @@ mod tests {
         assert!(parse_rate_limit("10", "0").is_err());
         assert!(parse_rate_limit("10", "").is_err());
         assert!(parse_rate_limit("ten", "60").is_err());
+    }
+
+    #[test]
+    fn custom_rules_read_as_name_equals_pattern_or_a_pattern_alone() {
+        let rules = parse_custom_rules("order = ORD-[0-9]+\n\ntoken=[a-z]+ = x\n  SSN-\\d{4}  \n");
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[0].name.as_deref(), Some("order"));
+        assert_eq!(rules[0].pattern, "ORD-[0-9]+");
+        assert_eq!(rules[1].name, None, "not a plain name: the line is the pattern");
+        assert_eq!(rules[1].pattern, "token=[a-z]+ = x");
+        assert_eq!(rules[2].pattern, "SSN-\\d{4}");
+        assert_eq!(parse_custom_rules(&custom_rules_text(&rules)), rules, "round trip");
     }
 
     #[test]

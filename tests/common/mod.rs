@@ -2,6 +2,7 @@
 //! and small helpers to talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod receiver;
 pub mod sentry_cli;
 pub mod smtp;
