@@ -4,134 +4,17 @@
 
 mod common;
 
+use common::browser::{Answer, Browser};
 use common::{TestServer, exception_event, spawn_server};
-use errata::store::users::{Email, Role};
-use errata::web::password::{self, Password};
+use errata::store::users::Role;
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
 
 const ORG: &str = "errata";
 
-/// A browser signed in as one person: a session cookie and its CSRF token.
-struct Browser {
-    client: Client,
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// Signs a new person with `role` in through the sign-in form: the person is made through
-/// the store with an Argon2id hash, as the CLI makes them.
+/// Signs a new person with `role` in through the sign-in form.
 fn sign_in(server: &TestServer, role: Role) -> Browser {
-    let email = format!("{}-{}@example.com", role.as_str(), uuid::Uuid::new_v4().simple());
-    let hash = server
-        .block_on(password::hash(&Password::parse(PASSWORD).expect("a good password")))
-        .expect("hash");
-    server
-        .block_on(
-            server
-                .store
-                .create_user(&Email::parse(&email).expect("e-mail"), role, &hash),
-        )
-        .expect("create user");
-    let client = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let form = client
-        .get(format!("{}/auth/login/", server.base))
-        .send()
-        .expect("sign-in page");
-    let login_cookie = set_cookie(&form, "errata_login_csrf").expect("the sign-in form sets its token");
-    let html = form.text().expect("sign-in page");
-    let token = hidden_csrf(&html).expect("the sign-in form's token");
-    let signed_in = client
-        .post(format!("{}/auth/login/", server.base))
-        .header("Cookie", format!("errata_login_csrf={login_cookie}"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(
-            serde_urlencoded::to_string([("csrf", token.as_str()), ("email", &email), ("password", PASSWORD)])
-                .expect("form"),
-        )
-        .send()
-        .expect("sign in");
-    assert_eq!(signed_in.status().as_u16(), 303, "sign-in succeeds");
-    let session = set_cookie(&signed_in, "errata_session").expect("a session cookie");
-    let mut browser = Browser {
-        client,
-        base: server.base.clone(),
-        cookie: format!("errata_session={session}"),
-        csrf: String::new(),
-    };
-    let page = browser.page(&format!("/organizations/{ORG}/projects/"));
-    browser.csrf = hidden_csrf(&page).expect("pages carry the session's token");
-    browser
-}
-
-/// The value of cookie `name` set by a response.
-fn set_cookie(response: &reqwest::blocking::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or("").to_string())
-}
-
-/// The first hidden `csrf` field of a page.
-fn hidden_csrf(html: &str) -> Option<String> {
-    let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
-    Some(html[at..at + html[at..].find('"')?].to_string())
-}
-
-impl Browser {
-    fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .header("Accept", "text/html")
-            .send()
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.text().unwrap_or_default())
-    }
-
-    fn page(&self, path: &str) -> String {
-        let (status, body) = self.get(path);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
-    }
-
-    /// Posts a form with this session's CSRF token; returns the status and `Location`.
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
-        let mut pairs: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
-        pairs.extend_from_slice(fields);
-        self.post_raw(path, &pairs)
-    }
-
-    fn post_raw(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, String) {
-        let body = serde_urlencoded::to_string(pairs).expect("form");
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .expect("request");
-        let status = response.status().as_u16();
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        (status, location)
-    }
+    common::browser::sign_in(server, role, ORG)
 }
 
 /// Rows of the issue stream in a page.
@@ -420,7 +303,7 @@ fn actions_change_an_issues_status_and_leave_the_stream() {
     let browser = sign_in(&server, Role::Member);
     let issue = format!("/organizations/{ORG}/issues/{first}/");
 
-    let (status, location) = browser.post(&format!("{issue}status/"), &[("action", "resolve")]);
+    let Answer { status, location, .. } = browser.post(&format!("{issue}status/"), &[("action", "resolve")]);
     assert_eq!((status, location.as_str()), (303, issue.as_str()));
     assert_eq!(status_of(&server, &first), "resolved");
     let stream = browser.page(&format!("/organizations/{ORG}/issues/"));
@@ -440,7 +323,7 @@ fn actions_change_an_issues_status_and_leave_the_stream() {
 
     // From the stream: ignore two checked issues, then merge them.
     let back = format!("/organizations/{ORG}/issues/?query=is%3Aunresolved");
-    let (status, location) = browser.post(
+    let Answer { status, location, .. } = browser.post(
         &format!("/organizations/{ORG}/issues/"),
         &[
             ("action", "ignore"),
@@ -452,7 +335,7 @@ fn actions_change_an_issues_status_and_leave_the_stream() {
     assert_eq!((status, location.as_str()), (303, back.as_str()));
     assert_eq!(status_of(&server, &second), "ignored");
     assert_eq!(status_of(&server, &third), "ignored");
-    let (status, _) = browser.post(
+    let Answer { status, .. } = browser.post(
         &format!("/organizations/{ORG}/issues/"),
         &[("action", "merge"), ("issue", &second), ("issue", &third)],
     );
@@ -461,7 +344,7 @@ fn actions_change_an_issues_status_and_leave_the_stream() {
     assert_eq!(remaining.len(), 1, "two issues merged into one");
 
     // Off-site `back` is not followed.
-    let (status, location) = browser.post(
+    let Answer { status, location, .. } = browser.post(
         &format!("/organizations/{ORG}/issues/"),
         &[("action", "unresolve"), ("issue", &second), ("back", "//evil.example/")],
     );
@@ -470,17 +353,17 @@ fn actions_change_an_issues_status_and_leave_the_stream() {
     // Delete asks first; the confirmation deletes.
     let confirm = browser.page(&format!("{issue}delete/"));
     assert!(confirm.contains("Delete the issue"));
-    let (status, _) = browser.post(&format!("{issue}delete/"), &[]);
+    let Answer { status, .. } = browser.post(&format!("{issue}delete/"), &[]);
     assert_eq!(status, 400, "no confirmation, nothing deleted");
     assert_eq!(server.get(&format!("/api/0/issues/{first}/")).0, 200);
-    let (status, _) = browser.post(&format!("{issue}delete/"), &[("confirm", "yes")]);
+    let Answer { status, .. } = browser.post(&format!("{issue}delete/"), &[("confirm", "yes")]);
     assert_eq!(status, 303);
     assert_eq!(server.get(&format!("/api/0/issues/{first}/")).0, 404);
 
-    let (status, _) = browser.post(&format!("{issue}status/"), &[("action", "explode")]);
+    let Answer { status, .. } = browser.post(&format!("{issue}status/"), &[("action", "explode")]);
     assert_eq!(status, 404, "the deleted issue is gone");
     let live = format!("/organizations/{ORG}/issues/{second}/status/");
-    let (status, _) = browser.post(&live, &[("action", "explode")]);
+    let Answer { status, .. } = browser.post(&live, &[("action", "explode")]);
     assert_eq!(status, 400);
 }
 
@@ -491,17 +374,17 @@ fn a_viewer_reads_but_cannot_change_anything() {
     let viewer = sign_in(&server, Role::Viewer);
     let page = viewer.page(&format!("/organizations/{ORG}/issues/{id}/"));
     assert!(!page.contains("value=\"resolve\""), "no action buttons for a viewer");
-    let (status, _) = viewer.post(
+    let Answer { status, .. } = viewer.post(
         &format!("/organizations/{ORG}/issues/{id}/status/"),
         &[("action", "resolve")],
     );
     assert_eq!(status, 403);
-    let (status, _) = viewer.post(
+    let Answer { status, .. } = viewer.post(
         &format!("/organizations/{ORG}/issues/"),
         &[("action", "resolve"), ("issue", &id)],
     );
     assert_eq!(status, 403);
-    let (status, _) = viewer.post(
+    let Answer { status, .. } = viewer.post(
         &format!("/organizations/{ORG}/issues/{id}/delete/"),
         &[("confirm", "yes")],
     );
@@ -510,7 +393,7 @@ fn a_viewer_reads_but_cannot_change_anything() {
 
     // A member's form without the session's token is refused too.
     let member = sign_in(&server, Role::Member);
-    let (status, _) = member.post_raw(
+    let Answer { status, .. } = member.post_raw(
         &format!("/organizations/{ORG}/issues/{id}/status/"),
         &[("csrf", "forged"), ("action", "resolve")],
     );
@@ -518,7 +401,7 @@ fn a_viewer_reads_but_cannot_change_anything() {
     assert_eq!(status_of(&server, &id), "unresolved");
 
     // Settings changes are an admin's.
-    let (status, _) = member.post(
+    let Answer { status, .. } = member.post(
         &format!("/settings/{ORG}/projects/default/scrubbing/"),
         &[("scrub_data", "on")],
     );
@@ -600,7 +483,7 @@ fn project_pages_show_the_dsn_and_change_settings_through_validation() {
     assert!(settings.contains("sentry::init"));
     assert_eq!(admin.page(&format!("{settings_path}keys/")), settings);
 
-    let (status, location) = admin.post(
+    let Answer { status, location, .. } = admin.post(
         &format!("{settings_path}scrubbing/"),
         &[
             ("scrub_data", "on"),
@@ -614,7 +497,7 @@ fn project_pages_show_the_dsn_and_change_settings_through_validation() {
     assert!(text.contains("order_ref") && text.contains("invoice"), "{text}");
     assert!(admin.page(&settings_path).contains("order_ref"));
 
-    let (status, _) = admin.post(
+    let Answer { status, .. } = admin.post(
         &format!("{settings_path}grouping/"),
         &[
             ("fingerprint_rules", "error.type:Timeout -> timeouts"),
@@ -622,21 +505,21 @@ fn project_pages_show_the_dsn_and_change_settings_through_validation() {
         ],
     );
     assert_eq!(status, 303);
-    let (status, _) = admin.post(
+    let Answer { status, .. } = admin.post(
         &format!("{settings_path}grouping/"),
         &[("fingerprint_rules", "this is not a rule"), ("stacktrace_rules", "")],
     );
     assert_eq!(status, 400, "the API's validation refuses a bad rule");
 
     let key = server.public_key.clone();
-    let (status, _) = admin.post(
+    let Answer { status, .. } = admin.post(
         &format!("{settings_path}keys/{key}/rate-limit/"),
         &[("count", "600"), ("window", "60")],
     );
     assert_eq!(status, 303);
     let keys = server.get_ok(&format!("/api/0/projects/{ORG}/default/keys/"));
     assert_eq!(keys[0]["rateLimit"], json!({"count": 600, "window": 60}));
-    let (status, _) = admin.post(
+    let Answer { status, .. } = admin.post(
         &format!("{settings_path}keys/{key}/rate-limit/"),
         &[("count", "-5"), ("window", "60")],
     );

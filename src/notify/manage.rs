@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use super::model::{
-    Channel, ChannelKind, DEFAULT_INTERVAL_SECS, EmailChannel, Filters, Notification, Rule, RuleId, Secret, Trigger,
+    Channel, ChannelId, ChannelKind, DEFAULT_INTERVAL_SECS, EmailChannel, Filters, Notification, Rule, RuleId, Secret,
+    Trigger,
 };
 use super::{Sender, policy::AttemptOutcome};
 use crate::config::Config;
@@ -135,6 +136,26 @@ pub async fn run(store: Store, config: &Config, cmd: AlertCommand) -> anyhow::Re
             let triggers = Trigger::parse_list(&on).map_err(|e| anyhow::anyhow!("--on: {e}"))?;
             let project = crate::settings::find_project(&store, org.as_deref(), &project).await?;
             let (kinds, made_up) = channels_for(&to, config)?;
+            let mut rule = Rule {
+                id: RuleId(0),
+                project_id: project.id,
+                name: name.unwrap_or_else(|| {
+                    format!(
+                        "{}: {}",
+                        project.slug,
+                        triggers.iter().map(Trigger::to_string).collect::<Vec<_>>().join(", ")
+                    )
+                }),
+                triggers,
+                filters: Filters::default(),
+                // Checked with one stand-in channel before any channel is made, so a refused
+                // rule leaves nothing behind.
+                channels: vec![ChannelId(0)],
+                interval_secs: interval.unwrap_or(DEFAULT_INTERVAL_SECS),
+                enabled: true,
+            };
+            rule.check(&[ChannelId(0)])
+                .map_err(|r| anyhow::anyhow!("{}: {}", r.field, r.message))?;
             let mut channel_ids = Vec::new();
             for (label, kind) in kinds {
                 let channel = store
@@ -146,24 +167,8 @@ pub async fn run(store: Store, config: &Config, cmd: AlertCommand) -> anyhow::Re
                     .await?;
                 channel_ids.push(channel.id);
             }
-            let rule = store
-                .create_alert_rule(Rule {
-                    id: RuleId(0),
-                    project_id: project.id,
-                    name: name.unwrap_or_else(|| {
-                        format!(
-                            "{}: {}",
-                            project.slug,
-                            triggers.iter().map(Trigger::to_string).collect::<Vec<_>>().join(", ")
-                        )
-                    }),
-                    triggers,
-                    filters: Filters::default(),
-                    channels: channel_ids,
-                    interval_secs: interval.unwrap_or(DEFAULT_INTERVAL_SECS),
-                    enabled: true,
-                })
-                .await?;
+            rule.channels = channel_ids;
+            let rule = store.create_alert_rule(rule).await?;
             if let Some(secret) = made_up {
                 eprintln!("webhook signing secret (shown only this once): {secret}");
             }
