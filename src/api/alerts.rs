@@ -349,16 +349,7 @@ pub async fn rule_create(
     caller.require("project:write")?;
     let body = parse_rule_body(&body)?;
     let (org, project) = resolve_project(&state, &caller, &org, &project).await?;
-    let rule = body.apply(Rule {
-        id: RuleId(0),
-        project_id: project.id,
-        name: String::new(),
-        triggers: Vec::new(),
-        filters: Filters::default(),
-        channels: Vec::new(),
-        interval_secs: crate::notify::model::DEFAULT_INTERVAL_SECS,
-        enabled: true,
-    })?;
+    let rule = body.apply(Rule::unsaved(project.id))?;
     let rule = checked(&state, org.id, rule).await?;
     let rule = state.store.create_alert_rule(rule).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(rule_json(&rule))).into_response())

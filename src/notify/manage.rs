@@ -6,8 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 
 use super::model::{
-    Channel, ChannelId, ChannelKind, DEFAULT_INTERVAL_SECS, EmailChannel, Filters, Notification, Rule, RuleId, Secret,
-    Trigger,
+    Channel, ChannelId, ChannelKind, DEFAULT_INTERVAL_SECS, EmailChannel, Notification, Rule, RuleId, Secret, Trigger,
 };
 use super::{Sender, policy::AttemptOutcome};
 use crate::config::Config;
@@ -136,24 +135,19 @@ pub async fn run(store: Store, config: &Config, cmd: AlertCommand) -> anyhow::Re
             let triggers = Trigger::parse_list(&on).map_err(|e| anyhow::anyhow!("--on: {e}"))?;
             let project = crate::settings::find_project(&store, org.as_deref(), &project).await?;
             let (kinds, made_up) = channels_for(&to, config)?;
-            let mut rule = Rule {
-                id: RuleId(0),
-                project_id: project.id,
-                name: name.unwrap_or_else(|| {
-                    format!(
-                        "{}: {}",
-                        project.slug,
-                        triggers.iter().map(Trigger::to_string).collect::<Vec<_>>().join(", ")
-                    )
-                }),
-                triggers,
-                filters: Filters::default(),
-                // Checked with one stand-in channel before any channel is made, so a refused
-                // rule leaves nothing behind.
-                channels: vec![ChannelId(0)],
-                interval_secs: interval.unwrap_or(DEFAULT_INTERVAL_SECS),
-                enabled: true,
-            };
+            let mut rule = Rule::unsaved(project.id);
+            rule.name = name.unwrap_or_else(|| {
+                format!(
+                    "{}: {}",
+                    project.slug,
+                    triggers.iter().map(Trigger::to_string).collect::<Vec<_>>().join(", ")
+                )
+            });
+            rule.triggers = triggers;
+            rule.interval_secs = interval.unwrap_or(DEFAULT_INTERVAL_SECS);
+            // Checked with one stand-in channel before any channel is made, so a refused
+            // rule leaves nothing behind.
+            rule.channels = vec![ChannelId(0)];
             rule.check(&[ChannelId(0)])
                 .map_err(|r| anyhow::anyhow!("{}: {}", r.field, r.message))?;
             let mut channel_ids = Vec::new();

@@ -266,6 +266,21 @@ fn refuse(field: &'static str, message: impl Into<String>) -> RuleRefusal {
 }
 
 impl Rule {
+    /// A rule of `project_id` not yet stored: no name, trigger or channel, the default
+    /// interval, enabled. Every way of making a rule fills it in, then `check`s it.
+    pub fn unsaved(project_id: i64) -> Rule {
+        Rule {
+            id: RuleId(0),
+            project_id,
+            name: String::new(),
+            triggers: Vec::new(),
+            filters: Filters::default(),
+            channels: Vec::new(),
+            interval_secs: DEFAULT_INTERVAL_SECS,
+            enabled: true,
+        }
+    }
+
     /// The one check every rule passes before it is stored, whether it came from the API,
     /// the web form or the CLI: a name, at least one trigger (escalations within their
     /// bounds), at least one channel and each of them one of `organization_channels` (the

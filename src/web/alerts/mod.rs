@@ -13,9 +13,7 @@ use askama::Template;
 use self::forms::{ChannelForm, RuleForm, channel_secrets, channel_target};
 use crate::api::alerts::{TestResult, test_channel};
 use crate::http::{Path, State};
-use crate::notify::model::{
-    Channel, ChannelId, DEFAULT_INTERVAL_SECS, Filters, Rule, RuleId, channel_from_fields, merged_channel_fields,
-};
+use crate::notify::model::{Channel, ChannelId, Filters, Rule, RuleId, channel_from_fields, merged_channel_fields};
 use crate::state::AppState;
 use crate::store::{DeliveryFilter, NewChannel, Organization, Project};
 use crate::web::csrf::Form;
@@ -281,16 +279,7 @@ async fn rule_create(
     let (org, project) = project_of(&state, &org, &project).await?;
     let channels = org_channels(&state, &org).await?;
     let form = RuleForm::from_pairs(&pairs);
-    let base = Rule {
-        id: RuleId(0),
-        project_id: project.id,
-        name: String::new(),
-        triggers: Vec::new(),
-        filters: Filters::default(),
-        channels: Vec::new(),
-        interval_secs: DEFAULT_INTERVAL_SECS,
-        enabled: true,
-    };
+    let base = Rule::unsaved(project.id);
     match checked_rule(&form, base, &channels) {
         Ok(rule) => {
             state.store.create_alert_rule(rule).await?;
