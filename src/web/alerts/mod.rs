@@ -209,12 +209,25 @@ pub struct RulePage {
     pub error: Option<String>,
 }
 
-async fn project_rule(state: &AppState, project: &Project, raw: &str) -> Result<Rule, WebError> {
+/// The organization, project and rule a rule's address names; a rule of another project
+/// is not found.
+async fn rule_of(
+    state: &AppState,
+    org: &str,
+    project: &str,
+    raw: &str,
+) -> Result<(Organization, Project, Rule), WebError> {
+    let (org, project) = project_of(state, org, project).await?;
     let rule = state.store.alert_rule(RuleId(parse_id(raw)?)).await?;
     if rule.project_id != project.id {
         return Err(WebError::NotFound);
     }
-    Ok(rule)
+    Ok((org, project, rule))
+}
+
+/// Back to the alert rules of the project's settings page.
+fn to_alert_rules(org: &Organization, project: &Project) -> HttpResponse {
+    see_other(&format!("/settings/{}/projects/{}/#alerts", org.slug, project.slug))
 }
 
 /// The channels of `org` the rule form offers.
@@ -252,8 +265,7 @@ async fn rule_page(
     viewer: Viewer,
     Path((org, project, rule)): Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    let (org, project) = project_of(&state, &org, &project).await?;
-    let rule = project_rule(&state, &project, &rule).await?;
+    let (org, project, rule) = rule_of(&state, &org, &project, &rule).await?;
     let channels = org_channels(&state, &org).await?;
     let page = rule_page_of(&viewer, &org, &project, &rule, RuleForm::of(&rule), &channels);
     Ok(render(&page))
@@ -283,10 +295,7 @@ async fn rule_create(
     match checked_rule(&form, base, &channels) {
         Ok(rule) => {
             state.store.create_alert_rule(rule).await?;
-            Ok(see_other(&format!(
-                "/settings/{}/projects/{}/#alerts",
-                org.slug, project.slug
-            )))
+            Ok(to_alert_rules(&org, &project))
         }
         Err(message) => {
             let mut page = build_settings(&state, &viewer, &org, &project, Some(message)).await?;
@@ -304,8 +313,7 @@ async fn rule_update(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     admin_only(&viewer)?;
-    let (org, project) = project_of(&state, &org, &project).await?;
-    let existing = project_rule(&state, &project, &rule).await?;
+    let (org, project, existing) = rule_of(&state, &org, &project, &rule).await?;
     let channels = org_channels(&state, &org).await?;
     let form = RuleForm::from_pairs(&pairs);
     match checked_rule(&form, existing.clone(), &channels) {
@@ -337,18 +345,14 @@ async fn rule_enabled(
     Form(form): Form<EnabledForm>,
 ) -> Result<HttpResponse, WebError> {
     admin_only(&viewer)?;
-    let (org, project) = project_of(&state, &org, &project).await?;
-    let mut rule = project_rule(&state, &project, &rule).await?;
+    let (org, project, mut rule) = rule_of(&state, &org, &project, &rule).await?;
     rule.enabled = match form.enabled.as_str() {
         "on" => true,
         "off" => false,
         _ => return Err(WebError::BadRequest("enabled must be on or off".into())),
     };
     state.store.update_alert_rule(rule).await?;
-    Ok(see_other(&format!(
-        "/settings/{}/projects/{}/#alerts",
-        org.slug, project.slug
-    )))
+    Ok(to_alert_rules(&org, &project))
 }
 
 /// `POST …/alerts/{rule}/delete/`
@@ -359,13 +363,9 @@ async fn rule_delete(
     Form(_): Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     admin_only(&viewer)?;
-    let (org, project) = project_of(&state, &org, &project).await?;
-    let rule = project_rule(&state, &project, &rule).await?;
+    let (org, project, rule) = rule_of(&state, &org, &project, &rule).await?;
     state.store.delete_alert_rule(rule.id).await?;
-    Ok(see_other(&format!(
-        "/settings/{}/projects/{}/#alerts",
-        org.slug, project.slug
-    )))
+    Ok(to_alert_rules(&org, &project))
 }
 
 /// `POST …/alerts/{rule}/test/`: one test notification through each of the rule's
@@ -377,8 +377,7 @@ async fn rule_test(
     Form(_): Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, WebError> {
     admin_only(&viewer)?;
-    let (org, project) = project_of(&state, &org, &project).await?;
-    let rule = project_rule(&state, &project, &rule).await?;
+    let (org, project, rule) = rule_of(&state, &org, &project, &rule).await?;
     let channels = org_channels(&state, &org).await?;
     let mut results = Vec::new();
     for id in &rule.channels {
