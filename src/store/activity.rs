@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{StatusChange, Store, StoreError, StoredEvent};
+use super::{StatusChange, Store, StoreError, StoredEvent, dispatch};
 use crate::ids::IssueStatus;
 
 /// Most activity rows one issue answers with.
@@ -70,26 +70,17 @@ pub fn status_activity(change: &StatusChange, at_us: i64) -> NewActivity {
 impl Store {
     /// Writes a note on an issue; NotFound when the issue does not exist.
     pub async fn add_activity(&self, issue_id: i64, new: NewActivity) -> Result<Activity, StoreError> {
-        match self {
-            Store::Sqlite(b) => b.add_activity(issue_id, new).await,
-            Store::Postgres(b) => b.add_activity(issue_id, new).await,
-        }
+        dispatch!(self, b => b.add_activity(issue_id, new).await)
     }
 
     /// Replaces the text of a note of this issue; NotFound for any other row.
     pub async fn update_note(&self, issue_id: i64, note_id: i64, data: Value) -> Result<Activity, StoreError> {
-        match self {
-            Store::Sqlite(b) => b.update_note(issue_id, note_id, data).await,
-            Store::Postgres(b) => b.update_note(issue_id, note_id, data).await,
-        }
+        dispatch!(self, b => b.update_note(issue_id, note_id, data).await)
     }
 
     /// Deletes a note of this issue; NotFound for any other row.
     pub async fn delete_note(&self, issue_id: i64, note_id: i64) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(b) => b.delete_note(issue_id, note_id).await,
-            Store::Postgres(b) => b.delete_note(issue_id, note_id).await,
-        }
+        dispatch!(self, b => b.delete_note(issue_id, note_id).await)
     }
 
     /// An issue's activity, newest first, at most `limit` rows; only notes with `notes_only`.
@@ -100,10 +91,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Activity>, StoreError> {
         let limit = limit.min(MAX_ACTIVITY);
-        match self {
-            Store::Sqlite(b) => b.issue_activity(issue_id, notes_only, limit).await,
-            Store::Postgres(b) => b.issue_activity(issue_id, notes_only, limit).await,
-        }
+        dispatch!(self, b => b.issue_activity(issue_id, notes_only, limit).await)
     }
 
     /// The tag keys of the issues of `project_ids` seen since `since_us`, most seen first,
@@ -117,10 +105,7 @@ impl Store {
         if project_ids.is_empty() {
             return Ok(Vec::new());
         }
-        match self {
-            Store::Sqlite(b) => b.tag_keys(project_ids, since_us, limit).await,
-            Store::Postgres(b) => b.tag_keys(project_ids, since_us, limit).await,
-        }
+        dispatch!(self, b => b.tag_keys(project_ids, since_us, limit).await)
     }
 
     /// The events of one trace in `project_ids`, newest first, at most `limit`.
@@ -134,10 +119,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let trace_id = trace_id.to_string();
-        match self {
-            Store::Sqlite(b) => b.trace_events(project_ids, trace_id, limit).await,
-            Store::Postgres(b) => b.trace_events(project_ids, trace_id, limit).await,
-        }
+        dispatch!(self, b => b.trace_events(project_ids, trace_id, limit).await)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, dispatch};
 
 /// What a file of a bundle is, as the bundle's manifest names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,15 +176,6 @@ pub fn url_candidates(url: &str) -> Vec<String> {
     out
 }
 
-macro_rules! backend {
-    ($store:expr, $b:ident => $call:expr) => {
-        match $store {
-            Store::Sqlite($b) => $call,
-            Store::Postgres($b) => $call,
-        }
-    };
-}
-
 impl Store {
     /// The file of this kind carrying this debug id, for any bundle of the project.
     pub async fn artifact_by_debug_id(
@@ -194,7 +185,7 @@ impl Store {
         kind: ArtifactKind,
     ) -> Result<Option<ArtifactFile>, StoreError> {
         let id = debug_id.hyphenated().to_string();
-        let row = backend!(self, b => b.artifact_by_debug_id(project_id, id, kind.as_str()).await)?;
+        let row = dispatch!(self, b => b.artifact_by_debug_id(project_id, id, kind.as_str()).await)?;
         row.map(ArtifactRow::into_file).transpose()
     }
 
@@ -209,7 +200,7 @@ impl Store {
     ) -> Result<Option<ArtifactFile>, StoreError> {
         for candidate in url_candidates(url) {
             let (release, dist) = (release.to_string(), dist.map(str::to_string));
-            let row = backend!(self, b => b.artifact_by_url(project_id, release, dist, candidate).await)?;
+            let row = dispatch!(self, b => b.artifact_by_url(project_id, release, dist, candidate).await)?;
             if let Some(row) = row {
                 return row.into_file().map(Some);
             }
@@ -225,7 +216,7 @@ impl Store {
         chunks: Vec<(String, Vec<u8>)>,
         max_org_bytes: i64,
     ) -> Result<(), StoreError> {
-        backend!(self, b => b.put_chunks(organization_id, chunks, max_org_bytes).await)
+        dispatch!(self, b => b.put_chunks(organization_id, chunks, max_org_bytes).await)
     }
 
     /// Which of `checksums` the organization has no chunk for.
@@ -234,28 +225,28 @@ impl Store {
         organization_id: i64,
         checksums: Vec<String>,
     ) -> Result<Vec<String>, StoreError> {
-        backend!(self, b => b.missing_chunks(organization_id, checksums).await)
+        dispatch!(self, b => b.missing_chunks(organization_id, checksums).await)
     }
 
     /// The chunks' bytes in the order asked; `NotFound` when one is missing.
     pub async fn chunk_data(&self, organization_id: i64, checksums: Vec<String>) -> Result<Vec<Vec<u8>>, StoreError> {
-        backend!(self, b => b.chunk_data(organization_id, checksums).await)
+        dispatch!(self, b => b.chunk_data(organization_id, checksums).await)
     }
 
     /// The id of the organization's bundle with this checksum, if assembled already.
     pub async fn bundle_by_checksum(&self, organization_id: i64, checksum: &str) -> Result<Option<i64>, StoreError> {
         let checksum = checksum.to_string();
-        backend!(self, b => b.bundle_by_checksum(organization_id, checksum).await)
+        dispatch!(self, b => b.bundle_by_checksum(organization_id, checksum).await)
     }
 
     /// Keeps an assembled bundle with its files and deletes its chunks; returns its id.
     pub async fn save_bundle(&self, bundle: NewBundle) -> Result<i64, StoreError> {
-        backend!(self, b => b.save_bundle(bundle).await)
+        dispatch!(self, b => b.save_bundle(bundle).await)
     }
 
     /// A project's bundles, newest first.
     pub async fn artifact_bundles(&self, project_id: i64, limit: usize) -> Result<Vec<BundleInfo>, StoreError> {
-        backend!(self, b => b.artifact_bundles(project_id, limit).await)
+        dispatch!(self, b => b.artifact_bundles(project_id, limit).await)
     }
 
     /// A project's files (of one release, when given), newest first, without content.
@@ -265,7 +256,7 @@ impl Store {
         release: Option<String>,
         limit: usize,
     ) -> Result<Vec<ArtifactInfo>, StoreError> {
-        backend!(self, b => b.artifact_files(project_id, release, limit).await)
+        dispatch!(self, b => b.artifact_files(project_id, release, limit).await)
     }
 
     /// Deletes up to `limit` chunks uploaded before `chunk_cutoff_us` and bundles (with
@@ -276,7 +267,7 @@ impl Store {
         bundle_cutoff_us: i64,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        backend!(self, b => b.expire_artifacts(chunk_cutoff_us, bundle_cutoff_us, limit).await)
+        dispatch!(self, b => b.expire_artifacts(chunk_cutoff_us, bundle_cutoff_us, limit).await)
     }
 }
 

@@ -179,6 +179,7 @@ macro_rules! dispatch {
         }
     };
 }
+pub(crate) use dispatch;
 
 impl Store {
     // ---------------------------------------------------------------- lifecycle and health

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{EventRecord, Store, StoreError, Stored};
+use super::{EventRecord, Store, StoreError, Stored, dispatch};
 
 /// Longest release version kept (Sentry's bound).
 pub const MAX_VERSION_LEN: usize = 200;
@@ -179,30 +179,21 @@ pub fn seen_releases<'a>(stored: impl IntoIterator<Item = (&'a EventRecord, Opti
     out
 }
 
-macro_rules! backend {
-    ($store:expr, $b:ident => $call:expr) => {
-        match $store {
-            Store::Sqlite($b) => $call,
-            Store::Postgres($b) => $call,
-        }
-    };
-}
-
 impl Store {
     /// Creates a release, or adds projects to the existing one; returns it and whether it
     /// was created.
     pub async fn create_release(&self, new: NewRelease) -> Result<(Release, bool), StoreError> {
-        backend!(self, b => b.create_release(new).await)
+        dispatch!(self, b => b.create_release(new).await)
     }
 
     /// Releases, newest first.
     pub async fn releases(&self, filter: ReleaseFilter) -> Result<Vec<Release>, StoreError> {
-        backend!(self, b => b.releases(filter).await)
+        dispatch!(self, b => b.releases(filter).await)
     }
 
     pub async fn release(&self, organization_id: i64, version: &str) -> Result<Release, StoreError> {
         let version = version.to_string();
-        backend!(self, b => b.release(organization_id, version).await)
+        dispatch!(self, b => b.release(organization_id, version).await)
     }
 
     pub async fn update_release(
@@ -212,20 +203,20 @@ impl Store {
         change: ReleaseChange,
     ) -> Result<Release, StoreError> {
         let version = version.to_string();
-        backend!(self, b => b.update_release(organization_id, version, change).await)
+        dispatch!(self, b => b.update_release(organization_id, version, change).await)
     }
 
     /// Deletes a release with its commits, deploys and release files; refused (`Conflict`)
     /// while events name it.
     pub async fn delete_release(&self, organization_id: i64, version: &str) -> Result<(), StoreError> {
         let version = version.to_string();
-        backend!(self, b => b.delete_release(organization_id, version).await)
+        dispatch!(self, b => b.delete_release(organization_id, version).await)
     }
 
     /// A release's commits, newest first.
     pub async fn release_commits(&self, organization_id: i64, version: &str) -> Result<Vec<Commit>, StoreError> {
         let version = version.to_string();
-        backend!(self, b => b.release_commits(organization_id, version).await)
+        dispatch!(self, b => b.release_commits(organization_id, version).await)
     }
 
     /// The newest release created before this one that has commits.
@@ -235,7 +226,7 @@ impl Store {
         version: &str,
     ) -> Result<Option<Release>, StoreError> {
         let version = version.to_string();
-        backend!(self, b => b.previous_release_with_commits(organization_id, version).await)
+        dispatch!(self, b => b.previous_release_with_commits(organization_id, version).await)
     }
 
     pub async fn create_deploy(
@@ -245,17 +236,17 @@ impl Store {
         deploy: NewDeploy,
     ) -> Result<Deploy, StoreError> {
         let version = version.to_string();
-        backend!(self, b => b.create_deploy(organization_id, version, deploy).await)
+        dispatch!(self, b => b.create_deploy(organization_id, version, deploy).await)
     }
 
     /// A release's deploys, newest first.
     pub async fn deploys(&self, organization_id: i64, version: &str) -> Result<Vec<Deploy>, StoreError> {
         let version = version.to_string();
-        backend!(self, b => b.deploys(organization_id, version).await)
+        dispatch!(self, b => b.deploys(organization_id, version).await)
     }
 
     pub async fn repositories(&self, organization_id: i64) -> Result<Vec<Repository>, StoreError> {
-        backend!(self, b => b.repositories(organization_id).await)
+        dispatch!(self, b => b.repositories(organization_id).await)
     }
 
     /// Registers a repository (or returns the one of that name).
@@ -267,7 +258,7 @@ impl Store {
         provider: &str,
     ) -> Result<Repository, StoreError> {
         let (name, provider) = (name.to_string(), provider.to_string());
-        backend!(self, b => b.create_repository(organization_id, name, url, provider).await)
+        dispatch!(self, b => b.create_repository(organization_id, name, url, provider).await)
     }
 }
 

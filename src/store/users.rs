@@ -2,7 +2,7 @@
 //! own types. Passwords arrive here already hashed (Argon2id, `crate::web::password`);
 //! sessions are found by the SHA-256 of their id, never the id itself.
 
-use super::{ApiToken, Store, StoreError};
+use super::{ApiToken, Store, StoreError, dispatch};
 
 /// A person's role, granting the same scopes as the token level beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,15 +167,6 @@ pub(crate) fn token_exceeds(role: Role, scopes: &[String]) -> bool {
     scopes
         .iter()
         .any(|s| matches!(s.as_str(), "read" | "write" | "admin") && !role.token_levels().contains(&s.as_str()))
-}
-
-macro_rules! dispatch {
-    ($store:expr, $b:ident => $call:expr) => {
-        match $store {
-            Store::Sqlite($b) => $call,
-            Store::Postgres($b) => $call,
-        }
-    };
 }
 
 impl Store {
