@@ -125,7 +125,8 @@ impl Server {
 }
 
 /// The actix server with the connection-level limits of the configuration. Workers each run
-/// a single-threaded runtime; blocking work goes to the blocking pool, never onto them.
+/// a single-threaded runtime; blocking work goes to the blocking pool, never onto them, and
+/// so does pure work on a large input (small events are processed where they were read).
 fn http_server(state: AppState, listener: std::net::TcpListener) -> std::io::Result<actix_web::dev::Server> {
     let config = state.config.clone();
     let workers = config.workers.max(1);
