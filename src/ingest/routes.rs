@@ -74,7 +74,9 @@ fn ingest_resource(path: &str, routes: Vec<Route>) -> impl HttpServiceFactory + 
         .wrap(cors_headers())
 }
 
-/// Registers the ingest routes (paths reach the router with their trailing `/`).
+/// Registers the ingest endpoints (paths reach the router with their trailing `/`). The
+/// app registers them before every other route: actix tries resources in order, each
+/// dynamic one a regex match, and nearly every request is one of these.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let post_or_preflight = |handler| vec![handler, web::method(Method::OPTIONS).to(preflight)];
     cfg.service(ingest_resource(
@@ -88,8 +90,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(ingest_resource(
         "/api/tunnel/",
         post_or_preflight(web::post().to(tunnel_route)),
-    ))
-    .service(ingest_resource(
+    ));
+}
+
+/// Registers the answer for ingest endpoints Errata does not implement (`/api/{id}/minidump/`
+/// and the like). These patterns also match the web API's paths, so the app registers them
+/// after the API.
+pub fn configure_unsupported(cfg: &mut web::ServiceConfig) {
+    cfg.service(ingest_resource(
         "/api/{project_id}/{endpoint}/",
         vec![web::route().to(unsupported)],
     ))
