@@ -22,6 +22,7 @@ use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
 use super::ratelimit::{Class, KeyLimit, QuotaCheck};
 use super::sourcemaps;
 use crate::errors::IngestError;
+use crate::ids::EventId;
 use crate::event::sourcemap;
 use crate::http::{
     HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode,
@@ -404,7 +405,7 @@ async fn ingest(state: &AppState, request: Request<'_>, body: &mut Body) -> Resu
             }
             None => {
                 let id = ctx.ingest_event(&json, None).await?;
-                Ok(ok_response(Some(&id)))
+                Ok(ok_response(Some(id)))
             }
         }
     }
@@ -652,7 +653,7 @@ impl Ctx<'_> {
     }
 
     /// Processes and stores one event; returns its id once committed.
-    async fn ingest_event(&self, payload: &[u8], event_id: Option<&str>) -> Result<String, IngestError> {
+    async fn ingest_event(&self, payload: &[u8], event_id: Option<&str>) -> Result<EventId, IngestError> {
         let state = self.state;
         let project = state
             .cache
@@ -668,7 +669,7 @@ impl Ctx<'_> {
                 self.record("error", &Outcome::Invalid("event"), 1);
                 IngestError::InvalidEvent(e.to_string())
             })?;
-        let id = processed.record.event_id.clone();
+        let id = processed.record.event_id;
         let category = if processed.record.kind == "error" {
             "error"
         } else {
@@ -735,7 +736,7 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
             continue;
         }
         let id = header_id.clone().unwrap_or_else(process::new_event_id);
-        response_id = Some(ctx.ingest_event(item.payload, Some(&id)).await?);
+        response_id = Some(ctx.ingest_event(item.payload, Some(id.as_str())).await?);
     }
 
     let max_attachment = ctx.state.config.max_stored_attachment_size;
@@ -898,7 +899,7 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
     }
 
     if quota.refusals.is_empty() {
-        Ok(ok_response(response_id.as_deref()))
+        Ok(ok_response(response_id))
     } else {
         Err(IngestError::RateLimited {
             retry_after: quota.refusals.retry_after_secs(),
@@ -1007,7 +1008,7 @@ fn item_type_label(ty: &str) -> &'static str {
     KNOWN.iter().find(|k| **k == ty).copied().unwrap_or("other")
 }
 
-fn ok_response(id: Option<&str>) -> Response {
+fn ok_response(id: Option<EventId>) -> Response {
     let body = match id {
         Some(id) => json!({ "id": id }),
         None => json!({}),
@@ -1064,7 +1065,7 @@ mod tests {
             br#"{"event_id":"9F6C2E4B-8A1D-4C3B-9E2F-1A0B9C8D7E6F","name":"A","email":"a@x","comments":"broke"}"#,
         )
         .unwrap();
-        assert_eq!(report.event_id, "9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f");
+        assert_eq!(report.event_id.as_str(), "9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f");
         assert_eq!(report.comments, "broke");
         assert_eq!(user_report(br#"{"event_id":"nope"}"#), None);
         let feedback = br#"{"contexts":{"feedback":{"message":"m","contact_email":"e","associated_event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}}"#;
