@@ -101,9 +101,12 @@ fn hex_value(digit: u8) -> u8 {
 
 #[cfg(test)]
 impl EventId {
-    /// A valid id spelled from a short test name (`"e1"`), so tests keep readable names.
+    /// The id a test names: 32 hex digits as they are, a short name (`"e1"`) as its bytes
+    /// in hex, zero-padded, so tests keep readable names.
     pub(crate) fn named(name: &str) -> Self {
-        EventId::parse(&format!("{:0>32}", hex::encode(name))).expect("a name of at most 16 bytes")
+        EventId::parse(name)
+            .or_else(|_| EventId::parse(&format!("{:0>32}", hex::encode(name))))
+            .expect("a name of at most 16 bytes")
     }
 }
 
