@@ -287,7 +287,10 @@ async fn an_event_id_sent_to_two_nodes_is_stored_and_counted_once() {
         N as i64
     );
     // The payload reads back as stored.
-    let event = a.event(project, &EventId::parse(&event_id(7)).expect("32 hex digits")).await.expect("reads");
+    let event = a
+        .event(project, &EventId::parse(&event_id(7)).expect("32 hex digits"))
+        .await
+        .expect("reads");
     assert_eq!(event.data["event_id"], event_id(7));
     close(a).await;
     close(b).await;

@@ -477,7 +477,8 @@ fn events_attachments_and_reports_written_as_hex_are_found_by_id_after_the_upgra
     // Deleting an event still takes its attachments and its report with it.
     conn.pragma_update(None, "foreign_keys", "ON").expect("pragma");
     let first = EventId::parse(&ids[0]).expect("an event id");
-    conn.execute("DELETE FROM events WHERE event_id = ?1", [first]).expect("deletes");
+    conn.execute("DELETE FROM events WHERE event_id = ?1", [first])
+        .expect("deletes");
     let left: (i64, i64) = conn
         .query_row(
             "SELECT (SELECT count(*) FROM event_attachments), (SELECT count(*) FROM user_reports)",

@@ -1044,7 +1044,13 @@ async fn events_page_and_navigate_within_an_issue(store: Store, project: i64) {
         .expect("e4 exists");
     assert_eq!(found.issue_id, x);
     assert_eq!(found.data["event_id"], "e4");
-    assert!(store.find_event(vec![project], &eid("nope")).await.expect("finds").is_none());
+    assert!(
+        store
+            .find_event(vec![project], &eid("nope"))
+            .await
+            .expect("finds")
+            .is_none()
+    );
     assert!(store.find_event(vec![], &eid("e4")).await.expect("finds").is_none());
 
     let neighbours = |id: &str| {

@@ -180,16 +180,14 @@ async fn issue_event_response(
             .issue_events(issue_id, EventOrder::OldestFirst, 1, 0)
             .await?
             .pop(),
-        raw => {
-            match EventId::parse_lookup(raw) {
-                Some(event_id) => state
-                    .store
-                    .find_event(vec![project_id], &event_id)
-                    .await?
-                    .filter(|e| e.issue_id == issue_id),
-                None => None,
-            }
-        }
+        raw => match EventId::parse_lookup(raw) {
+            Some(event_id) => state
+                .store
+                .find_event(vec![project_id], &event_id)
+                .await?
+                .filter(|e| e.issue_id == issue_id),
+            None => None,
+        },
     };
     let event = event.ok_or_else(|| {
         ApiError::NotFoundDetail(

@@ -22,12 +22,12 @@ use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
 use super::ratelimit::{Class, KeyLimit, QuotaCheck};
 use super::sourcemaps;
 use crate::errors::IngestError;
-use crate::ids::EventId;
 use crate::event::sourcemap;
 use crate::http::{
     HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode,
     client_ip, header,
 };
+use crate::ids::EventId;
 use crate::state::AppState;
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
 use crate::store::{Announced, ProjectKey, StoreError, UserReport};

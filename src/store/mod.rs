@@ -523,7 +523,11 @@ impl Store {
     }
 
     /// The event with this id in the first of `project_ids` that has it.
-    pub async fn find_event(&self, project_ids: Vec<i64>, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+    pub async fn find_event(
+        &self,
+        project_ids: Vec<i64>,
+        event_id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
         dispatch!(self, b => b.find_event(project_ids, event_id).await)
     }
 

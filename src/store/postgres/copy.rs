@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use tokio_postgres::types::ToSql;
 
 use super::{PgError, migrate};
-use crate::store::{EventId, StoreError};
 use crate::store::copy::{Batch, ColumnKind, CopyValue, TABLES};
+use crate::store::{EventId, StoreError};
 
 /// The working table holding each table's high-water mark while a copy is under way.
 const PROGRESS: &str = "errata_copy_progress";
@@ -185,7 +185,9 @@ impl PgTarget {
                     let values = column
                         .map(|v| match v {
                             CopyValue::Null => Some(None),
-                            CopyValue::Bytes(b) => <[u8; 16]>::try_from(b.as_slice()).ok().map(|b| Some(EventId::from_bytes(b))),
+                            CopyValue::Bytes(b) => <[u8; 16]>::try_from(b.as_slice())
+                                .ok()
+                                .map(|b| Some(EventId::from_bytes(b))),
                             _ => None,
                         })
                         .collect::<Option<Vec<Option<EventId>>>>()

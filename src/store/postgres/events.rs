@@ -83,7 +83,11 @@ impl PgStore {
     }
 
     /// An event by id in the first of `project_ids` (in their order) that has it.
-    pub async fn find_event(&self, project_ids: Vec<i64>, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+    pub async fn find_event(
+        &self,
+        project_ids: Vec<i64>,
+        event_id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
         if project_ids.is_empty() {
             return Ok(None);
         }

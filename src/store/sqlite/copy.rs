@@ -186,7 +186,11 @@ mod tests {
             convert(ValueRef::Blob(&[7; 16]), ColumnKind::EventId),
             Some(CopyValue::Bytes(vec![7; 16]))
         );
-        assert_eq!(convert(ValueRef::Blob(&[7; 15]), ColumnKind::EventId), None, "not 16 bytes");
+        assert_eq!(
+            convert(ValueRef::Blob(&[7; 15]), ColumnKind::EventId),
+            None,
+            "not 16 bytes"
+        );
         assert_eq!(convert(ValueRef::Text(b"7"), ColumnKind::EventId), None);
         assert_eq!(convert(ValueRef::Null, ColumnKind::Text), Some(CopyValue::Null));
     }

@@ -257,10 +257,7 @@ mod tests {
             attachment_type: "event.attachment".into(),
             data: b"x".to_vec(),
         };
-        assert_eq!(
-            insert_attachments(&tx, 1, &EventId::named("1"), &[a]).unwrap(),
-            0
-        );
+        assert_eq!(insert_attachments(&tx, 1, &EventId::named("1"), &[a]).unwrap(), 0);
         let report = UserReport {
             event_id: EventId::named("1"),
             name: "n".into(),

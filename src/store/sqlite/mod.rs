@@ -558,7 +558,11 @@ impl SqliteStore {
         self.read(move |c| read::event(c, project_id, &event_id)).await
     }
 
-    pub async fn find_event(&self, project_ids: Vec<i64>, event_id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+    pub async fn find_event(
+        &self,
+        project_ids: Vec<i64>,
+        event_id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
         let event_id = *event_id;
         self.read(move |c| {
             for p in project_ids {

@@ -65,7 +65,9 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         let short = conn.query_row("SELECT x'0102'", [], |r| r.get::<_, EventId>(0));
         assert!(short.is_err());
-        let text = conn.query_row("SELECT '52df9022835246eeb317dbd739ccd059'", [], |r| r.get::<_, EventId>(0));
+        let text = conn.query_row("SELECT '52df9022835246eeb317dbd739ccd059'", [], |r| {
+            r.get::<_, EventId>(0)
+        });
         assert!(text.is_err());
     }
 }
