@@ -510,7 +510,7 @@ async fn attachments_and_user_reports(backend: Backend) {
     let (kept, reports) = store
         .store_extras(
             project,
-            Some(stored_id.clone()),
+            Some(stored_id),
             files.clone(),
             vec![report(&stored_id, "Jane"), report(&unknown_id, "Ghost")],
         )
@@ -518,7 +518,7 @@ async fn attachments_and_user_reports(backend: Backend) {
         .expect("stores extras");
     assert_eq!((kept, reports), (2, vec![true, false]));
     let (kept, _) = store
-        .store_extras(project, Some(unknown_id.clone()), files.clone(), vec![])
+        .store_extras(project, Some(unknown_id), files.clone(), vec![])
         .await
         .expect("runs");
     assert_eq!(kept, 0, "attachments of an event that is not stored are not kept");

@@ -729,13 +729,13 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
     let event_limited = has_event && !quota.take(Class::EVENTS, 1);
 
     // Events first: attachments and user reports belong to a stored event.
-    let mut response_id = header_id.clone();
+    let mut response_id = header_id;
     for item in envelope.items.iter().filter(|i| i.header.ty == "event") {
         if event_limited {
             ctx.count_limited_event(item.payload).await;
             continue;
         }
-        let id = header_id.clone().unwrap_or_else(process::new_event_id);
+        let id = header_id.unwrap_or_else(process::new_event_id);
         response_id = Some(ctx.ingest_event(item.payload, Some(id.as_str())).await?);
     }
 
@@ -809,7 +809,7 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
         metrics::counter!("errata_items_total", "type" => item_type_label(ty), "outcome" => "received").increment(1);
     }
 
-    let attachment_event = response_id.clone().filter(|_| !attachments.is_empty());
+    let attachment_event = response_id.filter(|_| !attachments.is_empty());
     let mut prepared = Vec::new();
     if attachment_event.is_none() {
         ctx.record("attachment", &Outcome::Invalid("no_event"), attachments.len() as u64);
