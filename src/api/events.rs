@@ -234,7 +234,7 @@ async fn find_project_event(
     let event_id = EventId::parse_lookup(event).ok_or_else(not_found)?;
     let project_id = project.id;
     state.store.event(project_id, &event_id).await.map_err(|e| match e {
-        StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
+        StoreError::NotFound(_) => not_found(),
         e => e.into(),
     })
 }

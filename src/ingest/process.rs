@@ -38,7 +38,7 @@ pub enum ProcessError {
     TooLarge(#[from] BoundsError),
 }
 
-/// Canonical lower-case 32-hex form of an event id (accepts hyphenated UUIDs, any case).
+/// The event id an SDK sent: 32 hex digits or the hyphenated UUID form, any case.
 pub fn parse_event_id(raw: &str) -> Option<EventId> {
     let id: String = raw
         .chars()
