@@ -56,10 +56,57 @@ impl EventId {
         EventId(out)
     }
 
+    /// An id as a URL or a search box names it: hyphens anywhere are ignored, as lookups
+    /// always have; `None` when what is left is not an event id (a lookup answers "not found").
+    pub fn parse_lookup(raw: &str) -> Option<Self> {
+        let digits: String = raw.chars().filter(|c| *c != '-').collect();
+        EventId::parse(&digits).ok()
+    }
+
+    /// The 16 bytes the digits spell, as the stores keep the id.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        for (byte, pair) in out.iter_mut().zip(self.0.chunks_exact(2)) {
+            *byte = (hex_value(pair[0]) << 4) | hex_value(pair[1]);
+        }
+        out
+    }
+
+    /// The id whose 32 hex digits spell these 16 bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 32];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        EventId(out)
+    }
+
     /// The 32 lowercase hex digits.
     pub fn as_str(&self) -> &str {
         // Only ASCII hex digits are ever stored.
         std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// The value of one lowercase hex digit (only those are ever stored in an `EventId`).
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+impl EventId {
+    /// The id a test names: 32 hex digits as they are, a short name (`"e1"`) as its bytes
+    /// in hex, zero-padded, so tests keep readable names.
+    pub(crate) fn named(name: &str) -> Self {
+        EventId::parse(name)
+            .or_else(|_| EventId::parse(&format!("{:0>32}", hex::encode(name))))
+            .expect("a name of at most 16 bytes")
     }
 }
 
@@ -241,6 +288,28 @@ mod tests {
     }
 
     #[test]
+    fn event_ids_round_trip_through_their_16_bytes() {
+        let id = EventId::parse("52df9022835246eeb317dbd739ccd059").unwrap();
+        let bytes = id.to_bytes();
+        assert_eq!(bytes[0], 0x52);
+        assert_eq!(bytes[15], 0x59);
+        assert_eq!(bytes, *uuid::Uuid::parse_str(id.as_str()).unwrap().as_bytes());
+        assert_eq!(EventId::from_bytes(bytes), id);
+        assert_eq!(EventId::from_bytes([0; 16]).as_str(), "0".repeat(32));
+        assert_eq!(EventId::from_bytes([0xff; 16]).as_str(), "f".repeat(32));
+    }
+
+    #[test]
+    fn lookups_ignore_hyphens_and_refuse_what_is_not_an_id() {
+        let want = EventId::parse("52df9022835246eeb317dbd739ccd059").ok();
+        assert_eq!(EventId::parse_lookup("52DF9022-8352-46EE-B317-DBD739CCD059"), want);
+        assert_eq!(EventId::parse_lookup("52df902-28352-46ee-b317-dbd739ccd059"), want);
+        assert_eq!(EventId::parse_lookup("nope"), None);
+        assert_eq!(EventId::parse_lookup("e2"), None);
+        assert_eq!(EventId::parse_lookup(""), None);
+    }
+
+    #[test]
     fn short_ids_render_and_parse() {
         assert_eq!(ShortId::new("shop", 1).to_string(), "SHOP-1");
         assert_eq!(ShortId::new("shop", 42).to_string(), "SHOP-1A");
@@ -292,6 +361,14 @@ mod tests {
                 prop_assert_eq!(id.as_str().len(), 32);
                 prop_assert!(id.as_str().bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
             }
+        }
+
+        #[test]
+        fn event_id_bytes_match_the_uuid_bytes(bytes in any::<[u8; 16]>()) {
+            let id = EventId::from_bytes(bytes);
+            prop_assert_eq!(id.as_str(), uuid::Uuid::from_bytes(bytes).simple().to_string());
+            prop_assert_eq!(id.to_bytes(), bytes);
+            prop_assert_eq!(EventId::parse(id.as_str()).unwrap(), id);
         }
 
         #[test]

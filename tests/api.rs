@@ -214,6 +214,8 @@ fn issue_detail_events_and_latest_event_entries() {
     let (status, _, body) = server.get(&format!("/api/0/issues/{id}/events/ffffffffffffffffffffffffffffffff/"));
     assert_eq!(status, 404);
     assert!(body["detail"].is_string());
+    let (status, _, _) = server.get(&format!("/api/0/issues/{id}/events/nope/"));
+    assert_eq!(status, 404, "what cannot be an event id is not found");
 }
 
 #[test]
@@ -1308,6 +1310,24 @@ fn event_lists_full_events_and_project_event_detail() {
     assert_eq!(raw["event_id"], ids[1].as_str());
     let (status, _, body) = server.get("/api/0/projects/errata/default/events/ffffffffffffffffffffffffffffffff/");
     assert_eq!((status, body), (404, json!({"detail": "Event not found"})));
+    // What cannot be an event id is not found either, on every route that looks one up.
+    for bad in [
+        "nope",
+        "fffffffffffffffffffffffffffffff",
+        "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+    ] {
+        for path in [
+            format!("/api/0/projects/errata/default/events/{bad}/"),
+            format!("/api/0/projects/errata/default/events/{bad}/json/"),
+            format!("/api/0/projects/errata/default/events/{bad}/grouping-info/"),
+            format!("/api/0/projects/errata/default/events/{bad}/attachments/1/"),
+            format!("/api/0/organizations/errata/eventids/{bad}/"),
+        ] {
+            assert_eq!(server.get(&path).0, 404, "{path}");
+        }
+        let (status, _, body) = server.get(&format!("/api/0/projects/errata/default/events/{bad}/attachments/"));
+        assert_eq!((status, body), (200, json!([])), "{bad}");
+    }
     let project_events = server.get_ok("/api/0/projects/errata/default/events/");
     assert_eq!(project_events.as_array().unwrap().len(), 3);
     assert_eq!(project_events[0]["eventID"], ids[2].as_str());

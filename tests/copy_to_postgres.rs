@@ -44,7 +44,8 @@ async fn describe(store: &Store, project_id: i64, public_key: &str, event_ids: &
     ];
     let mut issue_ids = Vec::new();
     for id in event_ids {
-        let event = store.event(project_id, id).await.expect("event");
+        let id = errata::ids::EventId::parse(id).expect("an event id");
+        let event = store.event(project_id, &id).await.expect("event");
         issue_ids.push(event.issue_id);
         out.push(format!("{event:?}"));
     }
@@ -227,7 +228,7 @@ fn a_database_written_by_the_server_reads_the_same_on_postgres_after_the_copy() 
         // New rows take new ids and short ids: the sequences moved past the copied ones.
         let issues_before = postgres.counts().await.expect("counts").issues;
         let mut record = postgres_record(project_id, "group-new");
-        record.event_id = uuid::Uuid::new_v4().simple().to_string();
+        record.event_id = errata::ids::EventId::new_random();
         let stored = postgres.store_event(record, None).await.expect("stores a new event");
         let issue = postgres.issue(stored.issue_id).await.expect("new issue");
         assert_eq!(postgres.counts().await.expect("counts").issues, issues_before + 1);
@@ -266,7 +267,7 @@ fn postgres_record(project_id: i64, hash: &str) -> errata::store::EventRecord {
     let now = errata::store::now_us();
     errata::store::EventRecord {
         project_id,
-        event_id: String::new(),
+        event_id: errata::ids::EventId::new_random(),
         hashes: vec![hash.into()],
         grouping_config: "test",
         title: "after the move".into(),

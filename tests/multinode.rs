@@ -202,7 +202,7 @@ fn three_nodes_one_database_one_sigkilled_store_each_acknowledged_event_once_wit
         .into_iter()
         .map(|r| {
             (
-                r[0].text().unwrap_or_default(),
+                r[0].event_id().unwrap_or_default(),
                 r[1].int(),
                 stored_fingerprint(&r[2].blob()),
             )
@@ -375,7 +375,7 @@ fn a_postgresql_restart_under_load_answers_503_with_retry_after_loses_nothing_an
     let stored: BTreeSet<String> = db
         .query("SELECT event_id FROM events", &[])
         .into_iter()
-        .filter_map(|r| r[0].text())
+        .filter_map(|r| r[0].event_id())
         .collect();
     let lost: Vec<&str> = answers
         .iter()

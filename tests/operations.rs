@@ -462,7 +462,7 @@ fn retention_deletes_old_and_over_cap_events_in_the_background_and_keeps_counts(
     let stored = |db: &common::Db| -> Vec<String> {
         db.query("SELECT event_id FROM events ORDER BY id", &[])
             .into_iter()
-            .filter_map(|r| r[0].text())
+            .filter_map(|r| r[0].event_id())
             .collect()
     };
     wait_until("the cap of 4 per issue", &|c| stored(c).len() == 4);

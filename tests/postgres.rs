@@ -9,6 +9,7 @@ mod pg;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
+use errata::ids::EventId;
 use errata::store::postgres::migrate;
 use errata::store::{EventRecord, Location, Store, StoreOptions, Stored};
 use pg::PgCluster;
@@ -69,7 +70,7 @@ fn record(project_id: i64, event_id: &str, hash: &str, user: Option<&str>, times
     let json = serde_json::json!({"event_id": event_id, "message": "boom"}).to_string();
     EventRecord {
         project_id,
-        event_id: event_id.into(),
+        event_id: EventId::parse(event_id).expect("32 hex digits"),
         hashes: vec![hash.into()],
         grouping_config: "test",
         title: format!("ValueError {hash}"),
@@ -249,7 +250,7 @@ async fn an_event_id_sent_to_two_nodes_is_stored_and_counted_once() {
             sends.push((a.clone(), r));
         }
     }
-    let ids: Vec<String> = sends.iter().map(|(_, r)| r.event_id.clone()).collect();
+    let ids: Vec<String> = sends.iter().map(|(_, r)| r.event_id.to_string()).collect();
     let stored = send_all(sends).await;
 
     let mut by_id: HashMap<&str, Vec<Stored>> = HashMap::new();
@@ -286,7 +287,10 @@ async fn an_event_id_sent_to_two_nodes_is_stored_and_counted_once() {
         N as i64
     );
     // The payload reads back as stored.
-    let event = a.event(project, &event_id(7)).await.expect("reads");
+    let event = a
+        .event(project, &EventId::parse(&event_id(7)).expect("32 hex digits"))
+        .await
+        .expect("reads");
     assert_eq!(event.data["event_id"], event_id(7));
     close(a).await;
     close(b).await;
@@ -632,4 +636,96 @@ async fn a_new_issue_writes_one_notification_and_two_nodes_never_claim_it_both()
     assert_eq!(claimed, 1, "claimed by one node only");
     close(a).await;
     close(b).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_attachments_and_reports_written_as_hex_are_found_by_id_after_the_upgrade() {
+    let url = PgCluster::shared().fresh_database().await;
+    let pool = errata::store::postgres::pool(&url, 2).expect("pool");
+    assert_eq!(migrate::run_to(&pool, 9).await.expect("schema version 9"), 9);
+    let ids = [
+        "52df9022835246eeb317dbd739ccd059",
+        "9F6C2E4B8A1D4C3B9E2F1A0B9C8D7E6F",
+        "00000000000000000000000000000001",
+    ];
+    let db = client(&url).await;
+    db.batch_execute(
+        "INSERT INTO organizations (id, slug, name, date_created) VALUES (1, 'org', 'Org', 0);
+         INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES (1, 1, 'shop', 'Shop', 0);
+         INSERT INTO issues (id, project_id, short_id, title, level, type, first_seen, last_seen, times_seen, grouping_config)
+           VALUES (1, 1, 1, 'boom', 'error', 'default', 0, 0, 3, 'g');",
+    )
+    .await
+    .expect("fills");
+    for (n, id) in ids.iter().enumerate() {
+        let json = serde_json::json!({"event_id": id.to_lowercase(), "message": format!("event {n}")}).to_string();
+        let payload = zstd::bulk::compress(json.as_bytes(), 1).expect("compresses");
+        db.execute(
+            "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, primary_hash, \
+             grouping_config, size, payload) VALUES (1, 1, $1, $2, $2, 'error', 'h', 'g', $3, $4)",
+            &[id, &(n as i64), &(json.len() as i64), &payload],
+        )
+        .await
+        .expect("event");
+        db.execute(
+            "INSERT INTO event_attachments (project_id, event_id, name, attachment_type, size, data, date_created) \
+             VALUES (1, $1, $2, 'event.attachment', 1, $3, 0)",
+            &[id, &format!("log{n}.txt"), &vec![n as u8]],
+        )
+        .await
+        .expect("attachment");
+        db.execute(
+            "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) \
+             VALUES (1, $1, $2, '', 'broke', 0)",
+            &[id, &format!("reporter {n}")],
+        )
+        .await
+        .expect("report");
+    }
+
+    let store = node(&url).await;
+    for (n, raw) in ids.iter().enumerate() {
+        let id = EventId::parse(raw).expect("an event id");
+        let event = store.event(1, &id).await.expect("the event, by its id");
+        assert_eq!(event.event_id, id);
+        assert_eq!(event.data["message"], format!("event {n}"));
+        let found = store.find_event(vec![1], &id).await.expect("finds");
+        assert_eq!(found.map(|e| e.id), Some(event.id));
+        let attachments = store.attachments(1, &id).await.expect("lists");
+        let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, [format!("log{n}.txt")]);
+        assert_eq!(attachments[0].event_id, id);
+        let (_, data) = store.attachment(1, &id, attachments[0].id).await.expect("reads");
+        assert_eq!(data, vec![n as u8]);
+        let name: String = db
+            .query_one(
+                "SELECT name FROM user_reports WHERE project_id = 1 AND event_id = $1",
+                &[&id],
+            )
+            .await
+            .expect("the report, by its event id")
+            .get(0);
+        assert_eq!(name, format!("reporter {n}"));
+    }
+    let types: Vec<String> = db
+        .query(
+            "SELECT DISTINCT data_type::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND column_name = 'event_id' \
+             AND table_name IN ('events', 'event_attachments', 'user_reports')",
+            &[],
+        )
+        .await
+        .expect("types")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(types, ["uuid"]);
+    // The attachments' foreign key is back: deleting an event takes them, and its report.
+    let first = EventId::parse(ids[0]).expect("an event id");
+    db.execute("DELETE FROM events WHERE event_id = $1", &[&first])
+        .await
+        .expect("deletes");
+    assert_eq!(scalar(&url, "SELECT count(*) FROM event_attachments").await, 2);
+    assert_eq!(scalar(&url, "SELECT count(*) FROM user_reports").await, 2);
+    close(store).await;
 }

@@ -121,6 +121,14 @@ impl Fixture {
         }
     }
 
+    /// Event id number `n` (32 hex digits) as an SQL expression of the stored 16 bytes.
+    fn event_id(&self, n: i64) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("unhex('{n:032x}')"),
+            Backend::Postgres => format!("'{n:032x}'::uuid"),
+        }
+    }
+
     async fn add_issue(&self, id: i64, times_seen: i64, last_seen: i64) {
         self.exec(&format!(
             "INSERT INTO issues (id, project_id, short_id, title, level, type, first_seen, last_seen, times_seen, grouping_config) \
@@ -132,10 +140,11 @@ impl Fixture {
     /// Adds an event of `issue` received at `received` with a payload of `bytes`; returns its row id.
     async fn add_event(&self, issue: i64, n: i64, received: i64, bytes: usize) -> i64 {
         let blob = self.random_blob(bytes);
+        let event_id = self.event_id(n);
         let ids = self
             .ints(&format!(
                 "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, primary_hash, grouping_config, size, payload) \
-                 VALUES (1, {issue}, '{n:032x}', {received}, {received}, 'error', 'h', 'g', 1, {blob}) RETURNING id"
+                 VALUES (1, {issue}, {event_id}, {received}, {received}, 'error', 'h', 'g', 1, {blob}) RETURNING id"
             ))
             .await;
         ids[0]
@@ -152,8 +161,9 @@ impl Fixture {
                 "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) VALUES ({issue}, 'k', 'v{n}', 1, {old}, {old});
                  INSERT INTO issue_hourly (issue_id, hour, count) VALUES ({issue}, {}, 1);
                  INSERT INTO outcomes (project_id, day, category, outcome, reason, quantity) VALUES (1, '2001-01-01', 'error', 'accepted', 'r{n}', 1);
-                 INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, '{n:032x}', '', '', 'c', {old})",
-                old / 3_600_000_000 - n - 1
+                 INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, {}, '', '', 'c', {old})",
+                old / 3_600_000_000 - n - 1,
+                self.event_id(n)
             ))
             .await;
         }
@@ -266,9 +276,9 @@ async fn every_table_expires_and_a_report_goes_with_its_event() {
         f.fill_side_tables(1, old, 5).await;
         f.exec(&format!(
             "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) VALUES (3, 'k', 'young', 1, 0, {});
-             INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, '{:032x}', '', '', 'c', {})",
+             INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, {}, '', '', 'c', {})",
             cutoff + 10,
-            9999,
+            f.event_id(9999),
             cutoff + 5
         ))
         .await;
@@ -459,7 +469,7 @@ async fn used_bytes_of_a_large_table_come_from_a_sample_close_to_the_exact_sum()
     f.add_issue(1, 30_000, 0).await;
     f.exec(
         "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, primary_hash, grouping_config, size, payload) \
-         SELECT 1, 1, lpad(to_hex(g), 32, '0'), g, g, 'error', 'h', 'g', 1, \
+         SELECT 1, 1, lpad(to_hex(g), 32, '0')::uuid, g, g, 'error', 'h', 'g', 1, \
                 decode(md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text), 'hex') \
          FROM generate_series(1, 30000) g; ANALYZE events",
     )

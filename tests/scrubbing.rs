@@ -265,7 +265,7 @@ fn event_with(root: &str, subtree: Value) -> Value {
 fn disk_contains(server: &TestServer, needle: &str) -> Option<String> {
     let db = server.db();
     for row in db.query("SELECT event_id, payload FROM events", &[]) {
-        let (event_id, blob) = (row[0].text().unwrap_or_default(), row[1].blob());
+        let (event_id, blob) = (row[0].event_id().unwrap_or_default(), row[1].blob());
         let json = zstd::decode_all(blob.as_slice()).expect("payload is zstd");
         if contains(&json, needle.as_bytes()) {
             return Some(format!("payload of event {event_id}"));

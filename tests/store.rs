@@ -2,6 +2,7 @@
 //! the same way. Each test opens a fresh store from `open_store`, so a further backend
 //! runs the same tests by opening itself there.
 
+use errata::ids::EventId;
 use errata::store::{
     EventOrder, EventRecord, IssueFilter, IssueStatus, KeyChange, NewProject, ProjectChange, StatusChange, Store,
     StoreError, StoreOptions, token_hash,
@@ -22,13 +23,18 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// The event id a test names `e1`, `e2`…: the name's bytes in hex, zero-padded to 32 digits.
+fn eid(name: &str) -> EventId {
+    EventId::parse(&format!("{:0>32}", hex::encode(name))).expect("a short name")
+}
+
 /// An event of project 1 grouped by `hash`, at `hour` (hours since the epoch).
 fn record(event_id: &str, hash: &str, hour: i64, release: &str) -> EventRecord {
     let data = json!({"event_id": event_id, "message": "boom", "hashes": [hash]});
     let json = serde_json::to_vec(&data).expect("serializes");
     EventRecord {
         project_id: 1,
-        event_id: event_id.into(),
+        event_id: eid(event_id),
         hashes: vec![hash.into()],
         grouping_config: "test",
         title: "ValueError: boom".into(),
@@ -222,14 +228,14 @@ fn a_resent_event_is_acknowledged_and_not_counted_twice() {
             .issue_events(first.issue_id, EventOrder::NewestFirst, 10, 0)
             .await
             .expect("events");
-        let ids: Vec<&str> = newest.iter().map(|e| e.event_id.as_str()).collect();
-        assert_eq!(ids, ["e2", "e1"]);
+        let ids: Vec<EventId> = newest.iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, [eid("e2"), eid("e1")]);
         assert_eq!(newest[0].data["message"], "boom", "the payload reads back");
         let (previous, next) = store.neighbours(&newest[1]).await.expect("neighbours");
-        assert_eq!((previous, next.as_deref()), (None, Some("e2")));
-        let found = store.find_event(vec![1], "e2").await.expect("lookup");
+        assert_eq!((previous, next), (None, Some(eid("e2"))));
+        let found = store.find_event(vec![1], &eid("e2")).await.expect("lookup");
         assert_eq!(found.map(|e| e.issue_id), Some(first.issue_id));
-        assert!(store.find_event(vec![1], "nope").await.expect("lookup").is_none());
+        assert!(store.find_event(vec![1], &eid("nope")).await.expect("lookup").is_none());
 
         let owners = store
             .hash_owners(1, vec!["h1".into(), "unknown".into()])
@@ -335,4 +341,150 @@ fn merged_issues_unmerge_with_exact_counts() {
         assert_eq!(store.counts().await.expect("counts").events, 2);
     });
     store.shutdown();
+}
+
+/// Event ids as an upgraded SQLite database had them: 32 hex digits, one in upper case.
+fn hex_ids_of_version_9() -> Vec<String> {
+    vec![
+        "52df9022835246eeb317dbd739ccd059".into(),
+        "9F6C2E4B8A1D4C3B9E2F1A0B9C8D7E6F".into(),
+        "00000000000000000000000000000001".into(),
+    ]
+}
+
+/// The indexes and triggers of the tables that name an event, to compare before and after.
+fn event_table_objects(conn: &rusqlite::Connection) -> Vec<(String, String, String)> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') \
+             AND tbl_name IN ('events', 'event_attachments', 'user_reports') ORDER BY name",
+        )
+        .expect("query");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("objects")
+}
+
+#[test]
+fn events_attachments_and_reports_written_as_hex_are_found_by_id_after_the_upgrade() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("errata.sqlite3");
+    let ids = hex_ids_of_version_9();
+    let before = {
+        let mut conn = rusqlite::Connection::open(&path).expect("opens");
+        conn.pragma_update(None, "foreign_keys", "ON").expect("pragma");
+        errata::store::sqlite::migrate::migrations()
+            .to_version(&mut conn, 9)
+            .expect("schema version 9");
+        conn.execute_batch(
+            "INSERT INTO organizations (id, slug, name, date_created) VALUES (1, 'org', 'Org', 0);
+             INSERT INTO projects (id, organization_id, slug, name, date_created) VALUES (1, 1, 'shop', 'Shop', 0);
+             INSERT INTO issues (id, project_id, short_id, title, level, type, first_seen, last_seen, times_seen, grouping_config)
+               VALUES (1, 1, 1, 'boom', 'error', 'default', 0, 0, 3, 'g');",
+        )
+        .expect("fills");
+        for (n, id) in ids.iter().enumerate() {
+            let json = json!({"event_id": id.to_lowercase(), "message": format!("event {n}")}).to_string();
+            let payload = zstd::encode_all(json.as_bytes(), 1).expect("compresses");
+            conn.execute(
+                "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, primary_hash, \
+                 grouping_config, size, payload) VALUES (1, 1, ?1, ?2, ?2, 'error', 'h', 'g', ?3, ?4)",
+                rusqlite::params![id, n as i64, json.len() as i64, payload],
+            )
+            .expect("event");
+            conn.execute(
+                "INSERT INTO event_attachments (project_id, event_id, name, attachment_type, size, data, date_created) \
+                 VALUES (1, ?1, ?2, 'event.attachment', 1, ?3, 0)",
+                rusqlite::params![id, format!("log{n}.txt"), vec![n as u8]],
+            )
+            .expect("attachment");
+            conn.execute(
+                "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) \
+                 VALUES (1, ?1, ?2, '', 'broke', 0)",
+                rusqlite::params![id, format!("reporter {n}")],
+            )
+            .expect("report");
+        }
+        event_table_objects(&conn)
+    };
+
+    let store = Store::open_sqlite(&path, StoreOptions::default()).expect("upgrades");
+    runtime().block_on(async {
+        for (n, raw) in ids.iter().enumerate() {
+            let id = EventId::parse(raw).expect("an event id");
+            let event = store.event(1, &id).await.expect("the event, by its id");
+            assert_eq!(event.event_id, id);
+            assert_eq!(event.data["message"], format!("event {n}"));
+            assert_eq!(event.data["event_id"], id.as_str(), "the stored JSON is unchanged");
+            let found = store.find_event(vec![1], &id).await.expect("finds");
+            assert_eq!(found.map(|e| e.id), Some(event.id));
+            let attachments = store.attachments(1, &id).await.expect("lists");
+            let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+            assert_eq!(names, [format!("log{n}.txt")]);
+            assert_eq!(attachments[0].event_id, id);
+            let (_, data) = store.attachment(1, &id, attachments[0].id).await.expect("reads");
+            assert_eq!(data, vec![n as u8]);
+        }
+        let newest = store
+            .issue_events(1, EventOrder::NewestFirst, 10, 0)
+            .await
+            .expect("events");
+        assert_eq!(newest.len(), ids.len());
+    });
+    store.shutdown();
+
+    let conn = rusqlite::Connection::open(&path).expect("opens");
+    for (n, raw) in ids.iter().enumerate() {
+        let id = EventId::parse(raw).expect("an event id");
+        let name: String = conn
+            .query_row(
+                "SELECT name FROM user_reports WHERE project_id = 1 AND event_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("the report, by its event id");
+        assert_eq!(name, format!("reporter {n}"));
+    }
+    let kinds: Vec<(String, i64)> = conn
+        .query_row(
+            "SELECT (SELECT group_concat(DISTINCT typeof(event_id)) FROM events), \
+                    (SELECT max(length(event_id)) FROM event_attachments)",
+            [],
+            |r| Ok(vec![(r.get(0)?, r.get(1)?)]),
+        )
+        .expect("kinds");
+    assert_eq!(kinds, [("blob".to_string(), 16)]);
+    assert_eq!(event_table_objects(&conn), before, "every index and trigger is kept");
+    let foreign_keys: Vec<(String, String, String)> = conn
+        .prepare("SELECT \"table\", \"from\", \"to\" FROM pragma_foreign_key_list('event_attachments') ORDER BY seq")
+        .expect("query")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("keys");
+    assert_eq!(
+        foreign_keys,
+        [
+            ("events".to_string(), "project_id".to_string(), "project_id".to_string()),
+            ("events".to_string(), "event_id".to_string(), "event_id".to_string())
+        ]
+    );
+    let problems: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .expect("checks");
+    assert_eq!(problems, 0);
+    // Deleting an event still takes its attachments and its report with it.
+    conn.pragma_update(None, "foreign_keys", "ON").expect("pragma");
+    let first = EventId::parse(&ids[0]).expect("an event id");
+    conn.execute("DELETE FROM events WHERE event_id = ?1", [first])
+        .expect("deletes");
+    let left: (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM event_attachments), (SELECT count(*) FROM user_reports)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("counts");
+    assert_eq!(left, (2, 2));
 }

@@ -9,6 +9,7 @@ mod pg;
 
 use std::time::{Duration, Instant};
 
+use errata::ids::EventId;
 use errata::store::{
     KeyChange, Location, NewAttachment, NewProject, NewToken, ORG_TOKEN_MARKER, OutcomeRow, ProjectChange, Store,
     StoreError, StoreOptions, UserReport, token_hash,
@@ -445,11 +446,11 @@ async fn tokens(backend: Backend) {
 }
 
 /// A stored event of `project_id`.
-fn record(project_id: i64, event_id: &str) -> errata::store::EventRecord {
+fn record(project_id: i64, event_id: &EventId) -> errata::store::EventRecord {
     let json = json!({"event_id": event_id, "message": "boom"}).to_string();
     errata::store::EventRecord {
         project_id,
-        event_id: event_id.into(),
+        event_id: *event_id,
         hashes: vec!["h1".into()],
         grouping_config: "test",
         title: "ValueError: boom".into(),
@@ -471,9 +472,9 @@ fn record(project_id: i64, event_id: &str) -> errata::store::EventRecord {
     }
 }
 
-fn report(event_id: &str, name: &str) -> UserReport {
+fn report(event_id: &EventId, name: &str) -> UserReport {
     UserReport {
-        event_id: event_id.into(),
+        event_id: *event_id,
         name: name.into(),
         email: "jane@example.com".into(),
         comments: "it broke".into(),
@@ -485,7 +486,8 @@ async fn attachments_and_user_reports(backend: Backend) {
     let (_dir, store) = open(backend).await;
     let boot = store.bootstrap_if_empty().await.expect("bootstraps").expect("empty");
     let project = boot.project.id;
-    let (stored_id, unknown_id) = (format!("{:032x}", 1), format!("{:032x}", 2));
+    let id = |n: u32| EventId::parse(&format!("{n:032x}")).expect("32 hex digits");
+    let (stored_id, unknown_id) = (id(1), id(2));
     store
         .store_event(record(project, &stored_id), None)
         .await
@@ -508,7 +510,7 @@ async fn attachments_and_user_reports(backend: Backend) {
     let (kept, reports) = store
         .store_extras(
             project,
-            Some(stored_id.clone()),
+            Some(stored_id),
             files.clone(),
             vec![report(&stored_id, "Jane"), report(&unknown_id, "Ghost")],
         )
@@ -516,7 +518,7 @@ async fn attachments_and_user_reports(backend: Backend) {
         .expect("stores extras");
     assert_eq!((kept, reports), (2, vec![true, false]));
     let (kept, _) = store
-        .store_extras(project, Some(unknown_id.clone()), files.clone(), vec![])
+        .store_extras(project, Some(unknown_id), files.clone(), vec![])
         .await
         .expect("runs");
     assert_eq!(kept, 0, "attachments of an event that is not stored are not kept");

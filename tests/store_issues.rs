@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
 
+use errata::ids::EventId;
 use errata::store::{
     Cmp, Condition, EventOrder, EventRecord, Issue, IssueFilter, IssueSort, IssueStatus, Location, StatusChange, Store,
     StoreError, StoreOptions, TagValue,
@@ -154,6 +155,14 @@ on_both_backends!(
 
 // ------------------------------------------------------------------------------ events
 
+/// The event id a test names: 32 hex digits as they are, a short name (`e1`) as its bytes
+/// in hex, zero-padded to 32 digits.
+fn eid(name: &str) -> EventId {
+    EventId::parse(name)
+        .or_else(|_| EventId::parse(&format!("{:0>32}", hex::encode(name))))
+        .expect("a test event name of at most 16 bytes")
+}
+
 /// An event as a test writes it; its tags are also in its payload, for `tags_of`.
 struct Ev {
     event_id: String,
@@ -191,7 +200,7 @@ impl Ev {
         let json = serde_json::to_vec(&data).expect("serializes");
         EventRecord {
             project_id,
-            event_id: self.event_id.clone(),
+            event_id: eid(&self.event_id),
             hashes: self.hashes.clone(),
             grouping_config: "test",
             title: self.title.clone(),
@@ -864,8 +873,8 @@ async fn merge_then_unmerge_keeps_counts_exact(store: Store, project: i64) {
     assert_eq!(hashes, vec!["a".to_string(), "b".to_string()]);
     let latest = store.latest_event_per_hash(a).await.expect("latest");
     assert_eq!(latest.len(), 2);
-    assert_eq!(latest["a"].event_id, format!("{:032x}", 3));
-    assert_eq!(latest["b"].event_id, format!("{:032x}", 6));
+    assert_eq!(latest["a"].event_id.as_str(), format!("{:032x}", 3));
+    assert_eq!(latest["b"].event_id.as_str(), format!("{:032x}", 6));
     // A new event of `b` now counts on `a`.
     let mut late = Ev::new(&format!("{:032x}", 50), "b", (BASE_HOUR + 7) * HOUR);
     late.user = Some("id:4".into());
@@ -958,7 +967,7 @@ async fn delete_removes_issues_with_their_events(store: Store, project: i64) {
     assert_eq!(store.project_events(project, 100, 0).await.expect("events").len(), 3);
     assert!(
         store
-            .find_event(vec![project], &format!("{:032x}", 0))
+            .find_event(vec![project], &eid(&format!("{:032x}", 0)))
             .await
             .expect("finds")
             .is_none()
@@ -994,21 +1003,22 @@ async fn events_page_and_navigate_within_an_issue(store: Store, project: i64) {
         .id;
 
     let ids = |events: Vec<errata::store::StoredEvent>| events.into_iter().map(|e| e.event_id).collect::<Vec<_>>();
+    let names = |names: &[&str]| names.iter().map(|n| eid(n)).collect::<Vec<_>>();
     let oldest = ids(store
         .issue_events(x, EventOrder::OldestFirst, 10, 0)
         .await
         .expect("events"));
-    assert_eq!(oldest, vec!["e1", "e3", "e4", "e0", "e5"]);
+    assert_eq!(oldest, names(&["e1", "e3", "e4", "e0", "e5"]));
     let newest = ids(store
         .issue_events(x, EventOrder::NewestFirst, 10, 0)
         .await
         .expect("events"));
-    assert_eq!(newest, vec!["e5", "e0", "e4", "e3", "e1"]);
+    assert_eq!(newest, names(&["e5", "e0", "e4", "e3", "e1"]));
     let page = ids(store
         .issue_events(x, EventOrder::NewestFirst, 2, 1)
         .await
         .expect("events"));
-    assert_eq!(page, vec!["e0", "e4"]);
+    assert_eq!(page, names(&["e0", "e4"]));
     assert!(
         store
             .issue_events(x, EventOrder::NewestFirst, 2, 10)
@@ -1017,7 +1027,7 @@ async fn events_page_and_navigate_within_an_issue(store: Store, project: i64) {
             .is_empty()
     );
     let project_page = ids(store.project_events(project, 3, 1).await.expect("events"));
-    assert_eq!(project_page, vec!["e0", "e4", "e3"]);
+    assert_eq!(project_page, names(&["e0", "e4", "e3"]));
     assert!(
         store
             .project_events(project + 1000, 10, 0)
@@ -1028,18 +1038,24 @@ async fn events_page_and_navigate_within_an_issue(store: Store, project: i64) {
 
     // Found in the first listed project that has it; payload decoded.
     let found = store
-        .find_event(vec![project + 1000, project], "e4")
+        .find_event(vec![project + 1000, project], &eid("e4"))
         .await
         .expect("finds")
         .expect("e4 exists");
     assert_eq!(found.issue_id, x);
     assert_eq!(found.data["event_id"], "e4");
-    assert!(store.find_event(vec![project], "nope").await.expect("finds").is_none());
-    assert!(store.find_event(vec![], "e4").await.expect("finds").is_none());
+    assert!(
+        store
+            .find_event(vec![project], &eid("nope"))
+            .await
+            .expect("finds")
+            .is_none()
+    );
+    assert!(store.find_event(vec![], &eid("e4")).await.expect("finds").is_none());
 
     let neighbours = |id: &str| {
         let store = store.clone();
-        let id = id.to_string();
+        let id = eid(id);
         async move {
             let event = store
                 .find_event(vec![project], &id)
@@ -1049,10 +1065,10 @@ async fn events_page_and_navigate_within_an_issue(store: Store, project: i64) {
             store.neighbours(&event).await.expect("neighbours")
         }
     };
-    assert_eq!(neighbours("e1").await, (None, Some("e3".into())));
-    assert_eq!(neighbours("e3").await, (Some("e1".into()), Some("e4".into())));
-    assert_eq!(neighbours("e4").await, (Some("e3".into()), Some("e0".into())));
-    assert_eq!(neighbours("e5").await, (Some("e0".into()), None));
+    assert_eq!(neighbours("e1").await, (None, Some(eid("e3"))));
+    assert_eq!(neighbours("e3").await, (Some(eid("e1")), Some(eid("e4"))));
+    assert_eq!(neighbours("e4").await, (Some(eid("e3")), Some(eid("e0"))));
+    assert_eq!(neighbours("e5").await, (Some(eid("e0")), None));
     assert_eq!(neighbours("e2").await, (None, None), "alone in its issue");
 }
 

@@ -187,7 +187,7 @@ impl Subject<'_> {
         let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::String(s.to_string()));
         match column {
             Column::Title => Value::String(str_at(d, "/title").unwrap_or("<unlabeled event>").to_string()),
-            Column::Id => Value::String(e.event_id.clone()),
+            Column::Id => Value::String(e.event_id.to_string()),
             Column::Issue => match (self.issue, self.project) {
                 (Some(i), Some(p)) => Value::String(ShortId::new(&p.slug, i.short_id).to_string()),
                 _ => Value::Null,

@@ -13,6 +13,7 @@ use super::serialize;
 use super::{IssuePath, resolve_org, resolve_project, visible_projects};
 use super::{discover, query};
 use crate::errors::ApiError;
+use crate::ids::EventId;
 use crate::state::AppState;
 use crate::store::{Condition, EventOrder, StoreError, StoredEvent, now_us};
 
@@ -179,14 +180,14 @@ async fn issue_event_response(
             .issue_events(issue_id, EventOrder::OldestFirst, 1, 0)
             .await?
             .pop(),
-        raw => {
-            let event_id: String = raw.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
-            state
+        raw => match EventId::parse_lookup(raw) {
+            Some(event_id) => state
                 .store
                 .find_event(vec![project_id], &event_id)
                 .await?
-                .filter(|e| e.issue_id == issue_id)
-        }
+                .filter(|e| e.issue_id == issue_id),
+            None => None,
+        },
     };
     let event = event.ok_or_else(|| {
         ApiError::NotFoundDetail(
@@ -229,10 +230,11 @@ async fn find_project_event(
     event: &str,
 ) -> Result<StoredEvent, ApiError> {
     let (_, project) = resolve_project(state, caller, org, project).await?;
-    let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    let not_found = || ApiError::NotFoundDetail("Event not found".into());
+    let event_id = EventId::parse_lookup(event).ok_or_else(not_found)?;
     let project_id = project.id;
     state.store.event(project_id, &event_id).await.map_err(|e| match e {
-        StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
+        StoreError::NotFound(_) => not_found(),
         e => e.into(),
     })
 }
@@ -264,7 +266,7 @@ pub async fn event_id_lookup(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
     let org = resolve_org(&state, &caller, &org).await?;
-    let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    let event_id = EventId::parse_lookup(&event).ok_or(ApiError::NotFound)?;
     let projects = visible_projects(&caller, state.store.projects(Some(org.id)).await?);
     let ids = projects.iter().map(|p| p.id).collect();
     let event = state

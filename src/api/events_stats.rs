@@ -439,7 +439,7 @@ mod tests {
             id: 0,
             project_id: 1,
             issue_id: 1,
-            event_id: String::new(),
+            event_id: crate::ids::EventId::from_bytes([0; 16]),
             timestamp: ts_us,
             received: ts_us,
             size: 0,

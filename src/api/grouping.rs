@@ -12,6 +12,7 @@ use super::auth::Caller;
 use super::issues::resolve_issue;
 use super::{IssuePath, resolve_project};
 use crate::errors::ApiError;
+use crate::ids::EventId;
 use crate::ingest::process::tag_pairs;
 use crate::state::AppState;
 use crate::store::{StoreError, StoredEvent};
@@ -118,7 +119,7 @@ pub async fn event_grouping_info(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
-    let event_id: String = event.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    let event_id = EventId::parse_lookup(&event).ok_or_else(|| ApiError::NotFoundDetail("Event not found".into()))?;
     let project_id = project.id;
     let event = state.store.event(project_id, &event_id).await.map_err(|e| match e {
         StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),

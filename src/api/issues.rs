@@ -14,7 +14,7 @@ use super::pagination::{Cursor, link_header, link_header_with, page_size};
 use super::serialize::{self, iso};
 use super::{IssuePath, query, resolve_org, resolve_project};
 use crate::errors::ApiError;
-use crate::ids::{IssueStatus, ShortId};
+use crate::ids::{EventId, IssueStatus, ShortId};
 use crate::state::AppState;
 use crate::store::{
     Cmp, Condition, Issue, IssueFilter, IssueSort, Organization, Project, StatusChange, TagValue, now_us,
@@ -148,17 +148,12 @@ fn environment_conditions(params: &Params) -> Vec<Condition> {
     }
 }
 
-fn is_event_id(q: &str) -> bool {
-    let q: String = q.trim().chars().filter(|c| *c != '-').collect();
-    q.len() == 32 && q.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// A direct hit: the query is an event id or (with `shortIdLookup`) a short id.
 async fn direct_hit(
     state: &AppState,
     params: &Params,
     project_ids: &[i64],
-) -> Result<Option<(Issue, Option<String>)>, ApiError> {
+) -> Result<Option<(Issue, Option<EventId>)>, ApiError> {
     let Some(q) = param(params, "query")
         .map(str::trim)
         .filter(|q| !q.is_empty() && !q.contains(' '))
@@ -167,8 +162,7 @@ async fn direct_hit(
     };
     let q = q.to_string();
     let projects = project_ids.to_vec();
-    if is_event_id(&q) {
-        let event_id: String = q.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
+    if let Some(event_id) = EventId::parse_lookup(&q) {
         return Ok(match state.store.find_event(projects, &event_id).await? {
             Some(e) => Some((state.store.issue(e.issue_id).await?, Some(e.event_id))),
             None => None,

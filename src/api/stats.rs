@@ -23,6 +23,7 @@ use super::auth::Caller;
 use super::resolve_project;
 use super::serialize::iso;
 use crate::errors::ApiError;
+use crate::ids::EventId;
 use crate::state::AppState;
 use crate::store::{OutcomeRow, StoreError};
 
@@ -170,10 +171,6 @@ pub async fn project_outcomes(
     })))
 }
 
-fn canonical_event_id(raw: &str) -> String {
-    raw.chars().filter(|c| *c != '-').collect::<String>().to_lowercase()
-}
-
 pub async fn event_attachments(
     State(state): State<AppState>,
     caller: Caller,
@@ -181,8 +178,11 @@ pub async fn event_attachments(
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
-    let (project_id, event_id) = (project.id, canonical_event_id(&event));
-    let list = state.store.attachments(project_id, &event_id).await?;
+    // An id that cannot be stored has no attachments.
+    let Some(event_id) = EventId::parse_lookup(&event) else {
+        return Ok(Json(Value::Array(Vec::new())));
+    };
+    let list = state.store.attachments(project.id, &event_id).await?;
     Ok(Json(Value::Array(
         list.iter()
             .map(|a| {
@@ -211,10 +211,10 @@ pub async fn event_attachment(
     caller.require("event:read")?;
     let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
-    let (project_id, event_id) = (project.id, canonical_event_id(&event));
+    let event_id = EventId::parse_lookup(&event).ok_or(ApiError::NotFound)?;
     let (info, data) = state
         .store
-        .attachment(project_id, &event_id, id)
+        .attachment(project.id, &event_id, id)
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => ApiError::NotFound,

@@ -10,6 +10,7 @@ use crate::event::derive::{self, Derived};
 use crate::event::group::{self, GroupingRules};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
+use crate::ids::EventId;
 use crate::store::EventRecord;
 use crate::store::{NewAttachment, UserReport};
 
@@ -37,8 +38,8 @@ pub enum ProcessError {
     TooLarge(#[from] BoundsError),
 }
 
-/// Canonical lower-case 32-hex form of an event id (accepts hyphenated UUIDs, any case).
-pub fn parse_event_id(raw: &str) -> Option<String> {
+/// The event id an SDK sent: 32 hex digits or the hyphenated UUID form, any case.
+pub fn parse_event_id(raw: &str) -> Option<EventId> {
     let id: String = raw
         .chars()
         .filter(|c| *c != '-')
@@ -46,11 +47,14 @@ pub fn parse_event_id(raw: &str) -> Option<String> {
         .to_ascii_lowercase();
     let hyphens = raw.len() - id.len();
     let ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && (hyphens == 0 || hyphens == 4);
-    ok.then_some(id)
+    if !ok {
+        return None;
+    }
+    EventId::parse(&id).ok()
 }
 
-pub fn new_event_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+pub fn new_event_id() -> EventId {
+    EventId::new_random()
 }
 
 /// The processed event: its record for the store and what scrubbing removed.
@@ -138,9 +142,9 @@ pub fn finish_event(
     if let Some(obj) = event.as_object_mut() {
         // Normalize already wrote the canonical id; replace it only if it differs.
         match obj.get_mut("event_id") {
-            Some(Value::String(stored)) if *stored == event_id => {}
+            Some(Value::String(stored)) if stored == event_id.as_str() => {}
             _ => {
-                obj.insert("event_id".into(), Value::String(event_id.clone()));
+                obj.insert("event_id".into(), Value::String(event_id.to_string()));
             }
         }
         obj.insert("title".into(), Value::String(summary.title.clone()));
@@ -430,8 +434,8 @@ mod tests {
     #[test]
     fn event_ids_are_canonicalized() {
         assert_eq!(
-            parse_event_id("9F6C2E4B-8A1D-4C3B-9E2F-1A0B9C8D7E6F").as_deref(),
-            Some("9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f")
+            parse_event_id("9F6C2E4B-8A1D-4C3B-9E2F-1A0B9C8D7E6F").map(|id| id.to_string()),
+            Some("9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f".to_owned())
         );
         assert_eq!(parse_event_id("not-a-uuid"), None);
         assert_eq!(parse_event_id("9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6"), None);
@@ -480,7 +484,7 @@ mod tests {
         let report = scrub_user_report(
             &project(false),
             UserReport {
-                event_id: "a".repeat(32),
+                event_id: EventId::parse(&"a".repeat(32)).unwrap(),
                 name: "Ada token=abc123".into(),
                 email: "ada@example.com".into(),
                 comments: "paid with 4111-1111-1111-1111, key AKIAIOSFODNN7EXAMPLE".into(),

@@ -27,6 +27,7 @@ use crate::http::{
     HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode,
     client_ip, header,
 };
+use crate::ids::EventId;
 use crate::state::AppState;
 use crate::store::outcomes::{self, Outcome, OutcomeTally};
 use crate::store::{Announced, ProjectKey, StoreError, UserReport};
@@ -412,7 +413,7 @@ async fn ingest(state: &AppState, request: Request<'_>, body: &mut Body) -> Resu
             }
             None => {
                 let id = ctx.ingest_event(&json, None).await?;
-                Ok(ok_response(Some(&id)))
+                Ok(ok_response(Some(id)))
             }
         }
     }
@@ -686,7 +687,7 @@ impl Ctx<'_> {
     }
 
     /// Processes and stores one event; returns its id once committed.
-    async fn ingest_event(&self, payload: &[u8], event_id: Option<&str>) -> Result<String, IngestError> {
+    async fn ingest_event(&self, payload: &[u8], event_id: Option<&str>) -> Result<EventId, IngestError> {
         let state = self.state;
         let project = state
             .cache
@@ -702,7 +703,7 @@ impl Ctx<'_> {
                 self.record("error", &Outcome::Invalid("event"), 1);
                 IngestError::InvalidEvent(e.to_string())
             })?;
-        let id = processed.record.event_id.clone();
+        let id = processed.record.event_id;
         let category = if processed.record.kind == "error" {
             "error"
         } else {
@@ -762,14 +763,14 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
     let event_limited = has_event && !quota.take(Class::EVENTS, 1);
 
     // Events first: attachments and user reports belong to a stored event.
-    let mut response_id = header_id.clone();
+    let mut response_id = header_id;
     for item in envelope.items.iter().filter(|i| i.header.ty == "event") {
         if event_limited {
             ctx.count_limited_event(item.payload).await;
             continue;
         }
-        let id = header_id.clone().unwrap_or_else(process::new_event_id);
-        response_id = Some(ctx.ingest_event(item.payload, Some(&id)).await?);
+        let id = header_id.unwrap_or_else(process::new_event_id);
+        response_id = Some(ctx.ingest_event(item.payload, Some(id.as_str())).await?);
     }
 
     let max_attachment = ctx.state.config.max_stored_attachment_size;
@@ -842,7 +843,7 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
         metrics::counter!("errata_items_total", "type" => item_type_label(ty), "outcome" => "received").increment(1);
     }
 
-    let attachment_event = response_id.clone().filter(|_| !attachments.is_empty());
+    let attachment_event = response_id.filter(|_| !attachments.is_empty());
     let mut prepared = Vec::new();
     if attachment_event.is_none() {
         ctx.record("attachment", &Outcome::Invalid("no_event"), attachments.len() as u64);
@@ -932,7 +933,7 @@ async fn ingest_envelope(ctx: &Ctx<'_>, envelope: Envelope<'_>) -> Result<Respon
     }
 
     if quota.refusals.is_empty() {
-        Ok(ok_response(response_id.as_deref()))
+        Ok(ok_response(response_id))
     } else {
         Err(IngestError::RateLimited {
             retry_after: quota.refusals.retry_after_secs(),
@@ -1041,7 +1042,7 @@ fn item_type_label(ty: &str) -> &'static str {
     KNOWN.iter().find(|k| **k == ty).copied().unwrap_or("other")
 }
 
-fn ok_response(id: Option<&str>) -> Response {
+fn ok_response(id: Option<EventId>) -> Response {
     let body = match id {
         Some(id) => json!({ "id": id }),
         None => json!({}),
@@ -1098,7 +1099,7 @@ mod tests {
             br#"{"event_id":"9F6C2E4B-8A1D-4C3B-9E2F-1A0B9C8D7E6F","name":"A","email":"a@x","comments":"broke"}"#,
         )
         .unwrap();
-        assert_eq!(report.event_id, "9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f");
+        assert_eq!(report.event_id.as_str(), "9f6c2e4b8a1d4c3b9e2f1a0b9c8d7e6f");
         assert_eq!(report.comments, "broke");
         assert_eq!(user_report(br#"{"event_id":"nope"}"#), None);
         let feedback = br#"{"contexts":{"feedback":{"message":"m","contact_email":"e","associated_event_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}}}"#;

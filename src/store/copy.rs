@@ -41,6 +41,8 @@ pub enum ColumnKind {
     Bool,
     Text,
     Bytes,
+    /// An event id: 16 bytes on both sides (a BLOB on SQLite, `uuid` on PostgreSQL).
+    EventId,
 }
 
 /// A table to copy and the columns that order it (its primary key).

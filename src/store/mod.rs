@@ -273,7 +273,7 @@ impl Store {
     pub async fn store_extras(
         &self,
         project_id: i64,
-        event_id: Option<String>,
+        event_id: Option<EventId>,
         attachments: Vec<NewAttachment>,
         reports: Vec<UserReport>,
     ) -> Result<(usize, Vec<bool>), StoreError> {
@@ -518,22 +518,26 @@ impl Store {
     }
 
     /// An event by its id within a project.
-    pub async fn event(&self, project_id: i64, event_id: &str) -> Result<StoredEvent, StoreError> {
+    pub async fn event(&self, project_id: i64, event_id: &EventId) -> Result<StoredEvent, StoreError> {
         dispatch!(self, b => b.event(project_id, event_id).await)
     }
 
     /// The event with this id in the first of `project_ids` that has it.
-    pub async fn find_event(&self, project_ids: Vec<i64>, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+    pub async fn find_event(
+        &self,
+        project_ids: Vec<i64>,
+        event_id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
         dispatch!(self, b => b.find_event(project_ids, event_id).await)
     }
 
     /// The events just before and after `event` within its issue: (previous, next) ids.
-    pub async fn neighbours(&self, event: &StoredEvent) -> Result<(Option<String>, Option<String>), StoreError> {
+    pub async fn neighbours(&self, event: &StoredEvent) -> Result<(Option<EventId>, Option<EventId>), StoreError> {
         dispatch!(self, b => b.neighbours(event).await)
     }
 
     /// The attachments of an event, without their bytes.
-    pub async fn attachments(&self, project_id: i64, event_id: &str) -> Result<Vec<AttachmentInfo>, StoreError> {
+    pub async fn attachments(&self, project_id: i64, event_id: &EventId) -> Result<Vec<AttachmentInfo>, StoreError> {
         dispatch!(self, b => b.attachments(project_id, event_id).await)
     }
 
@@ -541,7 +545,7 @@ impl Store {
     pub async fn attachment(
         &self,
         project_id: i64,
-        event_id: &str,
+        event_id: &EventId,
         id: i64,
     ) -> Result<(AttachmentInfo, Vec<u8>), StoreError> {
         dispatch!(self, b => b.attachment(project_id, event_id, id).await)

@@ -1,7 +1,7 @@
 //! Rows as the store hands them out, the record an ingested event becomes, and the
 //! changes callers ask for: the types of the `Store` interface, shared by every backend.
 
-pub use crate::ids::IssueStatus;
+pub use crate::ids::{EventId, IssueStatus};
 use serde_json::Value;
 
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ pub struct StoredEvent {
     pub id: i64,
     pub project_id: i64,
     pub issue_id: i64,
-    pub event_id: String,
+    pub event_id: EventId,
     pub timestamp: i64,
     pub received: i64,
     pub size: i64,
@@ -92,7 +92,7 @@ pub struct StoredEvent {
 #[derive(Debug, Clone)]
 pub struct EventRecord {
     pub project_id: i64,
-    pub event_id: String,
+    pub event_id: EventId,
     /// Grouping hashes, primary first.
     pub hashes: Vec<String>,
     pub grouping_config: &'static str,
@@ -165,7 +165,7 @@ pub struct NewAttachment {
 #[derive(Debug, Clone)]
 pub struct AttachmentInfo {
     pub id: i64,
-    pub event_id: String,
+    pub event_id: EventId,
     pub name: String,
     pub content_type: Option<String>,
     pub attachment_type: String,
@@ -176,7 +176,7 @@ pub struct AttachmentInfo {
 /// What a user wrote about an event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserReport {
-    pub event_id: String,
+    pub event_id: EventId,
     pub name: String,
     pub email: String,
     pub comments: String,

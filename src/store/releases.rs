@@ -278,7 +278,7 @@ mod tests {
     fn record(project_id: i64, release: Option<&str>, timestamp: i64) -> EventRecord {
         EventRecord {
             project_id,
-            event_id: format!("{timestamp:032x}"),
+            event_id: crate::ids::EventId::parse(&format!("{timestamp:032x}")).expect("32 hex digits"),
             hashes: vec![],
             grouping_config: "g",
             title: String::new(),

@@ -329,6 +329,19 @@ impl SqlValue {
         }
     }
 
+    /// An `event_id` column as its 32 hex digits: stored as 16 bytes (a BLOB on SQLite, a
+    /// `uuid` on PostgreSQL, which `Db::query` reads as the digits).
+    pub fn event_id(&self) -> Option<String> {
+        match self {
+            SqlValue::Null => None,
+            SqlValue::Text(v) => Some(v.clone()),
+            SqlValue::Blob(v) => Some(
+                errata::ids::EventId::from_bytes(v.as_slice().try_into().expect("an event id is 16 bytes")).to_string(),
+            ),
+            other => panic!("expected an event id, got {other:?}"),
+        }
+    }
+
     pub fn blob(&self) -> Vec<u8> {
         match self {
             SqlValue::Blob(v) => v.clone(),
@@ -449,6 +462,9 @@ impl Db {
                                 } else if ty == Type::BOOL {
                                     row.get::<_, Option<bool>>(i)
                                         .map_or(SqlValue::Null, |v| SqlValue::Int(v.into()))
+                                } else if ty == Type::UUID {
+                                    row.get::<_, Option<uuid::Uuid>>(i)
+                                        .map_or(SqlValue::Null, |v| SqlValue::Text(v.simple().to_string()))
                                 } else if ty == Type::BYTEA {
                                     row.get::<_, Option<Vec<u8>>>(i).map_or(SqlValue::Null, SqlValue::Blob)
                                 } else {

@@ -389,7 +389,7 @@ pub fn stored_event_ids(database: &Path) -> HashSet<String> {
     conn.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
     let mut statement = conn.prepare("SELECT event_id FROM events").expect("query");
     statement
-        .query_map([], |r| r.get::<_, String>(0))
+        .query_map([], |r| r.get::<_, errata::ids::EventId>(0).map(|id| id.to_string()))
         .expect("rows")
         .collect::<Result<_, _>>()
         .expect("ids")

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use tokio_postgres::types::ToSql;
 
 use super::{PgError, migrate};
-use crate::store::StoreError;
 use crate::store::copy::{Batch, ColumnKind, CopyValue, TABLES};
+use crate::store::{EventId, StoreError};
 
 /// The working table holding each table's high-water mark while a copy is under way.
 const PROGRESS: &str = "errata_copy_progress";
@@ -84,6 +84,7 @@ impl PgTarget {
                     "boolean" => ColumnKind::Bool,
                     "text" | "character varying" => ColumnKind::Text,
                     "bytea" => ColumnKind::Bytes,
+                    "uuid" => ColumnKind::EventId,
                     other => {
                         return Err(StoreError::Conflict(format!(
                             "{table}.{name} has the type {other}, which the copy does not know"
@@ -179,6 +180,20 @@ impl PgTarget {
                         .ok_or_else(mismatch)?;
                     params.push(Box::new(values));
                     casts.push(format!("${}::bytea[]", i + 1));
+                }
+                ColumnKind::EventId => {
+                    let values = column
+                        .map(|v| match v {
+                            CopyValue::Null => Some(None),
+                            CopyValue::Bytes(b) => <[u8; 16]>::try_from(b.as_slice())
+                                .ok()
+                                .map(|b| Some(EventId::from_bytes(b))),
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<Option<EventId>>>>()
+                        .ok_or_else(mismatch)?;
+                    params.push(Box::new(values));
+                    casts.push(format!("${}::uuid[]", i + 1));
                 }
             }
         }

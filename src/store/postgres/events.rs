@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 
 use super::read::decode_payload;
 use super::{PgError, PgStore};
-use crate::store::{EventOrder, StoreError, StoredEvent};
+use crate::store::{EventId, EventOrder, StoreError, StoredEvent};
 
 pub(super) const EVENT_COLUMNS: &str = "id, project_id, issue_id, event_id, timestamp, received, size, payload";
 
@@ -83,7 +83,11 @@ impl PgStore {
     }
 
     /// An event by id in the first of `project_ids` (in their order) that has it.
-    pub async fn find_event(&self, project_ids: Vec<i64>, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+    pub async fn find_event(
+        &self,
+        project_ids: Vec<i64>,
+        event_id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
         if project_ids.is_empty() {
             return Ok(None);
         }
@@ -108,7 +112,7 @@ impl PgStore {
 
     /// The events just before and after `event` within its issue (by timestamp, then id):
     /// their event ids.
-    pub async fn neighbours(&self, event: &StoredEvent) -> Result<(Option<String>, Option<String>), StoreError> {
+    pub async fn neighbours(&self, event: &StoredEvent) -> Result<(Option<EventId>, Option<EventId>), StoreError> {
         let client = self.pool.get().await.map_err(PgError::from)?;
         let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&event.issue_id, &event.timestamp, &event.id];
         let previous = client

@@ -9,7 +9,7 @@ use tokio_postgres::Row;
 
 use super::PgStore;
 use super::projects::Pg;
-use crate::store::{AttachmentInfo, NewAttachment, OutcomeRow, StoreError, UserReport, now_us};
+use crate::store::{AttachmentInfo, EventId, NewAttachment, OutcomeRow, StoreError, UserReport, now_us};
 
 const ATTACHMENT_COLUMNS: &str = "id, event_id, name, content_type, attachment_type, size, date_created";
 
@@ -29,7 +29,7 @@ fn attachment_from_row(r: &Row) -> AttachmentInfo {
 async fn insert_attachments(
     c: &impl GenericClient,
     project_id: i64,
-    event_id: &str,
+    event_id: &EventId,
     attachments: &[NewAttachment],
 ) -> Result<usize, StoreError> {
     if attachments.is_empty() {
@@ -144,7 +144,7 @@ impl PgStore {
     pub async fn store_extras(
         &self,
         project_id: i64,
-        event_id: Option<String>,
+        event_id: Option<EventId>,
         attachments: Vec<NewAttachment>,
         reports: Vec<UserReport>,
     ) -> Result<(usize, Vec<bool>), StoreError> {
@@ -163,7 +163,7 @@ impl PgStore {
     }
 
     /// The attachments of one event, in the order they arrived.
-    pub async fn attachments(&self, project_id: i64, event_id: &str) -> Result<Vec<AttachmentInfo>, StoreError> {
+    pub async fn attachments(&self, project_id: i64, event_id: &EventId) -> Result<Vec<AttachmentInfo>, StoreError> {
         let client = self.pool.get().await.pg()?;
         let rows = client
             .query(
@@ -182,7 +182,7 @@ impl PgStore {
     pub async fn attachment(
         &self,
         project_id: i64,
-        event_id: &str,
+        event_id: &EventId,
         id: i64,
     ) -> Result<(AttachmentInfo, Vec<u8>), StoreError> {
         let client = self.pool.get().await.pg()?;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/postgres/0007_releases_artifacts.sql"),
     include_str!("../../../schema/postgres/0008_users_sessions.sql"),
     include_str!("../../../schema/postgres/0009_issues_by_status.sql"),
+    include_str!("../../../schema/postgres/0010_event_id_bytes.sql"),
 ];
 
 /// Advisory lock key of schema changes (ASCII "errata" and 1). Advisory locks are scoped to
@@ -33,6 +34,12 @@ pub fn latest_version() -> i32 {
 /// Brings the database to the latest schema; returns how many migrations this call applied
 /// (0 when another node had already done it). Refuses a schema newer than this build.
 pub async fn run(pool: &Pool) -> Result<usize, PgError> {
+    run_to(pool, latest_version()).await
+}
+
+/// Brings the database to schema `version` at most (an upgrade test builds an older one
+/// with it); returns how many migrations this call applied.
+pub async fn run_to(pool: &Pool, version: i32) -> Result<usize, PgError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     // Released by COMMIT or ROLLBACK, also when this node dies half-way.
@@ -46,7 +53,8 @@ pub async fn run(pool: &Pool) -> Result<usize, PgError> {
         .get(0);
     refuse_newer(current)?;
     let mut applied = 0;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let wanted = usize::try_from(version).unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().take(wanted).skip(current as usize) {
         let version = index as i32 + 1;
         tx.batch_execute(sql)
             .await
@@ -60,7 +68,7 @@ pub async fn run(pool: &Pool) -> Result<usize, PgError> {
     }
     tx.commit().await?;
     if applied > 0 {
-        tracing::info!(applied, version = latest_version(), "PostgreSQL schema migrated");
+        tracing::info!(applied, version, "PostgreSQL schema migrated");
     }
     Ok(applied)
 }

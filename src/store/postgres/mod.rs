@@ -35,7 +35,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use super::{Announced, EventRecord, StoreError, StoreOptions, Stored};
+use super::{Announced, EventId, EventRecord, StoreError, StoreOptions, Stored};
 pub use writer::PgWriter;
 
 #[derive(Debug, thiserror::Error)]
@@ -328,7 +328,7 @@ impl PgStore {
         Ok(read::hash_owners(&self.pool, project_id, hashes).await?)
     }
 
-    pub async fn event(&self, project_id: i64, event_id: &str) -> Result<super::StoredEvent, StoreError> {
+    pub async fn event(&self, project_id: i64, event_id: &EventId) -> Result<super::StoredEvent, StoreError> {
         Ok(read::event(&self.pool, project_id, event_id).await?)
     }
 }

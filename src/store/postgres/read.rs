@@ -6,7 +6,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use super::PgError;
-use crate::store::{Issue, StoredEvent};
+use crate::store::{EventId, Issue, StoredEvent};
 
 pub(super) const ISSUE_COLUMNS: &str = "id, project_id, short_id, title, culprit, location, level, type, platform, metadata, \
      status, substatus, status_details, first_seen, last_seen, times_seen, user_count, first_release, \
@@ -78,7 +78,7 @@ pub fn decode_payload(blob: &[u8]) -> Result<Value, PgError> {
 }
 
 /// One event of a project by its event id, payload decoded.
-pub async fn event(pool: &Pool, project_id: i64, event_id: &str) -> Result<StoredEvent, PgError> {
+pub async fn event(pool: &Pool, project_id: i64, event_id: &EventId) -> Result<StoredEvent, PgError> {
     let client = pool.get().await?;
     let row = client
         .query_opt(

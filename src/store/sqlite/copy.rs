@@ -154,6 +154,7 @@ fn convert(value: ValueRef<'_>, kind: ColumnKind) -> Option<CopyValue> {
         (ValueRef::Integer(i), ColumnKind::Text) => CopyValue::Text(i.to_string()),
         (ValueRef::Text(t), ColumnKind::Text) => CopyValue::Text(String::from_utf8(t.to_vec()).ok()?),
         (ValueRef::Text(t), ColumnKind::Bytes) | (ValueRef::Blob(t), ColumnKind::Bytes) => CopyValue::Bytes(t.to_vec()),
+        (ValueRef::Blob(t), ColumnKind::EventId) if t.len() == 16 => CopyValue::Bytes(t.to_vec()),
         (ValueRef::Blob(t), ColumnKind::Text) => CopyValue::Text(String::from_utf8(t.to_vec()).ok()?),
         (ValueRef::Text(t), ColumnKind::Int | ColumnKind::Bool) => {
             CopyValue::Int(std::str::from_utf8(t).ok()?.trim().parse().ok()?)
@@ -181,6 +182,16 @@ mod tests {
             Some(CopyValue::Bytes(vec![0xff]))
         );
         assert_eq!(convert(ValueRef::Blob(&[0xff]), ColumnKind::Text), None, "not UTF-8");
+        assert_eq!(
+            convert(ValueRef::Blob(&[7; 16]), ColumnKind::EventId),
+            Some(CopyValue::Bytes(vec![7; 16]))
+        );
+        assert_eq!(
+            convert(ValueRef::Blob(&[7; 15]), ColumnKind::EventId),
+            None,
+            "not 16 bytes"
+        );
+        assert_eq!(convert(ValueRef::Text(b"7"), ColumnKind::EventId), None);
         assert_eq!(convert(ValueRef::Null, ColumnKind::Text), Some(CopyValue::Null));
     }
 }

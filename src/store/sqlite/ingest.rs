@@ -5,9 +5,9 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Value, json};
 
-use super::{AttachmentInfo, LimitedCount, NewAttachment, StoreError, UserReport, now_us};
+use super::{AttachmentInfo, EventId, LimitedCount, NewAttachment, StoreError, UserReport, now_us};
 
-fn event_exists(conn: &Connection, project_id: i64, event_id: &str) -> Result<bool, StoreError> {
+fn event_exists(conn: &Connection, project_id: i64, event_id: &EventId) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM events WHERE project_id = ?1 AND event_id = ?2")?
         .query_row(params![project_id, event_id], |_| Ok(()))
@@ -20,7 +20,7 @@ fn event_exists(conn: &Connection, project_id: i64, event_id: &str) -> Result<bo
 pub fn insert_attachments(
     tx: &Transaction,
     project_id: i64,
-    event_id: &str,
+    event_id: &EventId,
     attachments: &[NewAttachment],
 ) -> Result<usize, StoreError> {
     if attachments.is_empty() || !event_exists(tx, project_id, event_id)? {
@@ -61,7 +61,7 @@ fn attachment_from_row(r: &rusqlite::Row) -> rusqlite::Result<AttachmentInfo> {
 }
 
 /// The attachments of one event, in the order they arrived.
-pub fn attachments(conn: &Connection, project_id: i64, event_id: &str) -> Result<Vec<AttachmentInfo>, StoreError> {
+pub fn attachments(conn: &Connection, project_id: i64, event_id: &EventId) -> Result<Vec<AttachmentInfo>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ATTACHMENT_COLUMNS} FROM event_attachments WHERE project_id = ?1 AND event_id = ?2 ORDER BY id"
     ))?;
@@ -73,7 +73,7 @@ pub fn attachments(conn: &Connection, project_id: i64, event_id: &str) -> Result
 pub fn attachment(
     conn: &Connection,
     project_id: i64,
-    event_id: &str,
+    event_id: &EventId,
     id: i64,
 ) -> Result<(AttachmentInfo, Vec<u8>), StoreError> {
     conn.prepare_cached(&format!(
@@ -257,12 +257,9 @@ mod tests {
             attachment_type: "event.attachment".into(),
             data: b"x".to_vec(),
         };
-        assert_eq!(
-            insert_attachments(&tx, 1, "00000000000000000000000000000001", &[a]).unwrap(),
-            0
-        );
+        assert_eq!(insert_attachments(&tx, 1, &EventId::named("1"), &[a]).unwrap(), 0);
         let report = UserReport {
-            event_id: "00000000000000000000000000000001".into(),
+            event_id: EventId::named("1"),
             name: "n".into(),
             email: "e".into(),
             comments: "c".into(),

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0007_releases_artifacts.sql"),
     include_str!("../../../schema/0008_users_sessions.sql"),
     include_str!("../../../schema/0009_issues_by_status.sql"),
+    include_str!("../../../schema/0010_event_id_bytes.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {

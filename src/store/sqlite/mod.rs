@@ -44,7 +44,7 @@ use super::{
 };
 use writer::Writer;
 
-use crate::ids::IssueStatus;
+use crate::ids::{EventId, IssueStatus};
 use crate::notify::model::{Channel, ChannelId, Notification, NotificationId, Rule, RuleId};
 use crate::notify::outbox::{AttemptRecord, Next};
 
@@ -202,7 +202,7 @@ impl SqliteStore {
     pub async fn store_extras(
         &self,
         project_id: i64,
-        event_id: Option<String>,
+        event_id: Option<EventId>,
         attachments: Vec<NewAttachment>,
         reports: Vec<UserReport>,
     ) -> Result<(usize, Vec<bool>), StoreError> {
@@ -553,13 +553,17 @@ impl SqliteStore {
             .await
     }
 
-    pub async fn event(&self, project_id: i64, event_id: &str) -> Result<StoredEvent, StoreError> {
-        let event_id = event_id.to_owned();
+    pub async fn event(&self, project_id: i64, event_id: &EventId) -> Result<StoredEvent, StoreError> {
+        let event_id = *event_id;
         self.read(move |c| read::event(c, project_id, &event_id)).await
     }
 
-    pub async fn find_event(&self, project_ids: Vec<i64>, event_id: &str) -> Result<Option<StoredEvent>, StoreError> {
-        let event_id = event_id.to_owned();
+    pub async fn find_event(
+        &self,
+        project_ids: Vec<i64>,
+        event_id: &EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let event_id = *event_id;
         self.read(move |c| {
             for p in project_ids {
                 match read::event(c, p, &event_id) {
@@ -573,23 +577,23 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn neighbours(&self, event: &StoredEvent) -> Result<(Option<String>, Option<String>), StoreError> {
+    pub async fn neighbours(&self, event: &StoredEvent) -> Result<(Option<EventId>, Option<EventId>), StoreError> {
         let (issue_id, timestamp, id) = (event.issue_id, event.timestamp, event.id);
         self.read(move |c| read::neighbours(c, issue_id, timestamp, id)).await
     }
 
-    pub async fn attachments(&self, project_id: i64, event_id: &str) -> Result<Vec<AttachmentInfo>, StoreError> {
-        let event_id = event_id.to_owned();
+    pub async fn attachments(&self, project_id: i64, event_id: &EventId) -> Result<Vec<AttachmentInfo>, StoreError> {
+        let event_id = *event_id;
         self.read(move |c| ingest::attachments(c, project_id, &event_id)).await
     }
 
     pub async fn attachment(
         &self,
         project_id: i64,
-        event_id: &str,
+        event_id: &EventId,
         id: i64,
     ) -> Result<(AttachmentInfo, Vec<u8>), StoreError> {
-        let event_id = event_id.to_owned();
+        let event_id = *event_id;
         self.read(move |c| ingest::attachment(c, project_id, &event_id, id))
             .await
     }

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::Value;
 
 use super::{
-    Cmp, Condition, EventOrder, Issue, IssueFilter, IssueHash, IssueSort, StoreError, StoredEvent, TagValue,
+    Cmp, Condition, EventId, EventOrder, Issue, IssueFilter, IssueHash, IssueSort, StoreError, StoredEvent, TagValue,
     decode_payload,
 };
 
@@ -284,7 +284,7 @@ pub fn project_events(
     decode_rows(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn event(conn: &Connection, project_id: i64, event_id: &str) -> Result<StoredEvent, StoreError> {
+pub fn event(conn: &Connection, project_id: i64, event_id: &EventId) -> Result<StoredEvent, StoreError> {
     let row = conn
         .prepare_cached(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ?1 AND event_id = ?2"
@@ -301,7 +301,7 @@ pub fn neighbours(
     issue_id: i64,
     timestamp: i64,
     id: i64,
-) -> Result<(Option<String>, Option<String>), StoreError> {
+) -> Result<(Option<EventId>, Option<EventId>), StoreError> {
     let previous = conn
         .prepare_cached(
             "SELECT event_id FROM events WHERE issue_id = ?1 AND (timestamp < ?2 OR (timestamp = ?2 AND id < ?3)) \

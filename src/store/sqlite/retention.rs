@@ -225,7 +225,7 @@ mod tests {
     fn add_event(conn: &Connection, issue: i64, n: i64, received: i64) -> i64 {
         conn.execute(
             "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, primary_hash, grouping_config, size, payload) \
-             VALUES (1, ?1, ?2, ?3, ?3, 'error', 'h', 'g', 1, x'00')",
+             VALUES (1, ?1, unhex(?2), ?3, ?3, 'error', 'h', 'g', 1, x'00')",
             params![issue, format!("{n:032x}"), received],
         )
         .expect("event");
@@ -265,7 +265,7 @@ mod tests {
             )
             .expect("outcome");
             conn.execute(
-                "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, ?1, '', '', 'c', ?2)",
+                "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, unhex(?1), '', '', 'c', ?2)",
                 params![format!("{n:032x}"), old],
             )
             .expect("report");
@@ -291,7 +291,7 @@ mod tests {
         )
         .expect("young tag");
         conn.execute(
-            "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, ?1, '', '', 'c', ?2)",
+            "INSERT INTO user_reports (project_id, event_id, name, email, comments, date_created) VALUES (1, unhex(?1), '', '', 'c', ?2)",
             params![format!("{:032x}", 9999), cutoff + 5],
         )
         .expect("report on the live event");
@@ -402,7 +402,7 @@ mod tests {
         for n in 0..3000 {
             conn.execute(
                 "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, primary_hash, grouping_config, size, payload) \
-                 VALUES (1, 1, ?1, 0, 0, 'error', 'h', 'g', 1, zeroblob(1000))",
+                 VALUES (1, 1, unhex(?1), 0, 0, 'error', 'h', 'g', 1, zeroblob(1000))",
                 params![format!("{n:032x}")],
             )
             .expect("event");

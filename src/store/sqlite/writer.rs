@@ -936,7 +936,7 @@ mod tests {
     fn record(event_id: &str, hash: &str, user: Option<&str>, ts_hour: i64) -> EventRecord {
         EventRecord {
             project_id: 1,
-            event_id: event_id.into(),
+            event_id: crate::ids::EventId::named(event_id),
             hashes: vec![hash.into()],
             grouping_config: "test",
             title: "ValueError".into(),

@@ -10,7 +10,7 @@ use super::{find_issue, issue_href, organization};
 use crate::api::grouping::explained;
 use crate::api::issues::parse_update;
 use crate::http::{Path, State};
-use crate::ids::ShortId;
+use crate::ids::{EventId, ShortId};
 use crate::state::AppState;
 use crate::store::{EventOrder, Issue, Project, StatusChange, StoredEvent, now_us};
 use crate::web::WebError;
@@ -164,10 +164,9 @@ async fn pick_event(state: &AppState, issue: &Issue, which: &str) -> Result<Opti
             .await?
             .pop(),
         raw => {
-            let event_id: String = raw.chars().filter(|c| *c != '-').collect::<String>().to_lowercase();
-            if event_id.len() != 32 || !event_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let Some(event_id) = EventId::parse_lookup(raw) else {
                 return Err(WebError::NotFound);
-            }
+            };
             state
                 .store
                 .find_event(vec![issue.project_id], &event_id)
@@ -180,11 +179,11 @@ async fn pick_event(state: &AppState, issue: &Issue, which: &str) -> Result<Opti
 async fn panel(state: &AppState, org: &str, issue: &Issue, event: StoredEvent) -> Result<EventPanel, WebError> {
     let (previous, next) = state.store.neighbours(&event).await?;
     let base = issue_href(org, issue.id);
-    let link = |id: String| format!("{base}events/{id}/");
+    let link = |id: EventId| format!("{base}events/{id}/");
     let data = &event.data;
     let s = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     Ok(EventPanel {
-        event_id: event.event_id.clone(),
+        event_id: event.event_id.to_string(),
         time: datetime(event.timestamp),
         platform: s("platform"),
         release: s("release"),
