@@ -9,7 +9,7 @@
 //! counts, user counts, tag counts and hourly buckets are additive upserts; short ids come
 //! from `UPDATE … RETURNING`. A batch that deadlocks with another node's is retried whole.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::PgError;
+use crate::ids::EventId;
 use crate::store::{AlertSettings, Announced, EventRecord, IssueStatus, Stored};
 
 type Reply = oneshot::Sender<Result<Stored, PgError>>;
@@ -201,14 +202,18 @@ async fn write_batch_with(
     });
     let mut results: Vec<Option<Result<Stored, PgError>>> = records.iter().map(|_| None).collect();
     let mut created = vec![false; records.len()];
-    let mut learned = HashMap::new();
+    // What the database holds for the whole batch, read in two statements instead of two
+    // per event: the event ids already stored, and the issues its fingerprints point at.
+    // Per event only the insert is left (and the claim of a new fingerprint).
+    let mut stored = stored_event_ids(&tx, records).await?;
+    let mut learned = known_hashes(&tx, records).await?;
     for index in order {
         let record = records[index];
         if guarded {
             tx.batch_execute("SAVEPOINT event").await?;
         }
         let mut staged = HashMap::new();
-        let outcome = store_one(&tx, &learned, &mut staged, record).await;
+        let outcome = store_one(&tx, &stored, &learned, &mut staged, record).await;
         if !guarded && matches!(&outcome, Ok(Outcome::Duplicate { late: true }) | Err(_)) {
             match outcome {
                 Err(e) if !e.is_event_level() => return Err(e),
@@ -221,6 +226,8 @@ async fn write_batch_with(
                     tx.batch_execute("RELEASE SAVEPOINT event").await?;
                 }
                 learned.extend(staged);
+                // A second copy of this id later in the batch is a plain duplicate.
+                stored.insert((record.project_id, record.event_id));
                 created[index] = c;
                 results[index] = Some(Ok(Stored {
                     issue_id,
@@ -294,51 +301,71 @@ enum Outcome {
     },
 }
 
+/// The (project, event id) pairs of the batch that are already stored, read in one statement.
+async fn stored_event_ids(tx: &Transaction<'_>, records: &[&EventRecord]) -> Result<HashSet<(i64, EventId)>, PgError> {
+    let projects: Vec<i64> = records.iter().map(|r| r.project_id).collect();
+    let ids: Vec<EventId> = records.iter().map(|r| r.event_id).collect();
+    let rows = tx
+        .query(
+            &tx.prepare_cached(
+                "SELECT e.project_id, e.event_id FROM events e \
+                 JOIN unnest($1::bigint[], $2::uuid[]) AS k (project_id, event_id) \
+                 ON e.project_id = k.project_id AND e.event_id = k.event_id",
+            )
+            .await?,
+            &[&projects, &ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// The issues the batch's fingerprints already point at, read in one statement.
+async fn known_hashes(tx: &Transaction<'_>, records: &[&EventRecord]) -> Result<HashMap<(i64, String), i64>, PgError> {
+    let mut pairs = BTreeSet::new();
+    for r in records {
+        pairs.extend(r.hashes.iter().map(|h| (r.project_id, h.as_str())));
+    }
+    let (projects, hashes): (Vec<i64>, Vec<&str>) = pairs.into_iter().unzip();
+    let rows = tx
+        .query(
+            &tx.prepare_cached(
+                "SELECT h.project_id, h.hash, h.issue_id FROM issue_hashes h \
+                 JOIN unnest($1::bigint[], $2::text[]) AS k (project_id, hash) \
+                 ON h.project_id = k.project_id AND h.hash = k.hash",
+            )
+            .await?,
+            &[&projects, &hashes],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| ((row.get(0), row.get(1)), row.get(2))).collect())
+}
+
 /// Stores one event's own rows: resolves its issue by hash (or opens one) and inserts the
-/// event. Counters are folded by the caller once the whole batch is known.
+/// event. `stored` and `learned` are what the batch read up front plus what its earlier
+/// events wrote. Counters are folded by the caller once the whole batch is known.
 async fn store_one(
     tx: &Transaction<'_>,
+    stored: &HashSet<(i64, EventId)>,
     learned: &HashMap<(i64, String), i64>,
     staged: &mut HashMap<(i64, String), i64>,
     r: &EventRecord,
 ) -> Result<Outcome, PgError> {
-    let existing = tx
-        .query_opt(
-            &tx.prepare_cached("SELECT 1 FROM events WHERE project_id = $1 AND event_id = $2")
-                .await?,
-            &[&r.project_id, &r.event_id],
-        )
-        .await?;
-    if existing.is_some() {
+    if stored.contains(&(r.project_id, r.event_id)) {
         return Ok(Outcome::Duplicate { late: false });
     }
 
-    // §1 of the grouping spec: the first known hash decides the issue.
-    let mut known: HashMap<&str, i64> = HashMap::new();
-    let mut ask = Vec::new();
-    for hash in &r.hashes {
-        match learned.get(&(r.project_id, hash.clone())) {
-            Some(id) => {
-                known.insert(hash, *id);
-            }
-            None => ask.push(hash.as_str()),
-        }
-    }
-    if !ask.is_empty() {
-        let rows = tx
-            .query(
-                &tx.prepare_cached("SELECT hash, issue_id FROM issue_hashes WHERE project_id = $1 AND hash = ANY($2)")
-                    .await?,
-                &[&r.project_id, &ask],
-            )
-            .await?;
-        for row in rows {
-            let hash: String = row.get(0);
-            if let Some(h) = r.hashes.iter().find(|h| **h == hash) {
-                known.insert(h, row.get(1));
-            }
-        }
-    }
+    // §1 of the grouping spec: the first known hash decides the issue. A hash the batch
+    // did not find is new; should another node claim it meanwhile, the claim below joins
+    // its issue (primary hash) or leaves its row in place (the others).
+    let known: HashMap<&str, i64> = r
+        .hashes
+        .iter()
+        .filter_map(|hash| {
+            learned
+                .get(&(r.project_id, hash.clone()))
+                .map(|id| (hash.as_str(), *id))
+        })
+        .collect();
     let first_known = r.hashes.iter().find_map(|h| known.get(h.as_str()).copied());
     let (issue_id, created) = match first_known {
         Some(id) => (id, false),
