@@ -222,7 +222,9 @@ pub async fn project_events(
     Ok(page(&state, &uri, events, offset, limit, full(&params)))
 }
 
-async fn find_project_event(
+/// An event of a project by the id in the path: "Event not found" for an unknown id and
+/// for what cannot be one.
+pub(super) async fn find_project_event(
     state: &AppState,
     caller: &Caller,
     org: &str,

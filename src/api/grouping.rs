@@ -8,11 +8,11 @@ use crate::http::{IntoResponse, Response};
 use crate::http::{Path, Query, State};
 use serde_json::{Map, Value, json};
 
+use super::IssuePath;
 use super::auth::Caller;
+use super::events::find_project_event;
 use super::issues::resolve_issue;
-use super::{IssuePath, resolve_project};
 use crate::errors::ApiError;
-use crate::ids::EventId;
 use crate::ingest::process::tag_pairs;
 use crate::state::AppState;
 use crate::store::{StoreError, StoredEvent};
@@ -118,13 +118,7 @@ pub async fn event_grouping_info(
     Path((org, project, event)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require("event:read")?;
-    let (_, project) = resolve_project(&state, &caller, &org, &project).await?;
-    let event_id = EventId::parse_lookup(&event).ok_or_else(|| ApiError::NotFoundDetail("Event not found".into()))?;
-    let project_id = project.id;
-    let event = state.store.event(project_id, &event_id).await.map_err(|e| match e {
-        StoreError::NotFound(_) => ApiError::NotFoundDetail("Event not found".into()),
-        e => e.into(),
-    })?;
+    let event = find_project_event(&state, &caller, &org, &project, &event).await?;
     Ok(Json(explained(&state, &event).await?))
 }
 

@@ -518,8 +518,6 @@ fn registry() -> Registry {
     .add("/api/0/openapi.json/", &["GET"], vec![web::get().to(openapi::serve)])
 }
 
-/// Registers the web API. A known path with a method it does not serve answers 405 with a
-/// `{"detail"}` body; an unknown `/api/0/` path answers a JSON 404.
 /// The prefix of every API path. The API's resources live in one scope under it, so a
 /// request elsewhere (ingest, a web page) costs the router one prefix check, not a regex
 /// match per API resource.
@@ -530,6 +528,8 @@ fn in_scope(path: &'static str) -> &'static str {
     path.strip_prefix(API_PREFIX).unwrap_or(path)
 }
 
+/// Registers the web API. A known path with a method it does not serve answers 405 with a
+/// `{"detail"}` body; an unknown `/api/0/` path answers a JSON 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut scope = web::scope(API_PREFIX);
     for resource in registry().resources {

@@ -38,19 +38,14 @@ pub enum ProcessError {
     TooLarge(#[from] BoundsError),
 }
 
-/// The event id an SDK sent: 32 hex digits or the hyphenated UUID form, any case.
+/// The event id an SDK sent: 32 hex digits, with no hyphens or the four of a UUID, any
+/// case (no braces: those are the normalizer's leniency, not the wire's).
 pub fn parse_event_id(raw: &str) -> Option<EventId> {
-    let id: String = raw
-        .chars()
-        .filter(|c| *c != '-')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let hyphens = raw.len() - id.len();
-    let ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && (hyphens == 0 || hyphens == 4);
-    if !ok {
+    let hyphens = raw.bytes().filter(|b| *b == b'-').count();
+    if !matches!(hyphens, 0 | 4) || raw.contains(['{', '}']) {
         return None;
     }
-    EventId::parse(&id).ok()
+    EventId::parse_lookup(raw)
 }
 
 pub fn new_event_id() -> EventId {
