@@ -266,7 +266,7 @@ fn disk_contains(server: &TestServer, needle: &str) -> Option<String> {
     let db = server.db();
     for row in db.query("SELECT event_id, payload FROM events", &[]) {
         let (event_id, blob) = (row[0].event_id().unwrap_or_default(), row[1].blob());
-        let json = zstd::decode_all(blob.as_slice()).expect("payload is zstd");
+        let json = errata::store::payload::decompress(&blob).expect("payload is zstd");
         if contains(&json, needle.as_bytes()) {
             return Some(format!("payload of event {event_id}"));
         }

@@ -11,7 +11,7 @@ use crate::event::group::{self, GroupingRules};
 use crate::event::normalize::{self, NormalizeContext, NormalizeError};
 use crate::event::scrub::{ScrubSummary, Scrubber};
 use crate::ids::EventId;
-use crate::store::EventRecord;
+use crate::store::{EventRecord, payload};
 use crate::store::{NewAttachment, UserReport};
 
 pub use crate::event::derive::{tag_pairs, user_key};
@@ -170,7 +170,7 @@ pub fn finish_event(
         serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     }
     let size = json.len();
-    let payload = compress(&json).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    let payload = payload::compress(&json).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
 
     let record = EventRecord {
         project_id: project.project_id,
@@ -272,28 +272,6 @@ pub fn group_prepared(mut event: Value, project: &ProjectContext, received_at: f
     (hashes, (timestamp * 1_000_000.0) as i64)
 }
 
-/// zstd level 1: a fast, still good ratio for JSON; compression runs on every event.
-const ZSTD_LEVEL: i32 = 1;
-
-thread_local! {
-    /// One compression context per thread: creating one per event costs more than compressing
-    /// a medium event (it allocates and clears several hundred KB of tables).
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Compresses a stored event payload (a complete zstd frame, readable by `zstd::decode_all`).
-pub fn compress(json: &[u8]) -> std::io::Result<Vec<u8>> {
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.try_borrow_mut().map_err(std::io::Error::other)?;
-        let compressor = match slot.as_mut() {
-            Some(c) => c,
-            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
-        };
-        compressor.compress(json)
-    })
-}
-
 /// Shared handle to a project's processing context.
 pub type SharedProject = Arc<ProjectContext>;
 
@@ -307,7 +285,7 @@ mod tests {
     fn round_trip(payload: &[u8], limit: usize) -> Result<(usize, Value), ProcessError> {
         let project = crate::ingest::cache::project_context(1, &json!({}));
         let processed = process_event(payload, None, &project, 1_700_000_000.0, Some("10.0.0.1"), limit)?;
-        let json = zstd::decode_all(processed.record.payload.as_slice()).expect("stored payload decompresses");
+        let json = payload::decompress(&processed.record.payload).expect("stored payload decompresses");
         assert_eq!(json.len(), processed.record.size);
         let event: Value = serde_json::from_slice(&json).expect("stored event parses with serde_json defaults");
         Ok((json.len(), event))

@@ -16,6 +16,7 @@ pub mod discover;
 pub mod filter;
 pub mod model;
 pub mod outcomes;
+pub mod payload;
 pub mod postgres;
 pub mod releases;
 pub mod rules;

@@ -24,7 +24,7 @@ pub fn compare_releases(a: &str, b: &str) -> Ordering {
 
 /// Decompresses a stored payload.
 pub fn decode_payload(blob: &[u8]) -> Result<Value, StoreError> {
-    let json = zstd::decode_all(blob).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let json = super::payload::decompress(blob)?;
     serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

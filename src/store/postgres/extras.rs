@@ -110,7 +110,7 @@ async fn save_user_report(c: &impl GenericClient, project_id: i64, report: &User
         .await
         .pg()?
         .get(0);
-    let json = zstd::decode_all(payload.as_slice()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let json = crate::store::payload::decompress(&payload)?;
     let mut event: Value = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let date = chrono::DateTime::from_timestamp_micros(now)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
@@ -129,7 +129,7 @@ async fn save_user_report(c: &impl GenericClient, project_id: i64, report: &User
         obj.insert("user_report".into(), serialized);
     }
     let json = serde_json::to_vec(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let payload = zstd::bulk::compress(&json, 1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let payload = crate::store::payload::compress(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     c.execute(
         "UPDATE events SET payload = $3 WHERE project_id = $1 AND event_id = $2",
         &[&project_id, &report.event_id, &payload],

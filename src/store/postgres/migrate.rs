@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/postgres/0008_users_sessions.sql"),
     include_str!("../../../schema/postgres/0009_issues_by_status.sql"),
     include_str!("../../../schema/postgres/0010_event_id_bytes.sql"),
+    include_str!("../../../schema/postgres/0011_payload_dictionary.sql"),
 ];
 
 /// Advisory lock key of schema changes (ASCII "errata" and 1). Advisory locks are scoped to

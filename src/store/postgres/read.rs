@@ -73,7 +73,7 @@ pub async fn issue_by_short_id(pool: &Pool, project_id: i64, short_id: i64) -> R
 
 /// Decompresses a stored payload.
 pub fn decode_payload(blob: &[u8]) -> Result<Value, PgError> {
-    let json = zstd::decode_all(blob).map_err(|e| PgError::Corrupt(e.to_string()))?;
+    let json = crate::store::payload::decompress(blob).map_err(|e| PgError::Corrupt(e.to_string()))?;
     serde_json::from_slice(&json).map_err(|e| PgError::Corrupt(e.to_string()))
 }
 

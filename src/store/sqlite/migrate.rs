@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0008_users_sessions.sql"),
     include_str!("../../../schema/0009_issues_by_status.sql"),
     include_str!("../../../schema/0010_event_id_bytes.sql"),
+    include_str!("../../../schema/0011_payload_dictionary.sql"),
 ];
 
 pub fn migrations() -> Migrations<'static> {
