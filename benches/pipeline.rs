@@ -16,9 +16,13 @@
 //! summarize, derive (tags, user, trace id), serialize, process (each per event
 //! size, `medium/...` or `large/...`). Divide the total by `PIPELINE_ITERS`.
 //! `PIPELINE_STAGE=medium/dump` prints the processed record and stored JSON instead.
+//! Without valgrind, a `PIPELINE_STAGE` run prints the heap allocations per event of
+//! the stage (the allocator below counts them while `measured` runs).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use errata::event::group::{self, GroupingRules};
@@ -107,8 +111,12 @@ fn stages(c: &mut Criterion) {
         g.bench_function("serialize", |b| {
             b.iter(|| serde_json::to_vec(black_box(&scrubbed)).expect("serializes"))
         });
-        g.bench_function("zstd level 1", |b| {
-            b.iter(|| zstd::bulk::compress(black_box(&json), 1).expect("compresses"))
+        let mut plain = zstd::bulk::Compressor::new(1).expect("compression context");
+        g.bench_function("zstd level 1, no dictionary", |b| {
+            b.iter(|| plain.compress(black_box(&json)).expect("compresses"))
+        });
+        g.bench_function("stored payload (zstd level 1, dictionary)", |b| {
+            b.iter(|| errata::store::payload::compress(black_box(&json)).expect("compresses"))
         });
         g.bench_function("process_event (all of the above but decode)", |b| {
             b.iter(|| {
@@ -127,10 +135,44 @@ fn stages(c: &mut Criterion) {
     }
 }
 
+/// The system allocator, counting allocations (and reallocations) while `COUNTING` is set.
+struct CountingAllocator;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
 /// Runs `f` once; the symbol callgrind's `--toggle-collect` limits counting to.
 #[inline(never)]
 fn measured<T>(f: impl FnOnce() -> T) -> T {
-    black_box(f())
+    COUNTING.store(true, Ordering::Relaxed);
+    let out = black_box(f());
+    COUNTING.store(false, Ordering::Relaxed);
+    out
 }
 
 /// Runs one stage once to warm up, then `PIPELINE_ITERS` times counted (see the module
@@ -190,6 +232,8 @@ fn count_stage(spec: &str) {
             other => panic!("unknown stage {other}"),
         }
     }
+    let per_event = ALLOCATIONS.load(Ordering::Relaxed) / iters.max(1);
+    eprintln!("{spec}: {per_event} heap allocations per event");
 }
 
 /// Prints what `process_event` produces for an event (the record without its payload,
@@ -206,7 +250,7 @@ fn dump(name: &str) {
         MAX_EVENT_SIZE,
     )
     .expect("processes");
-    let json = zstd::decode_all(processed.record.payload.as_slice()).expect("stored payload decompresses");
+    let json = errata::store::payload::decompress(&processed.record.payload).expect("stored payload decompresses");
     processed.record.payload.clear();
     println!("{:?}", processed.record);
     println!("{}", String::from_utf8_lossy(&json));
