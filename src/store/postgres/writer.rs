@@ -207,13 +207,17 @@ async fn write_batch_with(
     // Per event only the insert is left (and the claim of a new fingerprint).
     let mut stored = stored_event_ids(&tx, records).await?;
     let mut learned = known_hashes(&tx, records).await?;
+    // Unguarded, the events' rows go in one statement after the loop; guarded, each event
+    // inserts its own inside its savepoint.
+    let mut pending: Vec<(&EventRecord, i64)> = Vec::new();
     for index in order {
         let record = records[index];
         if guarded {
             tx.batch_execute("SAVEPOINT event").await?;
         }
         let mut staged = HashMap::new();
-        let outcome = store_one(&tx, &stored, &learned, &mut staged, record).await;
+        let defer = (!guarded).then_some(&mut pending);
+        let outcome = store_one(&tx, &stored, &learned, &mut staged, record, defer).await;
         if !guarded && matches!(&outcome, Ok(Outcome::Duplicate { late: true }) | Err(_)) {
             match outcome {
                 Err(e) if !e.is_event_level() => return Err(e),
@@ -241,6 +245,16 @@ async fn write_batch_with(
                     tx.batch_execute("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event")
                         .await?;
                 }
+                let same =
+                    |(r, _): &&(&EventRecord, i64)| (r.project_id, r.event_id) == (record.project_id, record.event_id);
+                if let Some((_, issue_id)) = pending.iter().find(same) {
+                    // The first copy is in this batch, its row not yet inserted.
+                    results[index] = Some(Ok(Stored {
+                        issue_id: *issue_id,
+                        duplicate: true,
+                    }));
+                    continue;
+                }
                 let row = tx
                     .query_opt(
                         "SELECT issue_id FROM events WHERE project_id = $1 AND event_id = $2",
@@ -262,6 +276,13 @@ async fn write_batch_with(
             }
             Err(e) => return Err(e),
         }
+    }
+    match insert_events(&tx, &pending).await {
+        Ok(inserted) if inserted == pending.len() => {}
+        // Another node committed one of these event ids meanwhile: written again, guarded.
+        Ok(_) => return Ok(None),
+        Err(e) if e.is_event_level() => return Ok(None),
+        Err(e) => return Err(e),
     }
     let mut folded = Folded::default();
     for (index, record) in records.iter().enumerate() {
@@ -343,12 +364,13 @@ async fn known_hashes(tx: &Transaction<'_>, records: &[&EventRecord]) -> Result<
 /// Stores one event's own rows: resolves its issue by hash (or opens one) and inserts the
 /// event. `stored` and `learned` are what the batch read up front plus what its earlier
 /// events wrote. Counters are folded by the caller once the whole batch is known.
-async fn store_one(
+async fn store_one<'a>(
     tx: &Transaction<'_>,
     stored: &HashSet<(i64, EventId)>,
     learned: &HashMap<(i64, String), i64>,
     staged: &mut HashMap<(i64, String), i64>,
-    r: &EventRecord,
+    r: &'a EventRecord,
+    deferred: Option<&mut Vec<(&'a EventRecord, i64)>>,
 ) -> Result<Outcome, PgError> {
     if stored.contains(&(r.project_id, r.event_id)) {
         return Ok(Outcome::Duplicate { late: false });
@@ -387,6 +409,10 @@ async fn store_one(
         staged.insert((r.project_id, hash.clone()), issue_id);
     }
 
+    if let Some(deferred) = deferred {
+        deferred.push((r, issue_id));
+        return Ok(Outcome::Stored { issue_id, created });
+    }
     let inserted = tx
         .query_opt(
             &tx.prepare_cached(
@@ -419,6 +445,80 @@ async fn store_one(
         None => Ok(Outcome::Duplicate { late: true }),
         Some(_) => Ok(Outcome::Stored { issue_id, created }),
     }
+}
+
+/// Inserts the events' rows in one statement, in the batch's lock order; returns how many
+/// went in (fewer when another node committed one of the ids meanwhile).
+async fn insert_events(tx: &Transaction<'_>, events: &[(&EventRecord, i64)]) -> Result<usize, PgError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut c = EventColumns::default();
+    for (r, issue_id) in events {
+        c.project_id.push(r.project_id);
+        c.issue_id.push(*issue_id);
+        c.event_id.push(r.event_id);
+        c.timestamp.push(r.timestamp);
+        c.received.push(r.received);
+        c.level.push(r.level.as_str());
+        c.release.push(r.release.as_deref());
+        c.environment.push(r.environment.as_deref());
+        c.trace_id.push(r.trace_id.as_deref());
+        c.user_key.push(r.user_key.as_deref());
+        c.primary_hash.push(r.hashes.first().map_or("", String::as_str));
+        c.grouping_config.push(r.grouping_config);
+        c.size.push(r.size as i64);
+        c.payload.push(r.payload.as_slice());
+    }
+    let rows = tx
+        .query(
+            &tx.prepare_cached(
+                "INSERT INTO events (project_id, issue_id, event_id, timestamp, received, level, release, \
+                 environment, trace_id, user_key, primary_hash, grouping_config, size, payload) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::uuid[], $4::bigint[], $5::bigint[], \
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                 $13::bigint[], $14::bytea[]) \
+                 ON CONFLICT (project_id, event_id) DO NOTHING RETURNING id",
+            )
+            .await?,
+            &[
+                &c.project_id,
+                &c.issue_id,
+                &c.event_id,
+                &c.timestamp,
+                &c.received,
+                &c.level,
+                &c.release,
+                &c.environment,
+                &c.trace_id,
+                &c.user_key,
+                &c.primary_hash,
+                &c.grouping_config,
+                &c.size,
+                &c.payload,
+            ],
+        )
+        .await?;
+    Ok(rows.len())
+}
+
+/// The `events` columns of a batch, one array each, for `unnest`.
+#[derive(Default)]
+struct EventColumns<'a> {
+    project_id: Vec<i64>,
+    issue_id: Vec<i64>,
+    event_id: Vec<EventId>,
+    timestamp: Vec<i64>,
+    received: Vec<i64>,
+    level: Vec<&'a str>,
+    release: Vec<Option<&'a str>>,
+    environment: Vec<Option<&'a str>>,
+    trace_id: Vec<Option<&'a str>>,
+    user_key: Vec<Option<&'a str>>,
+    primary_hash: Vec<&'a str>,
+    grouping_config: Vec<&'a str>,
+    size: Vec<i64>,
+    payload: Vec<&'a [u8]>,
 }
 
 /// Opens an issue for an event none of whose hashes is known — unless another node claims
