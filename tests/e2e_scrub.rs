@@ -132,7 +132,7 @@ fn payload_leaks(database: &Path) -> (usize, Vec<&'static str>) {
     let mut found = Vec::new();
     for blob in &blobs {
         found.extend(leaks(
-            &errata::store::payload::decompress(&blob).expect("payload is zstd"),
+            &errata::store::payload::decompress(blob).expect("payload is zstd"),
         ));
     }
     (blobs.len(), found)
