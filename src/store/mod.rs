@@ -39,6 +39,7 @@ pub use discover::EventScan;
 pub use filter::*;
 pub use model::*;
 pub use outcomes::OutcomeRow;
+pub use payload::decode_payload;
 pub use rules::*;
 
 #[derive(Debug, thiserror::Error)]

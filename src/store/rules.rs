@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{IssueStatus, StatusChange, StoreError};
+use super::{IssueStatus, StatusChange};
 
 /// Orders release names: semver-aware where both parse (`pkg@1.10.0` > `pkg@1.9.2`), else by text.
 pub fn compare_releases(a: &str, b: &str) -> Ordering {
@@ -20,12 +20,6 @@ pub fn compare_releases(a: &str, b: &str) -> Ordering {
         (Some(x), Some(y)) => x.cmp(&y),
         _ => a.cmp(b),
     }
-}
-
-/// Decompresses a stored payload.
-pub fn decode_payload(blob: &[u8]) -> Result<Value, StoreError> {
-    let json = super::payload::decompress(blob)?;
-    serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Project slugs: lower-case letters, digits, `-` and `_`, starting with a letter or digit.

@@ -4,7 +4,7 @@
 //! that is not stored.
 
 use deadpool_postgres::GenericClient;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_postgres::Row;
 
 use super::PgStore;
@@ -110,8 +110,7 @@ async fn save_user_report(c: &impl GenericClient, project_id: i64, report: &User
         .await
         .pg()?
         .get(0);
-    let json = crate::store::payload::decompress(&payload)?;
-    let mut event: Value = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut event = crate::store::decode_payload(&payload)?;
     let date = chrono::DateTime::from_timestamp_micros(now)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
         .unwrap_or_default();

@@ -6,7 +6,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use super::PgError;
-use crate::store::{EventId, Issue, StoredEvent};
+use crate::store::{EventId, Issue, StoreError, StoredEvent};
 
 pub(super) const ISSUE_COLUMNS: &str = "id, project_id, short_id, title, culprit, location, level, type, platform, metadata, \
      status, substatus, status_details, first_seen, last_seen, times_seen, user_count, first_release, \
@@ -71,10 +71,12 @@ pub async fn issue_by_short_id(pool: &Pool, project_id: i64, short_id: i64) -> R
     Ok(issue_from_row(&row))
 }
 
-/// Decompresses a stored payload.
+/// A stored payload as its event JSON (`store::decode_payload`, with this module's error).
 pub fn decode_payload(blob: &[u8]) -> Result<Value, PgError> {
-    let json = crate::store::payload::decompress(blob).map_err(|e| PgError::Corrupt(e.to_string()))?;
-    serde_json::from_slice(&json).map_err(|e| PgError::Corrupt(e.to_string()))
+    crate::store::decode_payload(blob).map_err(|e| match e {
+        StoreError::Corrupt(message) => PgError::Corrupt(message),
+        other => PgError::Corrupt(other.to_string()),
+    })
 }
 
 /// One event of a project by its event id, payload decoded.

@@ -3,7 +3,7 @@
 //! allowed origins.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{AttachmentInfo, EventId, LimitedCount, NewAttachment, StoreError, UserReport, now_us};
 
@@ -117,8 +117,7 @@ pub fn save_user_report(tx: &Transaction, project_id: i64, report: &UserReport) 
             ],
             |r| r.get(0),
         )?;
-    let json = crate::store::payload::decompress(&payload)?;
-    let mut event: Value = serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut event = crate::store::decode_payload(&payload)?;
     let date = chrono::DateTime::from_timestamp_micros(now)
         .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
         .unwrap_or_default();

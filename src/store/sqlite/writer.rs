@@ -717,8 +717,8 @@ impl Folded {
         let mut tags: Vec<_> = self.tags.iter().collect();
         tags.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut rest = tags.as_slice();
-        for rows in TAG_ROWS_PER_STATEMENT {
-            let mut statement = tx.prepare_cached(&tag_upsert(rows))?;
+        for (rows, sql) in TAG_ROWS_PER_STATEMENT.into_iter().zip(TAG_UPSERTS.iter()) {
+            let mut statement = tx.prepare_cached(sql)?;
             while rest.len() >= rows {
                 let (chunk, tail) = rest.split_at(rows);
                 let values = chunk.iter().flat_map(|((issue_id, key, value), (count, first, last))| {
@@ -745,6 +745,10 @@ const WRITER_STATEMENTS: usize = 64;
 /// Rows per tag upsert statement, largest first; the last size must be 1. Few sizes, so
 /// the statement cache keeps every one of them prepared.
 const TAG_ROWS_PER_STATEMENT: [usize; 3] = [32, 8, 1];
+
+/// The tag upsert of each size in `TAG_ROWS_PER_STATEMENT`, written once.
+static TAG_UPSERTS: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| TAG_ROWS_PER_STATEMENT.into_iter().map(tag_upsert).collect());
 
 /// The upsert of `rows` issue tag rows: counts add up, first and last seen widen.
 fn tag_upsert(rows: usize) -> String {
