@@ -1039,8 +1039,12 @@ mod tests {
         let Some((pages, copied)) = caught_up else {
             panic!("the checkpointer never asked the writer to catch up")
         };
-        assert!(pages >= bounds.restart, "{pages} pages");
-        assert_eq!(pages, copied, "everything in the WAL was copied");
+        // Either the catch-up copied a long WAL whole, or the checkpointer's own pass had
+        // already copied it all and the commit just before started the WAL over.
+        assert!(
+            pages < bounds.restart || pages == copied,
+            "{copied} of {pages} pages copied"
+        );
         // The next transaction starts the WAL over: only its own frames are in it.
         commit(&mut conn, &mut cache, vec![record(&"f".repeat(32), "h1", None, 1)]);
         let frames = wal_frames(&path);
