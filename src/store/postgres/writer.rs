@@ -677,49 +677,78 @@ impl Folded {
             }
         }
 
-        let update = tx
-            .prepare_cached(
-                "UPDATE issues SET times_seen = times_seen + $2, \
-                 first_seen = least(first_seen, coalesce($3, first_seen)), \
-                 last_seen = greatest(last_seen, coalesce($4, last_seen)), \
-                 first_release = coalesce(first_release, $5), last_release = coalesce($6, last_release), \
-                 user_count = user_count + $7, \
-                 substatus = CASE WHEN $2 > 0 AND status = 'unresolved' AND substatus = 'new' THEN 'ongoing' \
-                 ELSE substatus END \
-                 WHERE id = $1 RETURNING status, status_details, times_seen",
+        // The issues' counters in one statement. Their rows are locked first, in id order,
+        // so two nodes folding into the same issues cannot deadlock (an UPDATE … FROM would
+        // lock them in whatever order its join produced). `FOR NO KEY UPDATE` is the lock
+        // the UPDATE itself takes: it does not wait for the key-share locks that inserting
+        // events under an issue holds.
+        let touched: Vec<(i64, &IssueDelta, i64)> = self
+            .issues
+            .iter()
+            .map(|(id, delta)| (*id, delta, new_users.get(id).copied().unwrap_or(0)))
+            .filter(|(_, delta, users)| delta.events != 0 || *users != 0)
+            .collect();
+        let mut states = HashMap::new();
+        if !touched.is_empty() {
+            let ids: Vec<i64> = touched.iter().map(|(id, _, _)| *id).collect();
+            tx.execute(
+                &tx.prepare_cached("SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+                    .await?,
+                &[&ids],
             )
             .await?;
-        for (issue_id, delta) in &self.issues {
-            let users = new_users.get(issue_id).copied().unwrap_or(0);
-            if delta.events == 0 && users == 0 {
-                continue;
-            }
-            let Some(row) = tx
-                .query_opt(
-                    &update,
+            let events: Vec<i64> = touched.iter().map(|(_, d, _)| d.events).collect();
+            let first_seen: Vec<Option<i64>> = touched.iter().map(|(_, d, _)| d.first_seen).collect();
+            let last_seen: Vec<Option<i64>> = touched.iter().map(|(_, d, _)| d.last_seen).collect();
+            let first_release: Vec<Option<&str>> = touched.iter().map(|(_, d, _)| d.first_release.as_deref()).collect();
+            let last_release: Vec<Option<&str>> = touched.iter().map(|(_, d, _)| d.last_release.as_deref()).collect();
+            let users: Vec<i64> = touched.iter().map(|(_, _, u)| *u).collect();
+            let rows = tx
+                .query(
+                    &tx.prepare_cached(
+                        "UPDATE issues SET times_seen = issues.times_seen + d.events, \
+                         first_seen = least(issues.first_seen, coalesce(d.first_seen, issues.first_seen)), \
+                         last_seen = greatest(issues.last_seen, coalesce(d.last_seen, issues.last_seen)), \
+                         first_release = coalesce(issues.first_release, d.first_release), \
+                         last_release = coalesce(d.last_release, issues.last_release), \
+                         user_count = issues.user_count + d.users, \
+                         substatus = CASE WHEN d.events > 0 AND issues.status = 'unresolved' \
+                         AND issues.substatus = 'new' THEN 'ongoing' ELSE issues.substatus END \
+                         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], \
+                         $6::text[], $7::bigint[]) \
+                         AS d(id, events, first_seen, last_seen, first_release, last_release, users) \
+                         WHERE issues.id = d.id \
+                         RETURNING issues.id, issues.status, issues.status_details, issues.times_seen",
+                    )
+                    .await?,
                     &[
-                        issue_id,
-                        &delta.events,
-                        &delta.first_seen,
-                        &delta.last_seen,
-                        &delta.first_release,
-                        &delta.last_release,
+                        &ids,
+                        &events,
+                        &first_seen,
+                        &last_seen,
+                        &first_release,
+                        &last_release,
                         &users,
                     ],
                 )
-                .await?
-            else {
+                .await?;
+            for row in rows {
+                let status: IssueStatus = row.get(1);
+                states.insert(
+                    row.get::<_, i64>(0),
+                    (status, row.get::<_, String>(2), row.get::<_, i64>(3)),
+                );
+            }
+        }
+        // Reopening is rare and decided per issue, in id order, on the rows locked above.
+        for (issue_id, delta, _) in &touched {
+            let Some((status, details, times_seen)) = states.remove(issue_id) else {
                 continue;
             };
-            // The row is locked by the update above until commit, so deciding on its status
-            // here cannot race another node.
-            let status: IssueStatus = row.get(0);
             if status == IssueStatus::Unresolved {
                 continue;
             }
-            let details: String = row.get(1);
             let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
-            let times_seen: i64 = row.get(2);
             let reopen = delta.seen.iter().find_map(|(release, timestamp)| {
                 crate::store::rules::reopens(status, &details, release.as_deref(), *timestamp, times_seen)
             });
