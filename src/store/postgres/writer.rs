@@ -690,19 +690,30 @@ impl Folded {
             .collect();
         let mut states = HashMap::new();
         if !touched.is_empty() {
-            let ids: Vec<i64> = touched.iter().map(|(id, _, _)| *id).collect();
+            let mut columns = (
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            );
+            for (issue_id, delta, users) in &touched {
+                columns.0.push(*issue_id);
+                columns.1.push(delta.events);
+                columns.2.push(delta.first_seen);
+                columns.3.push(delta.last_seen);
+                columns.4.push(delta.first_release.as_deref());
+                columns.5.push(delta.last_release.as_deref());
+                columns.6.push(*users);
+            }
             tx.execute(
                 &tx.prepare_cached("SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
                     .await?,
-                &[&ids],
+                &[&columns.0],
             )
             .await?;
-            let events: Vec<i64> = touched.iter().map(|(_, d, _)| d.events).collect();
-            let first_seen: Vec<Option<i64>> = touched.iter().map(|(_, d, _)| d.first_seen).collect();
-            let last_seen: Vec<Option<i64>> = touched.iter().map(|(_, d, _)| d.last_seen).collect();
-            let first_release: Vec<Option<&str>> = touched.iter().map(|(_, d, _)| d.first_release.as_deref()).collect();
-            let last_release: Vec<Option<&str>> = touched.iter().map(|(_, d, _)| d.last_release.as_deref()).collect();
-            let users: Vec<i64> = touched.iter().map(|(_, _, u)| *u).collect();
             let rows = tx
                 .query(
                     &tx.prepare_cached(
@@ -722,13 +733,7 @@ impl Folded {
                     )
                     .await?,
                     &[
-                        &ids,
-                        &events,
-                        &first_seen,
-                        &last_seen,
-                        &first_release,
-                        &last_release,
-                        &users,
+                        &columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5, &columns.6,
                     ],
                 )
                 .await?;
