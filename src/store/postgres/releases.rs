@@ -44,9 +44,12 @@ pub async fn record_seen(tx: &Transaction<'_>, seen: &[SeenRelease]) -> Result<(
         )
         .await?;
     for s in seen {
-        tx.execute(&create, &[&s.project_id, &s.version, &now]).await?;
-        tx.execute(&link, &[&s.project_id, &s.version, &s.first_us, &s.last_us])
-            .await?;
+        // Pipelined: the server runs the link after the create, in one round trip.
+        futures_util::future::try_join(
+            tx.execute(&create, &[&s.project_id, &s.version, &now]),
+            tx.execute(&link, &[&s.project_id, &s.version, &s.first_us, &s.last_us]),
+        )
+        .await?;
     }
     Ok(())
 }

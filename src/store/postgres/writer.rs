@@ -205,8 +205,9 @@ async fn write_batch_with(
     // What the database holds for the whole batch, read in two statements instead of two
     // per event: the event ids already stored, and the issues its fingerprints point at.
     // Per event only the insert is left (and the claim of a new fingerprint).
-    let mut stored = stored_event_ids(&tx, records).await?;
-    let mut learned = known_hashes(&tx, records).await?;
+    // Sent together (pipelined): one round trip for both.
+    let (mut stored, mut learned) =
+        futures_util::future::try_join(stored_event_ids(&tx, records), known_hashes(&tx, records)).await?;
     // Unguarded, the events' rows go in one statement after the loop; guarded, each event
     // inserts its own inside its savepoint.
     let mut pending: Vec<(&EventRecord, i64)> = Vec::new();
@@ -708,16 +709,12 @@ impl Folded {
                 columns.5.push(delta.last_release.as_deref());
                 columns.6.push(*users);
             }
-            tx.execute(
-                &tx.prepare_cached("SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
-                    .await?,
-                &[&columns.0],
-            )
-            .await?;
-            let rows = tx
-                .query(
-                    &tx.prepare_cached(
-                        "UPDATE issues SET times_seen = issues.times_seen + d.events, \
+            let lock = tx
+                .prepare_cached("SELECT 1 FROM issues WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
+                .await?;
+            let update = tx
+                .prepare_cached(
+                    "UPDATE issues SET times_seen = issues.times_seen + d.events, \
                          first_seen = least(issues.first_seen, coalesce(d.first_seen, issues.first_seen)), \
                          last_seen = greatest(issues.last_seen, coalesce(d.last_seen, issues.last_seen)), \
                          first_release = coalesce(issues.first_release, d.first_release), \
@@ -730,13 +727,20 @@ impl Folded {
                          AS d(id, events, first_seen, last_seen, first_release, last_release, users) \
                          WHERE issues.id = d.id \
                          RETURNING issues.id, issues.status, issues.status_details, issues.times_seen",
-                    )
-                    .await?,
+                )
+                .await?;
+            // Pipelined: requests go out in the order they are first polled, and the server
+            // runs them in that order, so the locks are taken before the update joins.
+            let (_, rows) = futures_util::future::try_join(
+                tx.execute(&lock, &[&columns.0]),
+                tx.query(
+                    &update,
                     &[
                         &columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5, &columns.6,
                     ],
-                )
-                .await?;
+                ),
+            )
+            .await?;
             for row in rows {
                 let status: IssueStatus = row.get(1);
                 states.insert(
@@ -772,52 +776,45 @@ impl Folded {
             }
         }
 
-        if !self.tags.is_empty() {
-            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for ((issue_id, key, value), (count, first, last)) in self.tags {
-                columns.0.push(issue_id);
-                columns.1.push(key);
-                columns.2.push(value);
-                columns.3.push(count);
-                columns.4.push(first);
-                columns.5.push(last);
-            }
-            tx.execute(
-                &tx.prepare_cached(
-                    "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) \
-                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
-                     ORDER BY 1, 2, 3 \
-                     ON CONFLICT (issue_id, key, value) DO UPDATE SET \
-                     times_seen = issue_tags.times_seen + excluded.times_seen, \
-                     first_seen = least(issue_tags.first_seen, excluded.first_seen), \
-                     last_seen = greatest(issue_tags.last_seen, excluded.last_seen)",
-                )
-                .await?,
-                &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5],
+        let mut tags = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((issue_id, key, value), (count, first, last)) in self.tags {
+            tags.0.push(issue_id);
+            tags.1.push(key);
+            tags.2.push(value);
+            tags.3.push(count);
+            tags.4.push(first);
+            tags.5.push(last);
+        }
+        let mut hourly = (Vec::new(), Vec::new(), Vec::new());
+        for ((issue_id, hour), count) in self.hourly {
+            hourly.0.push(issue_id);
+            hourly.1.push(hour);
+            hourly.2.push(count);
+        }
+        let upsert_tags = tx
+            .prepare_cached(
+                "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) \
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+                 ORDER BY 1, 2, 3 \
+                 ON CONFLICT (issue_id, key, value) DO UPDATE SET \
+                 times_seen = issue_tags.times_seen + excluded.times_seen, \
+                 first_seen = least(issue_tags.first_seen, excluded.first_seen), \
+                 last_seen = greatest(issue_tags.last_seen, excluded.last_seen)",
             )
             .await?;
-        }
-
-        if !self.hourly.is_empty() {
-            let mut ids = Vec::new();
-            let mut hours = Vec::new();
-            let mut counts = Vec::new();
-            for ((issue_id, hour), count) in self.hourly {
-                ids.push(issue_id);
-                hours.push(hour);
-                counts.push(count);
-            }
-            tx.execute(
-                &tx.prepare_cached(
-                    "INSERT INTO issue_hourly (issue_id, hour, count) \
-                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2 \
-                     ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count",
-                )
-                .await?,
-                &[&ids, &hours, &counts],
+        let upsert_hourly = tx
+            .prepare_cached(
+                "INSERT INTO issue_hourly (issue_id, hour, count) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2 \
+                 ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count",
             )
             .await?;
-        }
+        // Both pipelined in one round trip; an empty array upserts nothing.
+        futures_util::future::try_join(
+            tx.execute(&upsert_tags, &[&tags.0, &tags.1, &tags.2, &tags.3, &tags.4, &tags.5]),
+            tx.execute(&upsert_hourly, &[&hourly.0, &hourly.1, &hourly.2]),
+        )
+        .await?;
         Ok(regressed)
     }
 }
