@@ -809,12 +809,14 @@ impl Folded {
                  ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count",
             )
             .await?;
-        // Both pipelined in one round trip; an empty array upserts nothing.
-        futures_util::future::try_join(
-            tx.execute(&upsert_tags, &[&tags.0, &tags.1, &tags.2, &tags.3, &tags.4, &tags.5]),
-            tx.execute(&upsert_hourly, &[&hourly.0, &hourly.1, &hourly.2]),
-        )
-        .await?;
+        // Both pipelined in one round trip; a batch of duplicates alone skips it.
+        if !(tags.0.is_empty() && hourly.0.is_empty()) {
+            futures_util::future::try_join(
+                tx.execute(&upsert_tags, &[&tags.0, &tags.1, &tags.2, &tags.3, &tags.4, &tags.5]),
+                tx.execute(&upsert_hourly, &[&hourly.0, &hourly.1, &hourly.2]),
+            )
+            .await?;
+        }
         Ok(regressed)
     }
 }
