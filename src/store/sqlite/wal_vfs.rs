@@ -319,6 +319,7 @@ static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rusqlite::{Connection, OpenFlags, params};
 
     fn open_buffered(path: &std::path::Path) -> Connection {
@@ -458,5 +459,122 @@ mod tests {
         let x: i64 = plain.query_row("SELECT x FROM t", [], |r| r.get(0)).expect("row");
         assert_eq!(x, 1);
         assert_eq!(wal_len(&path), 0, "closing the last connection folded the WAL away");
+    }
+
+    /// One event of a generated batch: rows to insert (by body length), rows to grow or
+    /// delete (by a pick among existing ids), and whether its savepoint is rolled back.
+    #[derive(Debug, Clone)]
+    struct Event {
+        inserts: Vec<usize>,
+        updates: Vec<(u16, usize)>,
+        deletes: Vec<u16>,
+        rolled_back: bool,
+    }
+
+    fn event() -> impl Strategy<Value = Event> {
+        (
+            prop::collection::vec(0usize..9000, 0..6),
+            prop::collection::vec((any::<u16>(), 0usize..5000), 0..4),
+            prop::collection::vec(any::<u16>(), 0..3),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(|(inserts, updates, deletes, rolled_back)| Event {
+                inserts,
+                updates,
+                deletes,
+                rolled_back,
+            })
+    }
+
+    /// A transaction of events, committed or rolled back, then maybe a checkpoint by
+    /// another connection (0: none, 1: passive, 2: truncate).
+    fn batch() -> impl Strategy<Value = (Vec<Event>, bool, u8)> {
+        (prop::collection::vec(event(), 1..12), prop::bool::weighted(0.9), 0u8..3)
+    }
+
+    fn apply(conn: &Connection, events: &[Event], commit: bool, seed: &mut u8) {
+        conn.execute_batch("BEGIN").expect("begin");
+        for event in events {
+            conn.execute_batch("SAVEPOINT event").expect("savepoint");
+            let ids: Vec<i64> = conn
+                .prepare_cached("SELECT id FROM t ORDER BY id")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .expect("ids");
+            for len in &event.inserts {
+                *seed = seed.wrapping_add(1);
+                conn.execute("INSERT INTO t (body) VALUES (?1)", params![vec![*seed; *len]])
+                    .expect("insert");
+            }
+            for (pick, len) in &event.updates {
+                if let Some(id) = (!ids.is_empty()).then(|| ids[*pick as usize % ids.len()]) {
+                    *seed = seed.wrapping_add(1);
+                    conn.execute("UPDATE t SET body = ?1 WHERE id = ?2", params![vec![*seed; *len], id])
+                        .expect("update");
+                }
+            }
+            for pick in &event.deletes {
+                if let Some(id) = (!ids.is_empty()).then(|| ids[*pick as usize % ids.len()]) {
+                    conn.execute("DELETE FROM t WHERE id = ?1", params![id])
+                        .expect("delete");
+                }
+            }
+            let end = if event.rolled_back {
+                "ROLLBACK TO event; RELEASE event"
+            } else {
+                "RELEASE event"
+            };
+            conn.execute_batch(end).expect("end savepoint");
+        }
+        conn.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
+            .expect("end transaction");
+    }
+
+    fn contents(conn: &Connection) -> Vec<(i64, Vec<u8>)> {
+        conn.prepare("SELECT id, body FROM t ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("contents")
+    }
+
+    fn schema(conn: &Connection) {
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+             CREATE INDEX t_body ON t (body);",
+        )
+        .expect("schema");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Any sequence of batches of savepoints, rollbacks and checkpoints leaves the
+        /// database written through this VFS, as another connection reads it after every
+        /// transaction, equal to the same sequence on SQLite's own VFS.
+        #[test]
+        fn batches_read_back_as_on_the_default_vfs(batches in prop::collection::vec(batch(), 1..10)) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let buffered = open_buffered(&dir.path().join("buffered.sqlite"));
+            // A small page cache spills pages of a transaction before its commit.
+            buffered.pragma_update(None, "cache_size", 16).expect("cache");
+            let plain = Connection::open(dir.path().join("plain.sqlite")).expect("plain");
+            plain.pragma_update(None, "journal_mode", "WAL").expect("wal");
+            schema(&buffered);
+            schema(&plain);
+            let reader = Connection::open(dir.path().join("buffered.sqlite")).expect("reader");
+            let (mut seed_a, mut seed_b) = (0u8, 0u8);
+            for (events, commit, checkpoint) in &batches {
+                apply(&buffered, events, *commit, &mut seed_a);
+                apply(&plain, events, *commit, &mut seed_b);
+                prop_assert_eq!(contents(&reader), contents(&plain));
+                match checkpoint {
+                    1 => reader.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).expect("checkpoint"),
+                    2 => reader.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).expect("checkpoint"),
+                    _ => {}
+                }
+            }
+            drop(buffered);
+            prop_assert_eq!(contents(&reader), contents(&plain));
+            let check: String = reader.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+            prop_assert_eq!(check, "ok");
+        }
     }
 }
