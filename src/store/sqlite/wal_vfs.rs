@@ -332,6 +332,11 @@ mod tests {
         conn
     }
 
+    fn integrity_check(conn: &Connection) -> String {
+        conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity check")
+    }
+
     fn wal_len(path: &std::path::Path) -> u64 {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -392,10 +397,7 @@ mod tests {
             .expect("count");
         assert_eq!(count, expected);
         drop(writer);
-        let check: String = reader
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("integrity check");
-        assert_eq!(check, "ok");
+        assert_eq!(integrity_check(&reader), "ok");
     }
 
     #[test]
@@ -403,12 +405,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db.sqlite");
         let mut writer = open_buffered(&path);
-        writer
-            .execute_batch(
-                "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
-                 CREATE INDEX t_body ON t (body);",
-            )
-            .expect("schema");
+        schema(&writer);
         let tx = writer.transaction().expect("tx");
         let mut kept = 0i64;
         for event in 0..60i64 {
@@ -440,10 +437,7 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .expect("count");
         assert_eq!(count, kept);
-        let check: String = writer
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("integrity check");
-        assert_eq!(check, "ok");
+        assert_eq!(integrity_check(&writer), "ok");
     }
 
     #[test]
@@ -573,8 +567,7 @@ mod tests {
             }
             drop(buffered);
             prop_assert_eq!(contents(&reader), contents(&plain));
-            let check: String = reader.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
-            prop_assert_eq!(check, "ok");
+            prop_assert_eq!(integrity_check(&reader), "ok");
         }
     }
 }
