@@ -126,7 +126,9 @@ unsafe extern "C" fn open(
         ptr::write(
             file.cast::<BufferedFile>(),
             BufferedFile {
-                base: ffi::sqlite3_file { pMethods: &WAL_METHODS },
+                base: ffi::sqlite3_file {
+                    pMethods: &BUFFERED_METHODS,
+                },
                 real,
                 pending: Vec::new(),
                 pending_at: 0,
@@ -141,7 +143,7 @@ unsafe extern "C" fn open(
 
 impl BufferedFile {
     /// # Safety
-    /// `file` is a file `open` initialized as a WAL file and not yet closed.
+    /// `file` is a file `open` initialized as a buffered one and not yet closed.
     unsafe fn from<'a>(file: *mut ffi::sqlite3_file) -> &'a mut BufferedFile {
         unsafe { &mut *file.cast::<BufferedFile>() }
     }
@@ -294,7 +296,7 @@ unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
     }
 }
 
-static WAL_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+static BUFFERED_METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     iVersion: 3,
     xClose: Some(close),
     xRead: Some(read),
