@@ -187,7 +187,14 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, buf: *const c_void, amt
     let Ok(len) = usize::try_from(amt) else {
         return ffi::SQLITE_IOERR_WRITE;
     };
-    // SAFETY: SQLite passes `amt` readable bytes at `buf`.
+    // SQLite never asks for either; a slice over no pointer would be unsound.
+    if len == 0 {
+        return ffi::SQLITE_OK;
+    }
+    if buf.is_null() {
+        return ffi::SQLITE_IOERR_WRITE;
+    }
+    // SAFETY: SQLite passes `amt` readable bytes at `buf`, which is not null.
     let data = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) };
     let completes_commit = buffered.commit_page_next;
     // Inside or right after the held bytes: applied to them, as the file would be.
