@@ -791,26 +791,26 @@ impl Folded {
             hourly.1.push(hour);
             hourly.2.push(count);
         }
-        let upsert_tags = tx
-            .prepare_cached(
-                "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) \
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
-                 ORDER BY 1, 2, 3 \
-                 ON CONFLICT (issue_id, key, value) DO UPDATE SET \
-                 times_seen = issue_tags.times_seen + excluded.times_seen, \
-                 first_seen = least(issue_tags.first_seen, excluded.first_seen), \
-                 last_seen = greatest(issue_tags.last_seen, excluded.last_seen)",
-            )
-            .await?;
-        let upsert_hourly = tx
-            .prepare_cached(
-                "INSERT INTO issue_hourly (issue_id, hour, count) \
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2 \
-                 ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count",
-            )
-            .await?;
         // Both pipelined in one round trip; a batch of duplicates alone skips it.
         if !(tags.0.is_empty() && hourly.0.is_empty()) {
+            let upsert_tags = tx
+                .prepare_cached(
+                    "INSERT INTO issue_tags (issue_id, key, value, times_seen, first_seen, last_seen) \
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+                     ORDER BY 1, 2, 3 \
+                     ON CONFLICT (issue_id, key, value) DO UPDATE SET \
+                     times_seen = issue_tags.times_seen + excluded.times_seen, \
+                     first_seen = least(issue_tags.first_seen, excluded.first_seen), \
+                     last_seen = greatest(issue_tags.last_seen, excluded.last_seen)",
+                )
+                .await?;
+            let upsert_hourly = tx
+                .prepare_cached(
+                    "INSERT INTO issue_hourly (issue_id, hour, count) \
+                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ORDER BY 1, 2 \
+                     ON CONFLICT (issue_id, hour) DO UPDATE SET count = issue_hourly.count + excluded.count",
+                )
+                .await?;
             futures_util::future::try_join(
                 tx.execute(&upsert_tags, &[&tags.0, &tags.1, &tags.2, &tags.3, &tags.4, &tags.5]),
                 tx.execute(&upsert_hourly, &[&hourly.0, &hourly.1, &hourly.2]),
