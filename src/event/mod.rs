@@ -4,6 +4,7 @@
 pub mod bounds;
 pub mod derive;
 pub mod group;
+pub mod json;
 pub mod normalize;
 pub mod scrub;
 pub mod sourcemap;
