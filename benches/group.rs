@@ -37,7 +37,7 @@ fn python_event() -> Value {
 }
 
 fn bench_group(c: &mut Criterion) {
-    let event = python_event();
+    let event = errata::event::json::Value::from(python_event());
     let rules = GroupingRules::default();
     c.bench_function("group python 40 frames", |b| {
         b.iter(|| group(black_box(&event), black_box(&rules)))

@@ -69,7 +69,7 @@ fn bench_scrub(c: &mut Criterion) {
     let base = captured_event();
     let mut group = c.benchmark_group("scrub");
     for (name, target) in [("6KB", 6 * 1024), ("40KB", 40 * 1024)] {
-        let event = grown(&base, target);
+        let event = errata::event::json::Value::from(grown(&base, target));
         let size = serde_json::to_vec(&event).map_or(0, |v| v.len());
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_function(name, |b| {

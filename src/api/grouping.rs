@@ -145,7 +145,9 @@ pub async fn explained(state: &AppState, event: &StoredEvent) -> Result<Value, S
         Some(explain) => explain.clone(),
         None => {
             let context = state.cache.project(&state.store, event.project_id).await?;
-            crate::event::group::group(&event.data, &context.rules).explain
+            crate::event::group::group(&(&event.data).into(), &context.rules)
+                .explain
+                .into()
         }
     };
     Ok(grouping_info(&event.data, &explain, &owners))
@@ -231,11 +233,12 @@ mod tests {
             {"function": "handle", "module": "app.orders", "lineno": 20, "in_app": true},
             {"function": "execute", "module": "psycopg2.cursor", "lineno": 90, "in_app": false}
         ]}}]}});
-        let grouping = group(&event, &GroupingRules::default());
+        let grouping = group(&(&event).into(), &GroupingRules::default());
         let data = json!({"hashes": grouping.hashes, "grouping_config": "v1"});
         let mut owners = Map::new();
         owners.insert(grouping.hashes[0].clone(), json!("7"));
-        let info = grouping_info(&data, &grouping.explain, &owners);
+        let explain = serde_json::Value::from(grouping.explain.clone());
+        let info = grouping_info(&data, &explain, &owners);
         let app = &info["app"];
         assert_eq!(app["hash"], json!(grouping.hashes[0]));
         assert_eq!(app["description"], "in-app exception stack-trace");
@@ -253,7 +256,7 @@ mod tests {
 
         // Rules changed since ingestion: the recomputed hash is not the stored one.
         let stale = json!({"hashes": ["0123456789abcdef0123456789abcdef"], "grouping_config": "v1"});
-        let info = grouping_info(&stale, &grouping.explain, &owners);
+        let info = grouping_info(&stale, &explain, &owners);
         assert_eq!(info["app"]["hashMismatch"], true);
         assert_eq!(info["app"]["isPrimary"], false);
     }

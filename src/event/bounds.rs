@@ -10,7 +10,7 @@
 //!   long strings and lists, and finally everything but a summary. Each cut is recorded
 //!   in `_meta` with the rule id `!limit`.
 
-use serde_json::{Map, Value};
+use crate::event::json::{Map, Value};
 
 /// Deepest container nesting kept in a stored event (the root object is level 1).
 /// `_meta` of a value at this level is at most five levels deeper.
@@ -53,7 +53,7 @@ pub fn limit_depth(event: &mut Value) -> usize {
     let mut cuts = Cuts::default();
     for (key, value) in map.iter_mut() {
         let annotate = key != "_meta" && key != "errors";
-        let mut path = vec![key.clone()];
+        let mut path = vec![key.to_string()];
         prune(value, 2, &mut path, annotate, &mut cuts);
     }
     if !cuts.paths.is_empty() {
@@ -107,7 +107,7 @@ fn prune(value: &mut Value, level: usize, path: &mut Vec<String>, annotate: bool
         Value::Object(obj) => {
             for (key, item) in obj.iter_mut() {
                 if matches!(item, Value::Array(_) | Value::Object(_)) {
-                    path.push(key.clone());
+                    path.push(key.to_string());
                     prune(item, level + 1, path, annotate, cuts);
                     path.pop();
                 }
@@ -118,11 +118,11 @@ fn prune(value: &mut Value, level: usize, path: &mut Vec<String>, annotate: bool
 }
 
 /// The event's `_meta` object, created (or replacing a non-object) if needed.
-fn meta_tree(event: &mut Map<String, Value>) -> &mut Map<String, Value> {
+fn meta_tree<'t, 'a>(event: &'t mut Map<'a>) -> &'t mut Map<'a> {
     object_entry(event, "_meta")
 }
 
-fn object_entry<'t>(map: &'t mut Map<String, Value>, key: &str) -> &'t mut Map<String, Value> {
+fn object_entry<'t, 'a>(map: &'t mut Map<'a>, key: &str) -> &'t mut Map<'a> {
     let slot = map.entry(key.to_owned()).or_insert_with(|| Value::Object(Map::new()));
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
@@ -134,7 +134,7 @@ fn object_entry<'t>(map: &'t mut Map<String, Value>, key: &str) -> &'t mut Map<S
 }
 
 /// The annotation object (`""`) of the node at `path` in a `_meta` tree.
-fn annotation<'t>(meta: &'t mut Map<String, Value>, path: &[String]) -> &'t mut Map<String, Value> {
+fn annotation<'t, 'a>(meta: &'t mut Map<'a>, path: &[String]) -> &'t mut Map<'a> {
     let mut node = meta;
     for segment in path {
         node = object_entry(node, segment);
@@ -143,7 +143,7 @@ fn annotation<'t>(meta: &'t mut Map<String, Value>, path: &[String]) -> &'t mut 
 }
 
 /// Records that the value at `path` was removed to respect a bound.
-fn annotate_removed(meta: &mut Map<String, Value>, path: &[String]) {
+fn annotate_removed(meta: &mut Map, path: &[String]) {
     let note = annotation(meta, path);
     let rem = note.entry("rem").or_insert_with(|| Value::Array(Vec::new()));
     if !rem.is_array() {
@@ -155,7 +155,7 @@ fn annotate_removed(meta: &mut Map<String, Value>, path: &[String]) {
 }
 
 /// Records that the list at `path` had `len` items before it was shortened.
-fn annotate_len(meta: &mut Map<String, Value>, path: &[String], len: usize) {
+fn annotate_len(meta: &mut Map, path: &[String], len: usize) {
     let note = annotation(meta, path);
     note.entry("len").or_insert_with(|| Value::from(len));
 }
@@ -224,13 +224,13 @@ pub fn fit_to_size(event: &mut Value, limit: usize) -> Result<bool, BoundsError>
     Err(BoundsError::TooLarge { limit })
 }
 
-fn fits_map(map: &Map<String, Value>, limit: usize) -> bool {
+fn fits_map(map: &Map, limit: usize) -> bool {
     serialized_len(map) <= limit
 }
 
 /// Originals kept for display of rejected values (`_meta` `val`, `errors[].value`):
 /// copies of data the event does not need.
-fn drop_originals(map: &mut Map<String, Value>) {
+fn drop_originals(map: &mut Map) {
     fn visit(node: &mut Value) {
         let Value::Object(obj) = node else { return };
         if let Some(Value::Object(note)) = obj.get_mut("") {
@@ -253,7 +253,7 @@ fn drop_originals(map: &mut Map<String, Value>) {
 }
 
 /// Drops the oldest breadcrumbs, half of those left at a time.
-fn trim_breadcrumbs(map: &mut Map<String, Value>, limit: usize) {
+fn trim_breadcrumbs(map: &mut Map, limit: usize) {
     let original = match map.get("breadcrumbs").and_then(|b| b.get("values")) {
         Some(Value::Array(values)) if !values.is_empty() => values.len(),
         _ => return,
@@ -280,7 +280,7 @@ fn trim_breadcrumbs(map: &mut Map<String, Value>, limit: usize) {
 }
 
 /// Removes `vars` from every frame of every stack trace.
-fn drop_frame_vars(map: &mut Map<String, Value>) {
+fn drop_frame_vars(map: &mut Map) {
     let mut cut: Vec<Vec<String>> = Vec::new();
     let mut count = 0;
     let mut frames_of = |trace: &mut Value, path: Vec<String>| {
@@ -345,21 +345,21 @@ const BULKY_FIELDS: &[&[&str]] = &[
 ];
 
 /// Removes the field at `path` (if present and not null) and records it.
-fn drop_field(map: &mut Map<String, Value>, path: &[&str]) {
+fn drop_field(map: &mut Map, path: &[&str]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
     let mut node = &mut *map;
     for segment in parents {
-        match node.get_mut(*segment) {
+        match node.get_mut(segment) {
             Some(Value::Object(inner)) => node = inner,
             _ => return,
         }
     }
-    match node.get(*last) {
+    match node.get(last) {
         None | Some(Value::Null) => return,
         Some(_) => {
-            node.remove(*last);
+            node.remove(last);
         }
     }
     if *last == "_meta" && parents.is_empty() {
@@ -372,7 +372,7 @@ fn drop_field(map: &mut Map<String, Value>, path: &[&str]) {
 }
 
 /// Removes the annotations of everything below `path` (their values are gone).
-fn drop_meta_below(meta: &mut Map<String, Value>, path: &[String]) {
+fn drop_meta_below(meta: &mut Map, path: &[String]) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
@@ -425,7 +425,7 @@ fn shorten(value: &mut Value, key: &str, max_chars: usize, max_items: usize) {
 
 /// What is left when nothing else fits: the fields that identify and summarize the
 /// event, without stack traces; exception values and the message cut short.
-fn skeleton(map: &mut Map<String, Value>) {
+fn skeleton(map: &mut Map) {
     const KEEP: &[&str] = &[
         "event_id",
         "level",
@@ -447,10 +447,7 @@ fn skeleton(map: &mut Map<String, Value>) {
         "logentry",
         "exception",
     ];
-    let removed: Vec<String> = map.keys().filter(|k| !KEEP.contains(&k.as_str())).cloned().collect();
-    for key in &removed {
-        map.remove(key);
-    }
+    map.retain(|k, _| KEEP.contains(&k.as_str()));
     if let Some(Value::Array(values)) = map.get_mut("exception").and_then(|e| e.get_mut("values")) {
         values.drain(..values.len().saturating_sub(1));
         for exc in values.iter_mut().filter_map(Value::as_object_mut) {
@@ -474,7 +471,7 @@ fn skeleton(map: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::json::json;
 
     fn nested(levels: usize, leaf: Value) -> Value {
         let mut value = leaf;

@@ -3,7 +3,7 @@
 //! event's top level and one over its contexts pick out the fields; nothing is looked up
 //! by path.
 
-use serde_json::{Map, Value};
+use crate::event::json::{Map, Value};
 
 /// Longest tag value kept, in bytes (cut at a character boundary).
 const TAG_VALUE_BYTES: usize = 200;
@@ -21,22 +21,22 @@ pub struct Derived {
 /// The parts of the event the derivation reads, found in one pass.
 #[derive(Default)]
 struct Fields<'a> {
-    level: Option<&'a Value>,
-    release: Option<&'a Value>,
-    environment: Option<&'a Value>,
-    server_name: Option<&'a Value>,
-    transaction: Option<&'a Value>,
-    logger: Option<&'a Value>,
-    dist: Option<&'a Value>,
-    request: Option<&'a Value>,
-    exception: Option<&'a Value>,
-    user: Option<&'a Value>,
-    tags: Option<&'a Value>,
-    os: Option<&'a Map<String, Value>>,
-    browser: Option<&'a Map<String, Value>>,
-    runtime: Option<&'a Map<String, Value>>,
-    device: Option<&'a Map<String, Value>>,
-    trace: Option<&'a Map<String, Value>>,
+    level: Option<&'a Value<'a>>,
+    release: Option<&'a Value<'a>>,
+    environment: Option<&'a Value<'a>>,
+    server_name: Option<&'a Value<'a>>,
+    transaction: Option<&'a Value<'a>>,
+    logger: Option<&'a Value<'a>>,
+    dist: Option<&'a Value<'a>>,
+    request: Option<&'a Value<'a>>,
+    exception: Option<&'a Value<'a>>,
+    user: Option<&'a Value<'a>>,
+    tags: Option<&'a Value<'a>>,
+    os: Option<&'a Map<'a>>,
+    browser: Option<&'a Map<'a>>,
+    runtime: Option<&'a Map<'a>>,
+    device: Option<&'a Map<'a>>,
+    trace: Option<&'a Map<'a>>,
 }
 
 impl<'a> Fields<'a> {
@@ -83,11 +83,11 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn text(value: Option<&Value>) -> Option<&str> {
+fn text<'a>(value: Option<&'a Value<'_>>) -> Option<&'a str> {
     value.and_then(Value::as_str)
 }
 
-fn field<'a>(map: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a str> {
+fn field<'a>(map: Option<&'a Map<'a>>, key: &str) -> Option<&'a str> {
     map.and_then(|m| m.get(key)).and_then(Value::as_str)
 }
 
@@ -185,7 +185,7 @@ fn tags(fields: &Fields<'_>, user: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// `name version` of a runtime or browser context, or its name alone.
-fn name_version(context: Option<&Map<String, Value>>) -> Option<String> {
+fn name_version(context: Option<&Map>) -> Option<String> {
     let name = field(context, "name")?;
     Some(match field(context, "version") {
         Some(v) => format!("{name} {v}"),
@@ -207,7 +207,7 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::json::json;
 
     #[test]
     fn user_key_prefers_id_then_email() {

@@ -1,5 +1,6 @@
 //! Pure functions over one event, no I/O: normalize → (source maps) → scrub → group.
-//! Everything here takes and returns `serde_json::Value` in the canonical shape.
+//! Everything here works on one `json::Value` tree in the canonical shape, borrowing its
+//! strings from the payload it was parsed from.
 
 pub mod bounds;
 pub mod derive;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::event::json::Value;
 
 use crate::event::bounds::{self, BoundsError};
 use crate::event::derive::{self, Derived};
@@ -13,8 +13,6 @@ use crate::event::scrub::{ScrubSummary, Scrubber};
 use crate::ids::EventId;
 use crate::store::{EventRecord, payload};
 use crate::store::{NewAttachment, UserReport};
-
-pub use crate::event::derive::{tag_pairs, user_key};
 
 /// What processing needs to know about the project an event belongs to.
 #[derive(Debug)]
@@ -75,16 +73,16 @@ pub fn process_event(
 
 /// The first half of `process_event`: parse and normalize. Ingest looks at the normalized
 /// event for the source maps it needs before finishing it.
-pub fn prepare_event(
-    payload: &[u8],
+pub fn prepare_event<'a>(
+    payload: &'a [u8],
     event_id: Option<&str>,
     project: &ProjectContext,
     received_at: f64,
     client_ip: Option<&str>,
-) -> Result<Value, ProcessError> {
+) -> Result<Value<'a>, ProcessError> {
     let mut raw = normalize::parse_payload(payload)?;
     if let (Some(id), Some(obj)) = (event_id, raw.as_object_mut()) {
-        obj.insert("event_id".into(), Value::String(id.to_string()));
+        obj.insert("event_id", Value::from(id.to_string()));
     }
     let ctx = NormalizeContext {
         project_id: project.project_id as u64,
@@ -101,7 +99,7 @@ pub fn prepare_event(
 /// so scrubbing sees the original context lines and grouping the original frames): scrub,
 /// group, summarize, fit to `max_size` and compress. `payload_len` sizes the output buffer.
 pub fn finish_event(
-    mut event: Value,
+    mut event: Value<'_>,
     payload_len: usize,
     project: &ProjectContext,
     received_at: f64,
@@ -139,25 +137,17 @@ pub fn finish_event(
         match obj.get_mut("event_id") {
             Some(Value::String(stored)) if stored == event_id.as_str() => {}
             _ => {
-                obj.insert("event_id".into(), Value::String(event_id.to_string()));
+                obj.insert("event_id", Value::from(event_id.to_string()));
             }
         }
-        obj.insert("title".into(), Value::String(summary.title.clone()));
-        obj.insert(
-            "culprit".into(),
-            summary.culprit.clone().map(Value::String).unwrap_or(Value::Null),
-        );
-        obj.insert("metadata".into(), summary.metadata);
-        obj.insert(
-            "hashes".into(),
-            Value::Array(hashes.iter().cloned().map(Value::String).collect()),
-        );
-        obj.insert("grouping_config".into(), Value::from(group::GROUPING_CONFIG));
+        obj.insert("title", Value::from(summary.title.clone()));
+        obj.insert("culprit", Value::from(summary.culprit.clone()));
+        obj.insert("metadata", summary.metadata);
+        obj.insert("hashes", hashes.iter().cloned().collect());
+        obj.insert("grouping_config", Value::from(group::GROUPING_CONFIG));
         if scrubbed.filtered + scrubbed.removed > 0 {
-            obj.insert(
-                "scrubbed".into(),
-                serde_json::to_value(&scrubbed).unwrap_or(Value::Null),
-            );
+            let summary = serde_json::to_value(&scrubbed).unwrap_or(serde_json::Value::Null);
+            obj.insert("scrubbed", Value::from(summary));
         }
     }
     // The stored form adds normalized fields, `_meta` and the summary to the payload;
@@ -265,11 +255,17 @@ fn serialized_capacity(len: usize) -> usize {
 /// Grouping hashes and timestamp (µs) of an event that will not be stored (rate limited),
 /// from its normalized form (source maps applied): the same scrub and group steps as
 /// `process_event`, without summary or compression.
-pub fn group_prepared(mut event: Value, project: &ProjectContext, received_at: f64) -> (Vec<String>, i64) {
+pub fn group_prepared(mut event: Value<'_>, project: &ProjectContext, received_at: f64) -> (Vec<String>, i64) {
     project.scrubber.scrub(&mut event);
     let hashes = group::group_hashes(&event, &project.rules);
     let timestamp = event.get("timestamp").and_then(Value::as_f64).unwrap_or(received_at);
     (hashes, (timestamp * 1_000_000.0) as i64)
+}
+
+/// The tags ingest derives for an event, from its stored form as the store reads it back
+/// (recounting an issue's tags after an unmerge).
+pub fn tag_pairs(stored: &serde_json::Value) -> Vec<(String, String)> {
+    derive::tag_pairs(&Value::from(stored))
 }
 
 /// Shared handle to a project's processing context.
@@ -279,7 +275,7 @@ pub type SharedProject = Arc<ProjectContext>;
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     /// The pure pipeline end to end, then read back the way the API reads it.
     fn round_trip(payload: &[u8], limit: usize) -> Result<(usize, Value), ProcessError> {
@@ -363,7 +359,7 @@ mod tests {
                     assert!(levels >= 120, "{levels} at {place} refused");
                     continue;
                 };
-                assert!(bounds::depth(&event) < bounds::READ_DEPTH_LIMIT);
+                assert!(bounds::depth(&(&event).into()) < bounds::READ_DEPTH_LIMIT);
                 assert!(!event.to_string().contains("Zq9-deep-secret"));
             }
         }
@@ -395,7 +391,7 @@ mod tests {
             match round_trip(&payload, limit) {
                 Ok((size, stored)) => {
                     prop_assert!(size <= limit, "{} > {}", size, limit);
-                    prop_assert!(bounds::depth(&stored) < bounds::READ_DEPTH_LIMIT);
+                    prop_assert!(bounds::depth(&(&stored).into()) < bounds::READ_DEPTH_LIMIT);
                     prop_assert!(!stored.to_string().contains("Zq9-deep-secret"));
                 }
                 // Only payloads nested deeper than the parser accepts are refused.

@@ -22,6 +22,7 @@ use super::process::{self, AttachmentRefusal, RawAttachment, parse_event_id};
 use super::ratelimit::{Class, KeyLimit, QuotaCheck};
 use super::sourcemaps;
 use crate::errors::IngestError;
+use crate::event::json::Value as EventTree;
 use crate::event::sourcemap;
 use crate::http::{
     HeaderMap, HeaderName, HeaderValue, IntoResponse, Json, Method, Path, RawQuery, Response, State, StatusCode,
@@ -638,7 +639,7 @@ impl Ctx<'_> {
                 return process::finish_event(event, payload.len(), p, received_at, max_size)
                     .map(|done| Step::Done(Box::new(done)));
             }
-            Ok(Step::NeedsMaps(event, requests, payload.len()))
+            Ok(Step::NeedsMaps(event.into_owned(), requests, payload.len()))
         })
         .await?;
         let (mut event, requests, payload_len) = match first {
@@ -669,7 +670,7 @@ impl Ctx<'_> {
             if requests.is_empty() {
                 return Some(Err(process::group_prepared(event, p, received_at)));
             }
-            Some(Ok((event, requests)))
+            Some(Ok((event.into_owned(), requests)))
         })
         .await?;
         let (mut event, requests) = match first {
@@ -731,7 +732,8 @@ impl Ctx<'_> {
 /// Where processing an event stands after normalizing it.
 enum Step {
     Done(Box<process::Processed>),
-    NeedsMaps(Value, Vec<sourcemap::FileRequest>, usize),
+    /// The normalized event, detached from its payload to wait for the maps.
+    NeedsMaps(EventTree<'static>, Vec<sourcemap::FileRequest>, usize),
 }
 
 /// The outcome category of an item (events by whether they carry an exception).

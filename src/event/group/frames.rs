@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::rc::Rc;
 use std::sync::LazyLock;
 
+use crate::event::json::{Map, Value};
 use regex::Regex;
-use serde_json::{Map, Value};
 
 use super::rules::{FrameFacts, GroupingRules};
 
@@ -80,9 +80,9 @@ impl PreparedStack {
     /// Per-frame explanation, one line per frame: index, in-app state,
     /// function, tokens, and the variants it contributes to or why it is
     /// skipped (e.g. `#3 in-app save: module=app.orders function=save -> app, system`).
-    pub fn explain(&self) -> Value {
+    pub fn explain(&self) -> Value<'static> {
         let single_weak = matches!(self.frames.as_slice(), [only] if only.weak_single);
-        let frames: Vec<Value> = self
+        let frames: Vec<Value<'static>> = self
             .frames
             .iter()
             .map(|frame| {
@@ -119,15 +119,15 @@ impl PreparedStack {
                     line.push_str("; ");
                     line.push_str(note);
                 }
-                Value::String(line)
+                Value::from(line)
             })
             .collect();
         let mut out = Map::new();
-        out.insert("frames".into(), Value::Array(frames));
+        out.insert("frames", Value::Array(frames));
         if self.dropped > 0 {
             out.insert(
-                "frames_dropped".into(),
-                Value::String(format!("{} oldest frames beyond the last {MAX_FRAMES}", self.dropped)),
+                "frames_dropped",
+                Value::from(format!("{} oldest frames beyond the last {MAX_FRAMES}", self.dropped)),
             );
         }
         Value::Object(out)
@@ -137,7 +137,7 @@ impl PreparedStack {
 /// Prepares the frames of one stack trace (§4): window, in-app, exclusions,
 /// project stack-trace rules, tokens.
 pub fn prepare_stacktrace(
-    stacktrace: &Value,
+    stacktrace: &Value<'_>,
     event_platform: &str,
     rules: &GroupingRules,
     exception: ExceptionFacts<'_>,
@@ -273,16 +273,16 @@ pub struct FrameView<'a> {
     pub package: Option<&'a str>,
     pub platform: Option<&'a str>,
     pub context_line: Option<&'a str>,
-    pub lineno: Option<&'a Value>,
+    pub lineno: Option<&'a Value<'a>>,
     pub in_app: Option<bool>,
     /// Raw values compared by the recursion rule.
-    call_site: [Option<&'a Value>; 7],
+    call_site: [Option<&'a Value<'a>>; 7],
 }
 
 impl<'a> FrameView<'a> {
-    pub fn new(frame: &'a Map<String, Value>) -> Self {
+    pub fn new(frame: &'a Map<'a>) -> Self {
         let mut view = FrameView::default();
-        let text = |v: &'a Value| v.as_str().filter(|s| !s.is_empty());
+        let text = |v: &'a Value<'a>| v.as_str().filter(|s| !s.is_empty());
         for (key, value) in frame {
             match key.as_str() {
                 "function" => {
@@ -328,7 +328,7 @@ impl<'a> FrameView<'a> {
 }
 
 /// A non-empty string field.
-pub fn str_field<'a>(frame: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+pub fn str_field<'a>(frame: &'a Map<'_>, key: &str) -> Option<&'a str> {
     frame.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
@@ -838,9 +838,9 @@ pub fn module_from_url(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::json::json;
 
-    fn obj(value: Value) -> Map<String, Value> {
+    fn obj(value: Value) -> Map {
         value.as_object().cloned().unwrap_or_default()
     }
 

@@ -11,12 +11,13 @@ mod parameterize;
 mod rules;
 mod summary;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::LazyLock;
 
+use crate::event::json::{Map, Value, json};
 use regex::Regex;
-use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use frames::{ExceptionFacts, PreparedStack, prepare_stacktrace};
@@ -33,7 +34,7 @@ pub struct Grouping {
     /// 1–3 SHA-256 hex hashes, primary first.
     pub hashes: Vec<String>,
     /// Why: variants, components, frames considered or skipped.
-    pub explain: Value,
+    pub explain: Value<'static>,
 }
 
 /// Title, culprit and metadata of the issue an event opens.
@@ -41,7 +42,7 @@ pub struct Grouping {
 pub struct IssueSummary {
     pub title: String,
     pub culprit: Option<String>,
-    pub metadata: Value,
+    pub metadata: Value<'static>,
     /// `error` if the event has an exception, else `default`.
     pub kind: &'static str,
     /// File of the most relevant frame, for `location`.
@@ -53,13 +54,13 @@ pub use rules::GroupingRules;
 
 /// Computes the ordered grouping hashes of a normalised, scrubbed event, and the
 /// explanation of how they came about.
-pub fn group(event: &Value, rules: &GroupingRules) -> Grouping {
+pub fn group(event: &Value<'_>, rules: &GroupingRules) -> Grouping {
     group_with(event, rules, Explain::Yes)
 }
 
 /// The ordered grouping hashes alone (what ingest stores): the same decisions as `group`
 /// without building the explanation, which only the grouping endpoint shows.
-pub fn group_hashes(event: &Value, rules: &GroupingRules) -> Vec<String> {
+pub fn group_hashes(event: &Value<'_>, rules: &GroupingRules) -> Vec<String> {
     group_with(event, rules, Explain::No).hashes
 }
 
@@ -70,7 +71,7 @@ enum Explain {
     No,
 }
 
-fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping {
+fn group_with(event: &Value<'_>, rules: &GroupingRules, detail: Explain) -> Grouping {
     let explaining = detail == Explain::Yes;
     let platform = event
         .get("platform")
@@ -78,12 +79,16 @@ fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping
         .filter(|s| !s.is_empty())
         .unwrap_or("other");
     let mut explain = Map::new();
-    explain.insert("config".into(), json!(GROUPING_CONFIG));
+    explain.insert("config", Value::from(GROUPING_CONFIG));
 
     // §2: the fingerprint; a matching project rule replaces the SDK's.
     let rule = rules.matching_fingerprint_rule(event);
-    let fingerprint: Vec<String> = match rule {
-        Some(rule) => rule.fingerprint.clone(),
+    let fingerprint: Vec<Cow<'_, str>> = match rule {
+        Some(rule) => rule
+            .fingerprint
+            .iter()
+            .map(|entry| Cow::Borrowed(entry.as_str()))
+            .collect(),
         None => sdk_fingerprint(event),
     };
     let mode = FingerprintMode::of(&fingerprint);
@@ -107,18 +112,18 @@ fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping
         "source": if rule.is_some() { "project fingerprint rule" } else { "event" },
     });
     if let (Some(rule), Some(map)) = (rule, fp_explain.as_object_mut()) {
-        map.insert("rule".into(), json!(format!("line {}: {}", rule.line, rule.text)));
+        map.insert("rule", Value::from(format!("line {}: {}", rule.line, rule.text)));
         if let Some(title) = &rule.title {
-            map.insert("title".into(), json!(title));
+            map.insert("title", Value::from(title.clone()));
         }
     }
-    explain.insert("fingerprint".into(), fp_explain);
+    explain.insert("fingerprint", fp_explain);
 
     if mode == FingerprintMode::Custom {
         let hash = hash_tokens(salt.iter().map(String::as_str));
-        explain.insert("strategy".into(), json!("custom fingerprint"));
+        explain.insert("strategy", Value::from("custom fingerprint"));
         explain.insert(
-            "variants".into(),
+            "variants",
             json!([{ "name": "custom", "contributes": true, "hash": hash, "tokens": salt }]),
         );
         insert_rules_fired(&mut explain, rule, &[]);
@@ -133,8 +138,8 @@ fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping
     let mut variants_explain = Vec::new();
     for variant in outcome.variants {
         let mut entry = Map::new();
-        entry.insert("name".into(), Value::from(variant.name));
-        entry.insert("contributes".into(), Value::Bool(variant.contributes));
+        entry.insert("name", Value::from(variant.name));
+        entry.insert("contributes", Value::Bool(variant.contributes));
         if variant.contributes {
             let hash = hash_tokens(
                 salt.iter()
@@ -142,16 +147,16 @@ fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping
                     .chain(variant.tokens.iter().map(|t| &**t)),
             );
             if hashes.contains(&hash) {
-                entry.insert("hint".into(), Value::from("same hash as an earlier variant"));
+                entry.insert("hint", Value::from("same hash as an earlier variant"));
             } else {
                 hashes.push(hash.clone());
             }
-            entry.insert("hash".into(), Value::String(hash));
+            entry.insert("hash", Value::from(hash));
         }
         if let Some(reason) = variant.reason {
-            entry.insert("hint".into(), Value::String(reason));
+            entry.insert("hint", Value::from(reason));
         }
-        entry.insert("tokens".into(), strings(variant.tokens));
+        entry.insert("tokens", strings(variant.tokens));
         variants_explain.push(Value::Object(entry));
     }
     let strategy = if hashes.is_empty() {
@@ -169,11 +174,11 @@ fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping
     } else {
         outcome.strategy
     };
-    explain.insert("strategy".into(), json!(strategy));
+    explain.insert("strategy", Value::from(strategy));
     if mode == FingerprintMode::Hybrid {
-        explain.insert("salt".into(), json!(salt));
+        explain.insert("salt", json!(salt));
     }
-    explain.insert("variants".into(), Value::Array(variants_explain));
+    explain.insert("variants", Value::Array(variants_explain));
     explain.extend(outcome.detail);
     insert_rules_fired(&mut explain, rule, &outcome.stack_rules_fired);
     Grouping {
@@ -184,7 +189,7 @@ fn group_with(event: &Value, rules: &GroupingRules, detail: Explain) -> Grouping
 
 /// `group_with`'s hashes without the explanation: the same variants, salt and fallback.
 fn hashes_only(
-    event: &Value,
+    event: &Value<'_>,
     platform: &str,
     rules: &GroupingRules,
     mode: FingerprintMode,
@@ -208,7 +213,7 @@ fn hashes_only(
     hashes
 }
 
-fn insert_rules_fired(explain: &mut Map<String, Value>, rule: Option<&FingerprintRule>, stack: &[String]) {
+fn insert_rules_fired(explain: &mut Map<'static>, rule: Option<&FingerprintRule>, stack: &[String]) {
     let mut fired: Vec<String> = Vec::new();
     if let Some(rule) = rule {
         fired.push(format!("fingerprint rule line {}: {}", rule.line, rule.text));
@@ -216,7 +221,7 @@ fn insert_rules_fired(explain: &mut Map<String, Value>, rule: Option<&Fingerprin
     let mut seen = HashSet::new();
     fired.extend(stack.iter().filter(|s| seen.insert(s.as_str())).cloned());
     if !fired.is_empty() {
-        explain.insert("rules_fired".into(), json!(fired));
+        explain.insert("rules_fired", json!(fired));
     }
 }
 
@@ -231,7 +236,7 @@ enum FingerprintMode {
 }
 
 impl FingerprintMode {
-    fn of(fingerprint: &[String]) -> Self {
+    fn of(fingerprint: &[Cow<'_, str>]) -> Self {
         let defaults = fingerprint
             .iter()
             .filter(|e| variable_name(e) == Some("default"))
@@ -254,15 +259,16 @@ impl FingerprintMode {
     }
 }
 
-fn sdk_fingerprint(event: &Value) -> Vec<String> {
+/// The SDK's fingerprint: its strings borrowed, numbers and booleans as text.
+fn sdk_fingerprint<'e>(event: &'e Value<'_>) -> Vec<Cow<'e, str>> {
     let Some(list) = event.get("fingerprint").and_then(Value::as_array) else {
         return Vec::new();
     };
     list.iter()
         .filter_map(|entry| match entry {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+            Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+            Value::Number(n) => Some(Cow::Owned(n.to_string())),
+            Value::Bool(b) => Some(Cow::Owned(b.to_string())),
             _ => None,
         })
         .collect()
@@ -279,7 +285,7 @@ fn variable_name(entry: &str) -> Option<&str> {
 }
 
 /// Resolves one fingerprint entry: a literal, or a `{{ variable }}`.
-fn resolve_entry(entry: &str, event: &Value) -> String {
+fn resolve_entry(entry: &str, event: &Value<'_>) -> String {
     let Some(name) = variable_name(entry) else {
         return entry.to_owned();
     };
@@ -296,7 +302,7 @@ fn resolve_entry(entry: &str, event: &Value) -> String {
     let frame_str = |keys: &[&str]| {
         let frame = crash_frame(event)?;
         keys.iter()
-            .find_map(|key| frame.get(*key).and_then(Value::as_str).filter(|s| !s.is_empty()))
+            .find_map(|key| frame.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()))
     };
     let or = |value: Option<&str>, missing: &str| value.map_or_else(|| missing.to_owned(), str::to_owned);
     match name {
@@ -332,7 +338,7 @@ fn resolve_entry(entry: &str, event: &Value) -> String {
 
 /// `Value::pointer` for paths made of object keys only (no `~` escapes, no array
 /// indices), without the two strings `pointer` allocates per segment to unescape it.
-pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a, 'v>(value: &'a Value<'v>, path: &str) -> Option<&'a Value<'v>> {
     path.split('/')
         .skip(1)
         .try_fold(value, |node, key| node.as_object()?.get(key))
@@ -340,7 +346,7 @@ pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 
 /// The last in-app frame of the last exception's stack trace (or of the
 /// top-level stack trace), else its last frame.
-pub(crate) fn crash_frame(event: &Value) -> Option<&Map<String, Value>> {
+pub(crate) fn crash_frame<'a, 'v>(event: &'a Value<'v>) -> Option<&'a Map<'v>> {
     let stack = lookup(event, "/exception/values")
         .and_then(Value::as_array)
         .and_then(|values| values.last())
@@ -367,21 +373,21 @@ struct Variant {
 }
 
 /// Variants of one strategy and what the explanation shows of its input.
-type StrategyResult = (Vec<Variant>, Map<String, Value>);
+type StrategyResult = (Vec<Variant>, Map<'static>);
 
 struct DefaultOutcome {
     strategy: &'static str,
     variants: Vec<Variant>,
-    detail: Map<String, Value>,
+    detail: Map<'static>,
     stack_rules_fired: Vec<String>,
 }
 
 /// A JSON array of strings, without cloning them.
-fn strings(list: Vec<Rc<str>>) -> Value {
-    Value::Array(list.iter().map(|t| Value::String(t.to_string())).collect())
+fn strings(list: Vec<Rc<str>>) -> Value<'static> {
+    Value::Array(list.iter().map(|t| Value::from(t.to_string())).collect())
 }
 
-fn default_grouping(event: &Value, platform: &str, rules: &GroupingRules, explain: Explain) -> DefaultOutcome {
+fn default_grouping(event: &Value<'_>, platform: &str, rules: &GroupingRules, explain: Explain) -> DefaultOutcome {
     let mut fired = Vec::new();
     if let Some((variants, detail)) = exception_strategy(event, platform, rules, &mut fired, explain) {
         return DefaultOutcome {
@@ -433,20 +439,20 @@ struct ExceptionInfo {
     tokens: [Vec<Rc<str>>; 2],
     /// Whether the stack trace contributes, per variant.
     stack_contributes: [bool; 2],
-    explain: Value,
+    explain: Value<'static>,
 }
 
 const VARIANT_NAMES: [&str; 2] = ["app", "system"];
 
 fn exception_strategy(
-    event: &Value,
+    event: &Value<'_>,
     platform: &str,
     rules: &GroupingRules,
     fired: &mut Vec<String>,
     explain: Explain,
 ) -> Option<StrategyResult> {
     let values = lookup(event, "/exception/values").and_then(Value::as_array)?;
-    let exceptions: Vec<&Value> = values.iter().filter(|v| v.is_object()).collect();
+    let exceptions: Vec<&Value<'_>> = values.iter().filter(|v| v.is_object()).collect();
     if exceptions.is_empty() {
         return None;
     }
@@ -484,12 +490,12 @@ fn exception_strategy(
     if explain == Explain::Yes {
         let used: Vec<Value> = order.iter().map(|&i| Value::from(i)).collect();
         detail.insert(
-            "exceptions".into(),
+            "exceptions",
             Value::Array(infos.into_iter().map(|info| info.explain).collect()),
         );
-        detail.insert("exceptions_used".into(), Value::Array(used));
+        detail.insert("exceptions_used", Value::Array(used));
         if let Some(note) = group_note {
-            detail.insert("exception_group".into(), Value::String(note));
+            detail.insert("exception_group", Value::from(note));
         }
     }
     // §6.2 pruning: a variant without any contributing stack trace is dropped
@@ -512,7 +518,7 @@ fn exception_strategy(
 }
 
 fn exception_info(
-    exception: &Value,
+    exception: &Value<'_>,
     platform: &str,
     rules: &GroupingRules,
     fired: &mut Vec<String>,
@@ -568,9 +574,9 @@ fn exception_info(
         };
     }
     let mut explain = Map::new();
-    explain.insert("type".into(), ty.map_or(Value::Null, Value::from));
+    explain.insert("type", ty.map_or(Value::Null, |ty| Value::from(ty.to_owned())));
     explain.insert(
-        "type_used".into(),
+        "type_used",
         Value::from(if synthetic {
             "no: synthetic exception"
         } else if ty.is_some() {
@@ -579,8 +585,8 @@ fn exception_info(
             "no: missing"
         }),
     );
-    explain.insert("value_used".into(), json!({"app": app_value, "system": system_value}));
-    explain.insert("stacktrace".into(), stack.explain());
+    explain.insert("value_used", json!({"app": app_value, "system": system_value}));
+    explain.insert("stacktrace", stack.explain());
     ExceptionInfo {
         tokens: [app_tokens, system_tokens],
         stack_contributes: [app_stack, system_stack],
@@ -605,12 +611,12 @@ const MAX_GROUP_DEPTH: usize = 64;
 
 /// The order in which exceptions contribute (§6.2/§6.3): the list as sent,
 /// or for exception groups the distinct top-level exceptions.
-fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize>, Option<String>) {
+fn exception_order(exceptions: &[&Value<'_>], infos: &[ExceptionInfo]) -> (Vec<usize>, Option<String>) {
     let as_sent = ((0..exceptions.len()).collect(), None);
     if exceptions.len() < 2 {
         return as_sent;
     }
-    let mechanism_int = |e: &Value, key: &str| e.get("mechanism").and_then(|m| m.get(key)).and_then(Value::as_u64);
+    let mechanism_int = |e: &Value<'_>, key: &str| e.get("mechanism").and_then(|m| m.get(key)).and_then(Value::as_u64);
     let mut by_id: HashMap<u64, usize> = HashMap::new();
     let mut parents: Vec<Option<u64>> = Vec::with_capacity(exceptions.len());
     for (i, exception) in exceptions.iter().enumerate() {
@@ -714,7 +720,7 @@ fn exception_order(exceptions: &[&Value], infos: &[ExceptionInfo]) -> (Vec<usize
 
 /// The thread to group on: the only crashed, else the only current, else
 /// the only thread.
-fn pick_thread(event: &Value) -> Option<&Value> {
+fn pick_thread<'a, 'v>(event: &'a Value<'v>) -> Option<&'a Value<'v>> {
     let threads = lookup(event, "/threads/values").and_then(Value::as_array)?;
     let only = |flag: &str| {
         let mut matching = threads
@@ -735,7 +741,7 @@ fn pick_thread(event: &Value) -> Option<&Value> {
 }
 
 fn stacktrace_strategy(
-    stack: &Value,
+    stack: &Value<'_>,
     platform: &str,
     rules: &GroupingRules,
     fired: &mut Vec<String>,
@@ -768,12 +774,12 @@ fn stacktrace_strategy(
         .collect();
     let mut detail = Map::new();
     if explain == Explain::Yes {
-        detail.insert("stacktrace".into(), prepared.explain());
+        detail.insert("stacktrace", prepared.explain());
     }
     variants.iter().any(|v| v.contributes).then_some((variants, detail))
 }
 
-fn message_strategy(event: &Value) -> Option<(Variant, Map<String, Value>)> {
+fn message_strategy(event: &Value<'_>) -> Option<(Variant, Map<'static>)> {
     let non_empty = |key: &str| {
         lookup(event, key)
             .and_then(Value::as_str)
@@ -788,7 +794,7 @@ fn message_strategy(event: &Value) -> Option<(Variant, Map<String, Value>)> {
         return None;
     }
     let mut detail = Map::new();
-    detail.insert("message_source".into(), Value::from(source));
+    detail.insert("message_source", Value::from(source));
     Some((
         Variant {
             name: "default",

@@ -5,8 +5,8 @@
 //! frame's in-app state or exclude it from grouping. Rules are parsed once and
 //! apply to every event grouped with them afterwards.
 
+use crate::event::json::Value;
 use regex::{Regex, RegexBuilder};
-use serde_json::Value;
 
 use super::{frames, lookup};
 
@@ -186,7 +186,7 @@ impl GroupingRules {
     }
 
     /// The first fingerprint rule that matches the event.
-    pub fn matching_fingerprint_rule(&self, event: &Value) -> Option<&FingerprintRule> {
+    pub fn matching_fingerprint_rule(&self, event: &Value<'_>) -> Option<&FingerprintRule> {
         if self.fingerprint.is_empty() {
             return None;
         }
@@ -505,18 +505,18 @@ fn frame_matcher_matches(kind: &MatcherKind, frame: &FrameFacts<'_>, in_app: boo
 struct EventFacts<'a> {
     exceptions: Vec<(Option<&'a str>, Option<&'a str>, Option<&'a str>)>,
     messages: Vec<&'a str>,
-    event: &'a Value,
+    event: &'a Value<'a>,
     frames: Vec<(FrameFacts<'a>, bool)>,
 }
 
 impl<'a> EventFacts<'a> {
-    fn collect(event: &'a Value, rules: &GroupingRules) -> Self {
+    fn collect(event: &'a Value<'a>, rules: &GroupingRules) -> Self {
         let platform = event
             .get("platform")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .unwrap_or("other");
-        let exception_values: &[Value] = lookup(event, "/exception/values")
+        let exception_values: &[Value<'a>] = lookup(event, "/exception/values")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
@@ -587,7 +587,7 @@ impl<'a> EventFacts<'a> {
 }
 
 fn collect_frames<'a>(
-    stack: &'a Value,
+    stack: &'a Value<'a>,
     event_platform: &'a str,
     error_type: Option<&'a str>,
     error_value: Option<&'a str>,
@@ -621,7 +621,7 @@ fn collect_frames<'a>(
 }
 
 /// A tag's value; tags are an object or a list of `[key, value]` pairs.
-pub fn tag_value<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
+pub fn tag_value<'a>(event: &'a Value<'_>, name: &str) -> Option<&'a str> {
     match event.get("tags")? {
         Value::Object(map) => map.get(name).and_then(Value::as_str),
         Value::Array(pairs) => pairs.iter().find_map(|pair| match pair.as_array()?.as_slice() {
@@ -635,7 +635,7 @@ pub fn tag_value<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::json::json;
 
     #[test]
     fn parses_valid_rules() {

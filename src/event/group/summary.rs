@@ -1,7 +1,7 @@
 //! Issue title, culprit, metadata and location of an event, derived the way
 //! Sentry derives them so SDK users see familiar issue names.
 
-use serde_json::{Map, Value, json};
+use crate::event::json::{Map, Value};
 
 use super::IssueSummary;
 use super::frames::str_field;
@@ -13,8 +13,8 @@ const TITLE_CHARS: usize = 100;
 const CULPRIT_CHARS: usize = 200;
 
 /// Derives title, culprit, metadata, kind and location of an event.
-pub fn summarize(event: &Value) -> IssueSummary {
-    let exceptions: Vec<&Value> = lookup(event, "/exception/values")
+pub fn summarize(event: &Value<'_>) -> IssueSummary {
+    let exceptions: Vec<&Value<'_>> = lookup(event, "/exception/values")
         .and_then(Value::as_array)
         .map(|values| values.iter().filter(|v| v.is_object()).collect())
         .unwrap_or_default();
@@ -42,8 +42,10 @@ pub fn summarize(event: &Value) -> IssueSummary {
         }
         None => {
             let title = message_title(event);
+            let mut metadata = Map::new();
+            metadata.insert("title", Value::from(title.clone()));
             IssueSummary {
-                metadata: json!({ "title": title }),
+                metadata: Value::Object(metadata),
                 title,
                 culprit,
                 kind: "default",
@@ -53,14 +55,14 @@ pub fn summarize(event: &Value) -> IssueSummary {
     }
 }
 
-fn error_title(exception: &Value) -> (String, Value) {
+fn error_title(exception: &Value<'_>) -> (String, Value<'static>) {
     let ty = exception.get("type").and_then(Value::as_str).filter(|s| !s.is_empty());
     let value = exception
         .get("value")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty());
     let synthetic = lookup(exception, "/mechanism/synthetic").and_then(Value::as_bool) == Some(true);
-    let frames: Vec<&Map<String, Value>> = lookup(exception, "/stacktrace/frames")
+    let frames: Vec<&Map<'_>> = lookup(exception, "/stacktrace/frames")
         .and_then(Value::as_array)
         .map(|frames| frames.iter().filter_map(Value::as_object).collect())
         .unwrap_or_default();
@@ -89,19 +91,19 @@ fn error_title(exception: &Value) -> (String, Value) {
 
     let mut metadata = Map::new();
     if let Some(ty) = ty {
-        metadata.insert("type".into(), json!(ty));
+        metadata.insert("type", Value::from(ty.to_owned()));
     }
     if let Some(value) = value {
-        metadata.insert("value".into(), json!(value));
+        metadata.insert("value", Value::from(value.to_owned()));
     }
     if let Some(filename) = filename {
-        metadata.insert("filename".into(), json!(filename));
+        metadata.insert("filename", Value::from(filename.to_owned()));
     }
     if let Some(function) = function {
-        metadata.insert("function".into(), json!(function));
+        metadata.insert("function", Value::from(function.to_owned()));
     }
     if synthetic {
-        metadata.insert("synthetic".into(), json!(true));
+        metadata.insert("synthetic", Value::Bool(true));
     }
     let in_app = frames
         .iter()
@@ -113,12 +115,12 @@ fn error_title(exception: &Value) -> (String, Value) {
             n if n == frames.len() => "in-app-only",
             _ => "mixed",
         };
-        metadata.insert("in_app_frame_mix".into(), json!(mix));
+        metadata.insert("in_app_frame_mix", Value::from(mix));
     }
     (title, Value::Object(metadata))
 }
 
-fn message_title(event: &Value) -> String {
+fn message_title(event: &Value<'_>) -> String {
     let text = ["/logentry/formatted", "/logentry/message", "/message"]
         .iter()
         .find_map(|key| {
@@ -138,8 +140,8 @@ fn message_title(event: &Value) -> String {
 /// The most relevant frame: the last in-app frame (else the last frame) of
 /// the last exception with frames, else of the crashed thread or the
 /// top-level stack trace.
-fn culprit_frame<'a>(event: &'a Value, exceptions: &[&'a Value]) -> Option<&'a Map<String, Value>> {
-    let has_frames = |stack: &&Value| {
+fn culprit_frame<'a, 'v>(event: &'a Value<'v>, exceptions: &[&'a Value<'v>]) -> Option<&'a Map<'v>> {
+    let has_frames = |stack: &&Value<'_>| {
         stack
             .get("frames")
             .and_then(Value::as_array)
@@ -166,7 +168,7 @@ fn culprit_frame<'a>(event: &'a Value, exceptions: &[&'a Value]) -> Option<&'a M
                 })
         })
         .or_else(|| event.get("stacktrace").filter(has_frames))?;
-    let frames: Vec<&Map<String, Value>> = stack
+    let frames: Vec<&Map<'_>> = stack
         .get("frames")?
         .as_array()?
         .iter()
@@ -181,7 +183,7 @@ fn culprit_frame<'a>(event: &'a Value, exceptions: &[&'a Value]) -> Option<&'a M
 }
 
 /// `module in function`, or `function(module)` on JavaScript, as Sentry.
-fn frame_culprit(frame: &Map<String, Value>, event: &Value) -> Option<String> {
+fn frame_culprit(frame: &Map<'_>, event: &Value<'_>) -> Option<String> {
     let location = str_field(frame, "module").or_else(|| str_field(frame, "filename"))?;
     let function = str_field(frame, "function").unwrap_or("?");
     let platform = str_field(frame, "platform")
@@ -209,6 +211,7 @@ fn truncate(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::json::json;
 
     #[test]
     fn error_title_is_type_and_first_line_of_value() {

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::event::json::{Value, json};
 use proptest::prelude::*;
-use serde_json::{Value, json};
 
 use super::*;
 
@@ -252,7 +252,7 @@ fn top_level_stacktrace_strategy_prefixes_stacktrace() {
     );
 }
 
-fn exc(id: u64, parent: Option<u64>, ty: &str, group: bool, function: &str) -> Value {
+fn exc(id: u64, parent: Option<u64>, ty: &str, group: bool, function: &str) -> Value<'static> {
     let mut mechanism = json!({"type": "chained", "exception_id": id, "is_exception_group": group});
     if let Some(parent) = parent {
         mechanism["parent_id"] = json!(parent);
@@ -291,7 +291,8 @@ fn exception_group_of_different_errors_includes_the_root() {
     let tokens = group(&a, &GroupingRules::default())
         .explain
         .pointer("/variants/0/tokens")
-        .cloned();
+        .cloned()
+        .map(serde_json::Value::from);
     let tokens: Vec<String> = serde_json::from_value(tokens.unwrap_or_default()).unwrap_or_default();
     let types: Vec<&str> = tokens.iter().filter_map(|t| t.strip_prefix("type=")).collect();
     assert_eq!(types, ["ExceptionGroup", "KeyError", "ValueError"]);
@@ -414,7 +415,7 @@ fn hostile_shapes_never_panic() {
     }
 }
 
-fn python_event(ty: &str, functions: &[String], lines: &[u32], message: &str, noise: u64) -> Value {
+fn python_event(ty: &str, functions: &[String], lines: &[u32], message: &str, noise: u64) -> Value<'static> {
     let frames: Vec<Value> = functions
         .iter()
         .zip(lines)

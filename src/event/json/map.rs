@@ -150,7 +150,10 @@ impl<'a> Map<'a> {
 
     /// The value at `key`, inserted by `default` first when missing.
     pub fn entry(&mut self, key: impl Into<Str<'a>>) -> Entry<'_, 'a> {
-        Entry { map: self, key: key.into() }
+        Entry {
+            map: self,
+            key: key.into(),
+        }
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&Str<'a>, &mut Value<'a>) -> bool) {

@@ -459,7 +459,9 @@ impl PartialEq<serde_json::Value> for Value<'_> {
             (Value::Bool(a), serde_json::Value::Bool(b)) => a == b,
             (Value::Number(a), serde_json::Value::Number(b)) => a == b,
             (Value::String(a), serde_json::Value::String(b)) => a == b,
-            (Value::Array(a), serde_json::Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y),
+            (Value::Array(a), serde_json::Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+            }
             (Value::Object(a), serde_json::Value::Object(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && va == vb)
             }

@@ -170,7 +170,7 @@ mod tests {
         let Some(Value::String(plain)) = value.get("plain") else {
             panic!("a string")
         };
-        let inside = text.as_ptr_range();
+        let inside = text.as_bytes().as_ptr_range();
         assert!(inside.contains(&plain.as_str().as_ptr()));
         assert_eq!(value["esc\"aped"], "a\nb");
     }
@@ -179,7 +179,9 @@ mod tests {
     fn keeps_serde_json_errors_and_depth_limit() {
         let deep = "[".repeat(200) + &"]".repeat(200);
         let ours = from_str(&deep).expect_err("too deep").to_string();
-        let theirs = serde_json::from_str::<serde_json::Value>(&deep).expect_err("too deep").to_string();
+        let theirs = serde_json::from_str::<serde_json::Value>(&deep)
+            .expect_err("too deep")
+            .to_string();
         assert_eq!(ours, theirs);
         assert!(from_str("{\"a\":}").is_err());
     }

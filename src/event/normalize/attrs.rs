@@ -1,10 +1,14 @@
 //! Event attributes with their own coercion rules: log entry, fingerprint,
 //! release/environment/dist, tags, contexts and `extra`.
 
-use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+use crate::event::json::{Map, Str, Value};
 
 use super::meta::{Path, Recorder};
-use super::scalars::{json_text, lenient_string, number_text, strict_string, truncate_chars};
+use super::scalars::{
+    json_text, lenient_string, number_text, strict_string, trim_str, truncate_chars, value_json_text,
+};
 
 const MAX_TAG_CHARS: usize = 200;
 const MAX_RELEASE_BYTES: usize = 200;
@@ -18,7 +22,7 @@ const MAX_MESSAGE_BYTES: usize = 4 * MAX_MESSAGE_CHARS;
 
 /// `logentry` from its object form or a legacy `message` scalar; `formatted`
 /// is filled from `message` and `params`.
-pub(super) fn normalize_logentry(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_logentry<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let path = Path::root("logentry");
     let mut entry = match event.remove("logentry") {
         None | Some(Value::Null) | Some(Value::Bool(false)) => return,
@@ -26,8 +30,8 @@ pub(super) fn normalize_logentry(event: &mut Map<String, Value>, rec: &mut Recor
         // A legacy message: any other scalar is its text.
         Some(other) => {
             let mut entry = Map::new();
-            entry.insert("formatted".to_owned(), Value::String(json_text(other)));
-            event.insert("logentry".to_owned(), Value::Object(entry));
+            entry.insert("formatted", Value::String(json_text(other)));
+            event.insert("logentry", Value::Object(entry));
             return;
         }
     };
@@ -46,30 +50,30 @@ pub(super) fn normalize_logentry(event: &mut Map<String, Value>, rec: &mut Recor
     let formatted = entry.get("formatted").and_then(Value::as_str);
     if message.is_none() && formatted.is_none() {
         rec.invalid(&path, "no message present", Some(Value::Object(entry)));
-        event.insert("logentry".to_owned(), Value::Null);
+        event.insert("logentry", Value::Null);
         return;
     }
     if formatted.is_none()
         && let (Some(message), Some(params)) = (message, entry.get("params"))
         && let Some(text) = format_message(message, params)
     {
-        entry.insert("formatted".to_owned(), Value::String(text));
+        entry.insert("formatted", Value::from(text));
     }
     let message = entry.get("message").and_then(Value::as_str);
     let formatted = entry.get("formatted").and_then(Value::as_str);
     if (formatted.is_none() || message == formatted)
         && let Some(message) = entry.remove("message")
     {
-        entry.insert("formatted".to_owned(), message);
+        entry.insert("formatted", message);
     }
-    event.insert("logentry".to_owned(), Value::Object(entry));
+    event.insert("logentry", Value::Object(entry));
 }
 
 /// printf-style formatting: positional `%s`/`%d`/... with array params,
 /// `%(name)s` with object params, `%%` as a literal percent. The result is cut at
 /// `MAX_MESSAGE_CHARS`; formatting stops as soon as that is reached, so a template
 /// repeating a large parameter costs no more than the cap.
-fn format_message(template: &str, params: &Value) -> Option<String> {
+fn format_message(template: &str, params: &Value<'_>) -> Option<String> {
     let positional = match params {
         Value::Array(items) if !items.is_empty() => Some(items.as_slice()),
         Value::Object(map) if !map.is_empty() => None,
@@ -122,8 +126,9 @@ fn format_message(template: &str, params: &Value) -> Option<String> {
         rest = &spec[consumed..];
     }
     push_bounded(&mut out, rest);
+    let mut out = Str::from(out);
     truncate_chars(&mut out, MAX_MESSAGE_CHARS);
-    Some(out)
+    Some(out.into_string())
 }
 
 /// Appends as much of `text` as fits in `MAX_MESSAGE_BYTES`, cut at a character boundary.
@@ -162,19 +167,19 @@ fn conversion_len(s: &str) -> Option<usize> {
     }
 }
 
-fn param_text(value: &Value) -> String {
+fn param_text(value: &Value<'_>) -> String {
     match value {
         Value::Null => "None".to_owned(),
         Value::Bool(true) => "True".to_owned(),
         Value::Bool(false) => "False".to_owned(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         Value::Number(n) => number_text(n),
-        other => json_text(other.clone()),
+        other => value_json_text(other),
     }
 }
 
 /// `fingerprint`: a list whose members become text; nulls are dropped.
-pub(super) fn normalize_fingerprint(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_fingerprint<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let path = Path::root("fingerprint");
     let Some(slot) = event.get_mut("fingerprint") else {
         return;
@@ -182,17 +187,18 @@ pub(super) fn normalize_fingerprint(event: &mut Map<String, Value>, rec: &mut Re
     match slot.take() {
         Value::Null => {}
         Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for item in &items {
-                match item {
-                    Value::Null => {}
-                    Value::Array(_) | Value::Object(_) => {
-                        rec.invalid(&path, "expected an array of strings", Some(Value::Array(items)));
-                        return;
-                    }
-                    scalar => out.push(Value::String(lenient_string(scalar.clone()).unwrap_or_default())),
-                }
+            if items
+                .iter()
+                .any(|item| matches!(item, Value::Array(_) | Value::Object(_)))
+            {
+                rec.invalid(&path, "expected an array of strings", Some(Value::Array(items)));
+                return;
             }
+            let out = items
+                .into_iter()
+                .filter(|item| !item.is_null())
+                .map(|scalar| Value::String(lenient_string(scalar).unwrap_or_default()))
+                .collect();
             *slot = Value::Array(out);
         }
         other => rec.invalid(&path, "expected an array", Some(other)),
@@ -201,7 +207,7 @@ pub(super) fn normalize_fingerprint(event: &mut Map<String, Value>, rec: &mut Re
 
 /// `release` (text, numbers allowed), `environment` and `dist`: trimmed and
 /// validated like Relay; invalid values are nulled and recorded.
-pub(super) fn normalize_release_fields(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_release_fields<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     for (key, max_len, forbidden, lenient) in [
         (
             "release",
@@ -220,7 +226,7 @@ pub(super) fn normalize_release_fields(event: &mut Map<String, Value>, rec: &mut
         let Some(slot) = event.get_mut(key) else {
             continue;
         };
-        let text = match slot.take() {
+        let mut text = match slot.take() {
             Value::Null => {
                 event.remove(key);
                 continue;
@@ -249,7 +255,8 @@ pub(super) fn normalize_release_fields(event: &mut Map<String, Value>, rec: &mut
             rec.error(&path, "invalid_data", Map::new(), Some(Value::String(text)));
             continue;
         }
-        *slot = Value::String(trimmed.to_owned());
+        trim_str(&mut text);
+        *slot = Value::String(text);
     }
 
     let path = Path::root("dist");
@@ -259,10 +266,10 @@ pub(super) fn normalize_release_fields(event: &mut Map<String, Value>, rec: &mut
         if trimmed.is_empty() {
             event.remove("dist");
         } else if trimmed.chars().count() > MAX_DIST_CHARS {
-            event.insert("dist".to_owned(), Value::Null);
+            event.insert("dist", Value::Null);
             rec.error(&path, "value_too_long", Map::new(), None);
         } else if trimmed.len() != dist.len() {
-            *dist = trimmed.to_owned();
+            trim_str(dist);
         }
     }
 }
@@ -273,12 +280,12 @@ const RESERVED_TAGS: &[&str] = &["release", "dist", "user", "filename", "functio
 /// `tags` from an object or a pair list into a validated, de-duplicated pair
 /// list; an `environment` tag fills a missing environment, and `server_name`
 /// and `site` move into the tags.
-pub(super) fn normalize_tags(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_tags<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let path = Path::root("tags");
-    let raw_pairs: Vec<(String, Value)> = match event.remove("tags") {
+    let raw_pairs: Vec<(Str<'a>, Value<'a>)> = match event.remove("tags") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(map)) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            let mut entries: Vec<(Str<'a>, Value<'a>)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             entries
         }
@@ -306,18 +313,26 @@ pub(super) fn normalize_tags(event: &mut Map<String, Value>, rec: &mut Recorder)
         }
     };
 
-    let mut tags: Vec<Value> = Vec::with_capacity(raw_pairs.len() + 2);
+    let mut tags: Vec<Value<'a>> = Vec::with_capacity(raw_pairs.len() + 2);
     // A set, so that a payload with very many tags stays linear.
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(raw_pairs.len());
+    let mut seen: HashSet<Str<'a>> = HashSet::with_capacity(raw_pairs.len());
     let mut environment_tag = None;
     for (raw_key, raw_value) in raw_pairs {
-        let key = raw_key.replace(' ', "-").trim().to_owned();
+        let mut key = if raw_key.contains(' ') {
+            Str::from(raw_key.replace(' ', "-"))
+        } else {
+            raw_key
+        };
+        trim_str(&mut key);
         let index = tags.len();
         let entry_path = path.index(index);
         let value = match raw_value {
             Value::Null => Value::Null,
             other => match lenient_string(other) {
-                Ok(s) => Value::String(s.trim().to_owned()),
+                Ok(mut s) => {
+                    trim_str(&mut s);
+                    Value::String(s)
+                }
                 Err(original) => {
                     rec.invalid(&entry_path.index(1), "expected a string", Some(original));
                     Value::Null
@@ -330,13 +345,13 @@ pub(super) fn normalize_tags(event: &mut Map<String, Value>, rec: &mut Recorder)
             }
             continue;
         }
-        if RESERVED_TAGS.contains(&key.as_str()) || seen.contains(&key) {
+        if RESERVED_TAGS.contains(&key.as_str()) || seen.contains(key.as_str()) {
             continue;
         }
         if let Some((kind, reason)) = tag_key_problem(&key) {
             let key_path = entry_path.index(0);
             match reason {
-                Some(reason) => rec.invalid(&key_path, &reason, Some(Value::String(key))),
+                Some(reason) => rec.invalid(&key_path, reason, Some(Value::String(key))),
                 None => rec.error(&key_path, kind, Map::new(), None),
             }
             continue;
@@ -364,7 +379,7 @@ pub(super) fn normalize_tags(event: &mut Map<String, Value>, rec: &mut Recorder)
         && !env.is_empty()
         && !matches!(event.get("environment"), Some(Value::String(_)))
     {
-        event.insert("environment".to_owned(), Value::String(env));
+        event.insert("environment", Value::String(env));
     }
 
     for key in ["server_name", "site"] {
@@ -373,13 +388,13 @@ pub(super) fn normalize_tags(event: &mut Map<String, Value>, rec: &mut Recorder)
             Some(Value::String(value)) => set_tag(&mut tags, key, value),
             Some(Value::Null) | None => {}
             Some(other) => {
-                event.insert(key.to_owned(), other);
+                event.insert(key, other);
             }
         }
     }
 
     if !tags.is_empty() {
-        event.insert("tags".to_owned(), Value::Array(tags));
+        event.insert("tags", Value::Array(tags));
     }
 }
 
@@ -396,7 +411,7 @@ fn tag_key_problem(key: &str) -> Option<(&'static str, Option<String>)> {
         .map(|c| ("invalid_data", Some(format!("invalid character {c:?}"))))
 }
 
-fn set_tag(tags: &mut Vec<Value>, key: &str, value: String) {
+fn set_tag<'a>(tags: &mut Vec<Value<'a>>, key: &'a str, value: Str<'a>) {
     let existing = tags
         .iter_mut()
         .find(|t| matches!(t.as_array().and_then(|p| p.first()), Some(Value::String(k)) if k == key));
@@ -409,7 +424,7 @@ fn set_tag(tags: &mut Vec<Value>, key: &str, value: String) {
 
 /// `contexts`: each context is an object whose `type` defaults to its key;
 /// known types get Relay's computed summary fields.
-pub(super) fn normalize_contexts(event: &mut Map<String, Value>, event_id: &str, rec: &mut Recorder) {
+pub(super) fn normalize_contexts<'a>(event: &mut Map<'a>, event_id: &str, rec: &mut Recorder<'a>) {
     let path = Path::root("contexts");
     let mut contexts = match event.remove("contexts") {
         Some(Value::Object(map)) => map,
@@ -423,7 +438,7 @@ pub(super) fn normalize_contexts(event: &mut Map<String, Value>, event_id: &str,
         match context {
             Value::Object(ctx) => {
                 if !matches!(ctx.get("type"), Some(Value::String(_))) {
-                    ctx.insert("type".to_owned(), Value::String(name.clone()));
+                    ctx.insert("type", Value::String(name.clone()));
                 }
                 compute_context(ctx);
             }
@@ -437,26 +452,26 @@ pub(super) fn normalize_contexts(event: &mut Map<String, Value>, event_id: &str,
     if !contexts.contains_key("trace") {
         // A synthetic trace so every event belongs to a trace.
         let mut trace = Map::new();
-        trace.insert("trace_id".to_owned(), Value::from(event_id));
+        trace.insert("trace_id", Value::from(event_id.to_owned()));
         trace.insert(
-            "span_id".to_owned(),
-            Value::from(event_id.get(..16).unwrap_or(event_id)),
+            "span_id",
+            Value::from(event_id.get(..16).unwrap_or(event_id).to_owned()),
         );
-        trace.insert("status".to_owned(), Value::from("unknown"));
-        trace.insert("type".to_owned(), Value::from("trace"));
-        contexts.insert("trace".to_owned(), Value::Object(trace));
+        trace.insert("status", Value::from("unknown"));
+        trace.insert("type", Value::from("trace"));
+        contexts.insert("trace", Value::Object(trace));
     }
-    event.insert("contexts".to_owned(), Value::Object(contexts));
+    event.insert("contexts", Value::Object(contexts));
 }
 
-fn compute_context(ctx: &mut Map<String, Value>) {
+fn compute_context(ctx: &mut Map<'_>) {
     let summary_key = match ctx.get("type").and_then(Value::as_str) {
         Some("os") => "os",
         Some("browser") => "browser",
         Some("runtime") => "runtime",
         Some("trace") => {
             if matches!(ctx.get("status"), None | Some(Value::Null)) {
-                ctx.insert("status".to_owned(), Value::from("unknown"));
+                ctx.insert("status", Value::from("unknown"));
             }
             return;
         }
@@ -465,19 +480,16 @@ fn compute_context(ctx: &mut Map<String, Value>) {
     if !matches!(ctx.get(summary_key), None | Some(Value::Null)) {
         return;
     }
-    let summary = match (
-        ctx.get("name").and_then(Value::as_str),
-        ctx.get("version").and_then(Value::as_str),
-    ) {
-        (Some(name), Some(version)) => format!("{name} {version}"),
-        (Some(name), None) if summary_key != "runtime" => name.to_owned(),
+    let summary = match (ctx.get("name"), ctx.get("version").and_then(Value::as_str)) {
+        (Some(Value::String(name)), Some(version)) => Str::from(format!("{name} {version}")),
+        (Some(Value::String(name)), None) if summary_key != "runtime" => name.clone(),
         _ => return,
     };
-    ctx.insert(summary_key.to_owned(), Value::String(summary));
+    ctx.insert(summary_key, Value::String(summary));
 }
 
 /// `extra` must be an object; anything else becomes `{}` with an error.
-pub(super) fn normalize_extra(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_extra<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     match event.get_mut("extra") {
         None | Some(Value::Object(_)) => {}
         Some(Value::Null) => {
@@ -493,7 +505,7 @@ pub(super) fn normalize_extra(event: &mut Map<String, Value>, rec: &mut Recorder
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::json::json;
 
     #[test]
     fn messages_format_positional_named_and_literal_percent() {

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use serde_json::{Map, Value};
+use crate::event::json::{self, Map, Str, Value};
 
 use super::NormalizeContext;
 use super::meta::{Path, Recorder};
@@ -24,7 +24,7 @@ enum PairValues {
     Header,
 }
 
-pub(super) fn normalize_request(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_request<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let path = Path::root("request");
     let req = match event.get_mut("request") {
         Some(Value::Object(req)) => req,
@@ -43,11 +43,13 @@ pub(super) fn normalize_request(event: &mut Map<String, Value>, rec: &mut Record
     strict_string(req, "url", &path, rec);
     strict_string(req, "method", &path, rec);
     if let Some(Value::String(method)) = req.get_mut("method") {
-        method.make_ascii_uppercase();
+        if method.bytes().any(|b| b.is_ascii_lowercase()) {
+            method.to_mut().make_ascii_uppercase();
+        }
         let valid = (3..=32).contains(&method.len())
             && method.bytes().all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_');
         if !valid {
-            let original = req.insert("method".to_owned(), Value::Null);
+            let original = req.insert("method", Value::Null);
             rec.error(&path.key("method"), "invalid_data", Map::new(), original);
         }
     }
@@ -63,13 +65,13 @@ pub(super) fn normalize_request(event: &mut Map<String, Value>, rec: &mut Record
 }
 
 /// Normalizes `obj[key]` into a `[[k, v], ...]` list.
-fn pairs_field(
-    obj: &mut Map<String, Value>,
+fn pairs_field<'a>(
+    obj: &mut Map<'a>,
     key: &str,
     parent: &Path<'_>,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'a>,
     mode: PairValues,
-    parse: fn(&str) -> Option<Vec<Value>>,
+    parse: fn(&str) -> Option<Vec<Value<'static>>>,
 ) {
     let Some(slot) = obj.get_mut(key) else {
         return;
@@ -79,7 +81,7 @@ fn pairs_field(
         Value::Null => return,
         Value::Object(map) => {
             // Object keys come out sorted, like Relay's ordered maps.
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            let mut entries: Vec<(Str<'a>, Value<'a>)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             entries
                 .into_iter()
@@ -114,12 +116,12 @@ fn pairs_field(
     *slot = Value::Array(pairs);
 }
 
-fn pair(key: String, value: Value) -> Value {
-    Value::Array(vec![Value::String(key), value])
+fn pair<'a>(key: impl Into<Str<'a>>, value: Value<'a>) -> Value<'a> {
+    Value::Array(vec![Value::String(key.into()), value])
 }
 
 /// `[k, v]` with a key that is text; anything else is handed back.
-fn split_pair(item: Value) -> Result<(String, Value), Value> {
+fn split_pair(item: Value<'_>) -> Result<(Str<'_>, Value<'_>), Value<'_>> {
     match item {
         Value::Array(mut two) if two.len() == 2 => {
             let value = two.pop().unwrap_or(Value::Null);
@@ -133,34 +135,34 @@ fn split_pair(item: Value) -> Result<(String, Value), Value> {
     }
 }
 
-fn coerce_pair_value(value: Value, mode: PairValues) -> Value {
+fn coerce_pair_value(value: Value<'_>, mode: PairValues) -> Value<'_> {
     match (value, mode) {
         (Value::Null, _) => Value::Null,
         (Value::String(s), _) => Value::String(s),
         (other, PairValues::JsonText) => Value::String(json_text(other)),
         (Value::Array(items), PairValues::Header) => {
-            Value::String(items.into_iter().map(json_text).collect::<Vec<_>>().join(","))
+            Value::from(items.into_iter().map(json_text).collect::<Vec<_>>().join(","))
         }
         (other, _) => Value::String(lenient_string(other).unwrap_or_else(json_text)),
     }
 }
 
 /// Parses `a=1&b=2` (leading `?` allowed) into pairs, form-decoding both halves.
-fn parse_query(raw: &str) -> Option<Vec<Value>> {
+fn parse_query(raw: &str) -> Option<Vec<Value<'static>>> {
     let raw = raw.strip_prefix('?').unwrap_or(raw);
     Some(
         raw.split('&')
             .filter(|part| !part.is_empty())
             .map(|part| {
                 let (k, v) = part.split_once('=').unwrap_or((part, ""));
-                pair(form_decode(k), Value::String(form_decode(v)))
+                pair(form_decode(k), Value::from(form_decode(v)))
             })
             .collect(),
     )
 }
 
 /// Parses a `Cookie` header (`a=1; b=2`); a part without `=` fails the whole header.
-fn parse_cookies(raw: &str) -> Option<Vec<Value>> {
+fn parse_cookies(raw: &str) -> Option<Vec<Value<'static>>> {
     raw.split(';')
         .filter(|part| !part.trim().is_empty())
         .map(|part| {
@@ -171,7 +173,7 @@ fn parse_cookies(raw: &str) -> Option<Vec<Value>> {
             }
             Some(pair(
                 percent_decode(name, false),
-                Value::String(percent_decode(value.trim(), false)),
+                Value::from(percent_decode(value.trim(), false)),
             ))
         })
         .collect()
@@ -213,13 +215,13 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
 }
 
 /// Splits `?query` and `#fragment` off the URL; explicit fields take precedence.
-fn split_url(req: &mut Map<String, Value>) {
+fn split_url(req: &mut Map<'_>) {
     let Some(Value::String(url)) = req.get_mut("url") else {
         return;
     };
     // Old browser SDKs marked truncated URLs with an ellipsis character.
     if let Some(stripped) = url.strip_suffix('\u{2026}') {
-        *url = format!("{stripped}...");
+        *url = Str::from(format!("{stripped}..."));
     }
     let mut fragment = None;
     let mut query = None;
@@ -240,47 +242,50 @@ fn split_url(req: &mut Map<String, Value>) {
     if let Some(fragment) = fragment
         && matches!(req.get("fragment"), None | Some(Value::Null))
     {
-        req.insert("fragment".to_owned(), Value::String(fragment));
+        req.insert("fragment", Value::from(fragment));
     }
     if let Some(query) = query
         && matches!(req.get("query_string"), None | Some(Value::Null))
     {
-        req.insert("query_string".to_owned(), Value::Array(query));
+        req.insert("query_string", Value::Array(query));
     }
 }
 
 /// A string body that is JSON or form data is parsed, and its content type
 /// inferred; otherwise the `Content-Type` header (without parameters) is used.
-fn infer_body(req: &mut Map<String, Value>) {
+fn infer_body(req: &mut Map<'_>) {
     let parsed = match req.get("data") {
-        Some(Value::String(raw)) => serde_json::from_str::<Value>(raw)
+        // The parsed body replaces the text it was parsed from, so it owns its strings.
+        Some(Value::String(raw)) => json::from_str(raw)
             .ok()
-            .map(|v| ("application/json", v))
+            .map(|v| ("application/json", v.into_owned()))
             .or_else(|| form_body(raw).map(|v| ("application/x-www-form-urlencoded", v))),
         _ => None,
     };
     let inferred = match parsed {
         Some((content_type, value)) => {
-            req.insert("data".to_owned(), value);
-            Some(content_type.to_owned())
+            req.insert("data", value);
+            Some(Str::from(content_type))
         }
-        None => header_value(req, "content-type").map(|v| v.split(';').next().unwrap_or(v).trim().to_owned()),
+        None => {
+            header_value(req, "content-type").map(|v| Str::from(v.split(';').next().unwrap_or(v).trim().to_owned()))
+        }
     };
     match inferred {
-        Some(ct) => req.insert("inferred_content_type".to_owned(), Value::String(ct)),
+        Some(ct) => req.insert("inferred_content_type", Value::String(ct)),
         None => req.remove("inferred_content_type"),
     };
 }
 
 /// Form-urlencoded bodies, guarding against the false positives Relay guards against.
-fn form_body(raw: &str) -> Option<Value> {
+fn form_body(raw: &str) -> Option<Value<'static>> {
     if !raw.is_ascii() || raw.starts_with("<?xml") || raw.starts_with(['{', '[']) {
         return None;
     }
     let mut map = Map::new();
     for part in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        map.insert(form_decode(k), Value::String(form_decode(v)));
+        map.insert(form_decode(k), Value::from(form_decode(v)));
     }
     let valid = map.len() > 1
         || map
@@ -291,7 +296,7 @@ fn form_body(raw: &str) -> Option<Value> {
     valid.then_some(Value::Object(map))
 }
 
-fn header_value<'r>(req: &'r Map<String, Value>, name: &str) -> Option<&'r str> {
+fn header_value<'r>(req: &'r Map<'_>, name: &str) -> Option<&'r str> {
     let Some(Value::Array(headers)) = req.get("headers") else {
         return None;
     };
@@ -303,7 +308,7 @@ fn header_value<'r>(req: &'r Map<String, Value>, name: &str) -> Option<&'r str> 
 
 /// The `Cookie` header becomes `cookies` unless cookies were given; either way
 /// it leaves the headers (unless it cannot be parsed).
-fn move_cookie_header(req: &mut Map<String, Value>) {
+fn move_cookie_header(req: &mut Map<'_>) {
     let has_cookies = !matches!(req.get("cookies"), None | Some(Value::Null));
     let parsed = if has_cookies {
         None
@@ -320,7 +325,7 @@ fn move_cookie_header(req: &mut Map<String, Value>) {
         });
     }
     if let Some(pairs) = parsed {
-        req.insert("cookies".to_owned(), Value::Array(pairs));
+        req.insert("cookies", Value::Array(pairs));
     }
 }
 
@@ -337,7 +342,7 @@ const USER_FIELDS: &[&str] = &[
     "data",
 ];
 
-pub(super) fn normalize_user(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_user<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let path = Path::root("user");
     let user = match event.get_mut("user") {
         Some(Value::Object(user)) => user,
@@ -370,22 +375,19 @@ pub(super) fn normalize_user(event: &mut Map<String, Value>, rec: &mut Recorder)
     object_field(user, "geo", &path, rec);
     object_field(user, "data", &path, rec);
 
-    let extra_keys: Vec<String> = user
-        .keys()
-        .filter(|k| !USER_FIELDS.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    if !extra_keys.is_empty() {
+    if user.keys().any(|k| !USER_FIELDS.contains(&k.as_str())) {
         let mut moved = Map::new();
-        for key in extra_keys {
-            if let Some(v) = user.remove(&key) {
-                moved.insert(key, v);
+        for (key, value) in std::mem::take(user) {
+            if USER_FIELDS.contains(&key.as_str()) {
+                user.insert(key, value);
+            } else {
+                moved.insert(key, value);
             }
         }
         match user.get_mut("data") {
             Some(Value::Object(data)) => data.extend(moved),
             _ => {
-                user.insert("data".to_owned(), Value::Object(moved));
+                user.insert("data", Value::Object(moved));
             }
         }
     }
@@ -393,7 +395,7 @@ pub(super) fn normalize_user(event: &mut Map<String, Value>, rec: &mut Recorder)
 
 /// `{{auto}}` becomes the client address (or is removed when inference is off),
 /// and a valid `REMOTE_ADDR` fills a missing user IP. Then `sentry_user` is set.
-pub(super) fn apply_ip_rules(event: &mut Map<String, Value>, ctx: &NormalizeContext) {
+pub(super) fn apply_ip_rules(event: &mut Map<'_>, ctx: &NormalizeContext) {
     let client_ip = ctx.client_ip.as_deref().filter(|_| ctx.infer_ip);
 
     let mut remote_addr = None;
@@ -402,7 +404,7 @@ pub(super) fn apply_ip_rules(event: &mut Map<String, Value>, ctx: &NormalizeCont
     {
         if matches!(env.get("REMOTE_ADDR"), Some(Value::String(s)) if s == AUTO_IP) {
             match client_ip {
-                Some(ip) => env.insert("REMOTE_ADDR".to_owned(), Value::from(ip)),
+                Some(ip) => env.insert("REMOTE_ADDR", Value::from(ip.to_owned())),
                 None => env.remove("REMOTE_ADDR"),
             };
         }
@@ -416,7 +418,7 @@ pub(super) fn apply_ip_rules(event: &mut Map<String, Value>, ctx: &NormalizeCont
         && matches!(user.get("ip_address"), Some(Value::String(s)) if s == AUTO_IP)
     {
         match client_ip {
-            Some(ip) => user.insert("ip_address".to_owned(), Value::from(ip)),
+            Some(ip) => user.insert("ip_address", Value::from(ip.to_owned())),
             None => user.remove("ip_address"),
         };
     }
@@ -426,14 +428,14 @@ pub(super) fn apply_ip_rules(event: &mut Map<String, Value>, ctx: &NormalizeCont
         if let Value::Object(user) = user
             && matches!(user.get("ip_address"), None | Some(Value::Null))
         {
-            user.insert("ip_address".to_owned(), Value::String(addr));
+            user.insert("ip_address", Value::String(addr));
         }
     }
 
     if let Some(Value::Object(user)) = event.get_mut("user") {
         let tag = ["id", "username", "email", "ip_address"]
             .iter()
-            .find_map(|key| match user.get(*key) {
+            .find_map(|key| match user.get(key) {
                 Some(Value::String(v)) if !v.is_empty() => {
                     let prefix = if *key == "ip_address" { "ip" } else { key };
                     Some(format!("{prefix}:{v}"))
@@ -441,7 +443,7 @@ pub(super) fn apply_ip_rules(event: &mut Map<String, Value>, ctx: &NormalizeCont
                 _ => None,
             });
         match tag {
-            Some(tag) => user.insert("sentry_user".to_owned(), Value::String(tag)),
+            Some(tag) => user.insert("sentry_user", Value::from(tag)),
             None => user.remove("sentry_user"),
         };
         if user.is_empty() {
@@ -453,7 +455,7 @@ pub(super) fn apply_ip_rules(event: &mut Map<String, Value>, ctx: &NormalizeCont
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::json::json;
 
     #[test]
     fn query_strings_are_form_decoded_pairs() {

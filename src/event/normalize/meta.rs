@@ -2,7 +2,7 @@
 //! Relay does: one entry per problem in `errors`, and the same problem plus the
 //! original value under `_meta` at the field's path.
 
-use serde_json::{Map, Value};
+use crate::event::json::{Map, Str, Value};
 
 /// One step of a path into the event.
 #[derive(Clone, Copy)]
@@ -56,45 +56,39 @@ impl<'a> Path<'a> {
     }
 }
 
-struct Entry {
+struct Entry<'a> {
     segs: Vec<String>,
     /// `None` for a bare remark that only keeps the original value.
     kind: Option<&'static str>,
-    data: Map<String, Value>,
-    original: Option<Value>,
+    data: Map<'a>,
+    original: Option<Value<'a>>,
 }
 
 /// Collects rejected values while the event is being normalized.
 #[derive(Default)]
-pub(super) struct Recorder {
-    entries: Vec<Entry>,
+pub(super) struct Recorder<'a> {
+    entries: Vec<Entry<'a>>,
 }
 
-impl Recorder {
+impl<'a> Recorder<'a> {
     /// `invalid_data` with a reason, keeping the original value if given.
-    pub(super) fn invalid(&mut self, path: &Path<'_>, reason: &str, original: Option<Value>) {
+    pub(super) fn invalid(&mut self, path: &Path<'_>, reason: impl Into<Str<'a>>, original: Option<Value<'a>>) {
         let mut data = Map::new();
-        data.insert("reason".to_owned(), Value::String(reason.to_owned()));
+        data.insert("reason", Value::String(reason.into()));
         self.push(path, Some("invalid_data"), data, original);
     }
 
     /// An error of any kind with extra data fields.
-    pub(super) fn error(
-        &mut self,
-        path: &Path<'_>,
-        kind: &'static str,
-        data: Map<String, Value>,
-        original: Option<Value>,
-    ) {
+    pub(super) fn error(&mut self, path: &Path<'_>, kind: &'static str, data: Map<'a>, original: Option<Value<'a>>) {
         self.push(path, Some(kind), data, original);
     }
 
     /// Keeps an original value that was replaced without it being an error.
-    pub(super) fn remark(&mut self, path: &Path<'_>, original: Value) {
+    pub(super) fn remark(&mut self, path: &Path<'_>, original: Value<'a>) {
         self.push(path, None, Map::new(), Some(original));
     }
 
-    fn push(&mut self, path: &Path<'_>, kind: Option<&'static str>, data: Map<String, Value>, original: Option<Value>) {
+    fn push(&mut self, path: &Path<'_>, kind: Option<&'static str>, data: Map<'a>, original: Option<Value<'a>>) {
         self.entries.push(Entry {
             segs: path.segments(),
             kind,
@@ -106,7 +100,7 @@ impl Recorder {
     /// Writes `errors` and `_meta` into the event. Entries are ordered by the
     /// position of their top-level field in Relay's event schema, keeping the
     /// order of recording within a field.
-    pub(super) fn finish(mut self, event: &mut Map<String, Value>) {
+    pub(super) fn finish(mut self, event: &mut Map<'a>) {
         if self.entries.is_empty() {
             return;
         }
@@ -122,47 +116,45 @@ impl Recorder {
             let mut node_meta = Map::new();
             if let Some(kind) = entry.kind {
                 let mut err = Map::new();
-                err.insert("type".to_owned(), Value::String(kind.to_owned()));
-                err.insert("name".to_owned(), Value::String(entry.segs.join(".")));
+                err.insert("type", Value::from(kind));
+                err.insert("name", Value::from(entry.segs.join(".")));
                 if let Some(original) = &entry.original {
-                    err.insert("value".to_owned(), original.clone());
+                    err.insert("value", original.clone());
                 }
                 for (k, v) in &entry.data {
                     err.insert(k.clone(), v.clone());
                 }
                 new_errors.push(Value::Object(err));
                 let meta_err = if entry.data.is_empty() {
-                    Value::Array(vec![Value::String(kind.to_owned())])
+                    Value::Array(vec![Value::from(kind)])
                 } else {
-                    Value::Array(vec![Value::String(kind.to_owned()), Value::Object(entry.data)])
+                    Value::Array(vec![Value::from(kind), Value::Object(entry.data)])
                 };
-                node_meta.insert("err".to_owned(), Value::Array(vec![meta_err]));
+                node_meta.insert("err", Value::Array(vec![meta_err]));
             }
             if let Some(original) = entry.original {
-                node_meta.insert("val".to_owned(), original);
+                node_meta.insert("val", original);
             }
-            merge_meta(&mut meta, &entry.segs, node_meta);
+            merge_meta(&mut meta, entry.segs, node_meta);
         }
 
         match event.get_mut("errors") {
             Some(Value::Array(existing)) => existing.extend(new_errors),
             _ => {
                 if !new_errors.is_empty() {
-                    event.insert("errors".to_owned(), Value::Array(new_errors));
+                    event.insert("errors", Value::Array(new_errors));
                 }
             }
         }
-        event.insert("_meta".to_owned(), Value::Object(meta));
+        event.insert("_meta", Value::Object(meta));
     }
 }
 
 /// Places `node_meta` under `segs` and then `""`, merging error lists.
-fn merge_meta(meta: &mut Map<String, Value>, segs: &[String], node_meta: Map<String, Value>) {
+fn merge_meta<'a>(meta: &mut Map<'a>, segs: Vec<String>, node_meta: Map<'a>) {
     let mut current = meta;
-    for seg in segs.iter().map(String::as_str).chain(std::iter::once("")) {
-        let slot = current
-            .entry(seg.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
+    for seg in segs.into_iter().map(Str::from).chain(std::iter::once(Str::from(""))) {
+        let slot = current.entry(seg).or_insert_with(|| Value::Object(Map::new()));
         if !slot.is_object() {
             *slot = Value::Object(Map::new());
         }

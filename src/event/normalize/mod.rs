@@ -18,7 +18,7 @@ mod stack;
 #[cfg(test)]
 mod tests;
 
-use serde_json::{Map, Value};
+use crate::event::json::{self, Map, Value};
 
 use meta::{Path, Recorder};
 use scalars::{parse_timestamp, rfc3339, seconds_value, strict_string, truncate_chars};
@@ -47,23 +47,25 @@ pub enum NormalizeError {
 
 /// Parses an event payload, tolerating bare `NaN`/`Infinity` (mapped to null).
 /// Nesting deeper than [`MAX_DEPTH`] is rejected.
-pub fn parse_payload(bytes: &[u8]) -> Result<Value, NormalizeError> {
+/// The tree borrows its strings from `bytes`.
+pub fn parse_payload(bytes: &[u8]) -> Result<Value<'_>, NormalizeError> {
     match from_bytes(bytes) {
         Ok(value) => Ok(value),
         Err(first) => match replace_non_finite(bytes) {
-            Some(patched) => from_bytes(&patched).map_err(json_error),
+            // The patched copy is local: the tree owns its strings.
+            Some(patched) => from_bytes(&patched).map(Value::into_owned).map_err(json_error),
             None => Err(json_error(first)),
         },
     }
 }
 
-/// `serde_json::from_slice`, but one UTF-8 check of the whole payload instead of one
+/// `json::from_slice`, but one UTF-8 check of the whole payload instead of one
 /// per string (about a tenth of parsing). Invalid UTF-8 goes the per-string way, so
 /// errors and their positions are the same.
-fn from_bytes(bytes: &[u8]) -> serde_json::Result<Value> {
+fn from_bytes(bytes: &[u8]) -> serde_json::Result<Value<'_>> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(bytes),
+        Ok(text) => json::from_str(text),
+        Err(_) => json::from_slice(bytes),
     }
 }
 
@@ -109,7 +111,7 @@ fn replace_non_finite(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Normalizes one event in place of the raw payload.
-pub fn normalize(event: Value, ctx: &NormalizeContext) -> Result<Value, NormalizeError> {
+pub fn normalize<'a>(event: Value<'a>, ctx: &NormalizeContext) -> Result<Value<'a>, NormalizeError> {
     let Value::Object(mut ev) = event else {
         return Err(NormalizeError::NotAnObject);
     };
@@ -150,16 +152,16 @@ pub fn normalize(event: Value, ctx: &NormalizeContext) -> Result<Value, Normaliz
     } else {
         "default"
     };
-    ev.insert("type".to_owned(), Value::from(ty));
-    ev.insert("event_id".to_owned(), Value::String(event_id));
+    ev.insert("type", Value::from(ty));
+    ev.insert("event_id", Value::from(event_id));
     if matches!(ev.get("logger"), None | Some(Value::Null)) {
-        ev.insert("logger".to_owned(), Value::from(""));
+        ev.insert("logger", Value::from(""));
     }
     if matches!(ev.get("timestamp"), None | Some(Value::Null)) {
-        ev.insert("timestamp".to_owned(), seconds_value(received));
+        ev.insert("timestamp", seconds_value(received));
     }
-    ev.insert("received".to_owned(), seconds_value(received));
-    ev.insert("project".to_owned(), Value::from(ctx.project_id));
+    ev.insert("received", seconds_value(received));
+    ev.insert("project", Value::from(ctx.project_id));
 
     rec.finish(&mut ev);
     Ok(Value::Object(ev))
@@ -184,25 +186,25 @@ const LEGACY_ALIASES: &[(&str, &str)] = &[
     ("debug_meta", "sentry.interfaces.DebugMeta"),
 ];
 
-fn apply_legacy_aliases(ev: &mut Map<String, Value>) {
+fn apply_legacy_aliases(ev: &mut Map<'_>) {
     for (modern, legacy) in LEGACY_ALIASES {
-        if !ev.contains_key(*modern)
-            && let Some(value) = ev.remove(*legacy)
+        if !ev.contains_key(modern)
+            && let Some(value) = ev.remove(legacy)
         {
-            ev.insert((*modern).to_owned(), value);
+            ev.insert(*modern, value);
         }
     }
 }
 
 /// The payload's id as 32 lowercase hex digits; a fresh id when missing or invalid.
-fn normalize_event_id(ev: &mut Map<String, Value>, rec: &mut Recorder) -> String {
+fn normalize_event_id<'a>(ev: &mut Map<'a>, rec: &mut Recorder<'a>) -> String {
     let path = Path::root("event_id");
     match ev.remove("event_id") {
         None | Some(Value::Null) => scalars::fresh_event_id(),
         Some(Value::String(raw)) => match scalars::parse_event_id(&raw) {
             Ok(id) => id,
             Err(reason) => {
-                rec.invalid(&path, &reason, Some(Value::String(raw)));
+                rec.invalid(&path, reason, Some(Value::String(raw)));
                 scalars::fresh_event_id()
             }
         },
@@ -213,7 +215,7 @@ fn normalize_event_id(ev: &mut Map<String, Value>, rec: &mut Recorder) -> String
     }
 }
 
-fn normalize_level(ev: &mut Map<String, Value>, is_transaction: bool, rec: &mut Recorder) {
+fn normalize_level<'a>(ev: &mut Map<'a>, is_transaction: bool, rec: &mut Recorder<'a>) {
     let default = if is_transaction { "info" } else { "error" };
     let level = match ev.get("level") {
         None | Some(Value::Null) => default,
@@ -226,10 +228,10 @@ fn normalize_level(ev: &mut Map<String, Value>, is_transaction: bool, rec: &mut 
             }
         },
     };
-    ev.insert("level".to_owned(), Value::from(level));
+    ev.insert("level", Value::from(level));
 }
 
-fn normalize_plain_strings(ev: &mut Map<String, Value>, rec: &mut Recorder) {
+fn normalize_plain_strings<'a>(ev: &mut Map<'a>, rec: &mut Recorder<'a>) {
     for (key, max_chars) in [("culprit", None), ("transaction", Some(200)), ("logger", Some(64))] {
         strict_string(ev, key, &Path::root(key), rec);
         if let (Some(max), Some(Value::String(s))) = (max_chars, ev.get_mut(key)) {
@@ -261,19 +263,19 @@ const PLATFORMS: &[&str] = &[
     "ruby",
 ];
 
-fn normalize_platform(ev: &mut Map<String, Value>, rec: &mut Recorder) {
+fn normalize_platform<'a>(ev: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let known = matches!(ev.get("platform"), Some(Value::String(p)) if PLATFORMS.contains(&p.as_str()));
     if known {
         return;
     }
-    if let Some(original) = ev.insert("platform".to_owned(), Value::from("other"))
+    if let Some(original) = ev.insert("platform", Value::from("other"))
         && !original.is_null()
     {
         rec.remark(&Path::root("platform"), original);
     }
 }
 
-fn parse_event_timestamps(ev: &mut Map<String, Value>, rec: &mut Recorder) {
+fn parse_event_timestamps<'a>(ev: &mut Map<'a>, rec: &mut Recorder<'a>) {
     for key in ["timestamp", "start_timestamp"] {
         if let Some(slot) = ev.get_mut(key)
             && !slot.is_null()
@@ -294,7 +296,7 @@ const MAX_SECS_IN_FUTURE: f64 = 60.0;
 
 /// A timestamp more than a minute in the future is taken as clock drift: the
 /// event's timestamps (and breadcrumbs') shift so that it equals the receive time.
-fn clamp_future_timestamp(ev: &mut Map<String, Value>, received: f64, rec: &mut Recorder) {
+fn clamp_future_timestamp<'a>(ev: &mut Map<'a>, received: f64, rec: &mut Recorder<'a>) {
     let Some(sent) = ev.get("timestamp").and_then(Value::as_f64) else {
         return;
     };
@@ -302,12 +304,12 @@ fn clamp_future_timestamp(ev: &mut Map<String, Value>, received: f64, rec: &mut 
         return;
     }
     let shift = received - sent;
-    let shift_value = |slot: &mut Value| {
+    let shift_value = |slot: &mut Value<'a>| {
         if let Some(t) = slot.as_f64() {
             *slot = seconds_value(((t + shift) * 1e6).round() / 1e6);
         }
     };
-    ev.insert("timestamp".to_owned(), seconds_value(received));
+    ev.insert("timestamp", seconds_value(received));
     if let Some(slot) = ev.get_mut("start_timestamp") {
         shift_value(slot);
     }
@@ -319,14 +321,14 @@ fn clamp_future_timestamp(ev: &mut Map<String, Value>, received: f64, rec: &mut 
         }
     }
     let mut data = Map::new();
-    data.insert("sdk_time".to_owned(), Value::String(rfc3339(sent)));
-    data.insert("server_time".to_owned(), Value::String(rfc3339(received)));
+    data.insert("sdk_time", Value::from(rfc3339(sent)));
+    data.insert("server_time", Value::from(rfc3339(received)));
     rec.error(&Path::root("timestamp"), "future_timestamp", data, None);
 }
 
 /// Policy: a legacy top-level `stacktrace` belongs to the exception when there
 /// is exactly one and it has no stack trace of its own; otherwise it stays.
-fn attach_stacktrace_to_sole_exception(ev: &mut Map<String, Value>, exception_count: usize) {
+fn attach_stacktrace_to_sole_exception(ev: &mut Map<'_>, exception_count: usize) {
     if exception_count != 1 || !matches!(ev.get("stacktrace"), Some(Value::Object(_))) {
         return;
     }
@@ -346,6 +348,6 @@ fn attach_stacktrace_to_sole_exception(ev: &mut Map<String, Value>, exception_co
             .and_then(|e| e.get_mut("values"))
             .and_then(|v| v.get_mut(0))
     {
-        exception.insert("stacktrace".to_owned(), trace);
+        exception.insert("stacktrace", trace);
     }
 }

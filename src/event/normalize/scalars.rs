@@ -1,8 +1,8 @@
 //! Scalar coercions shared by every part of the event: timestamps, levels,
 //! event ids, and the strict/lenient string rules of Relay's schema.
 
+use crate::event::json::{Map, Number, Str, Value};
 use chrono::{DateTime, NaiveDateTime};
-use serde_json::{Map, Number, Value};
 
 use super::meta::{Path, Recorder};
 
@@ -46,7 +46,7 @@ fn parse_timestamp_str(s: &str) -> Option<f64> {
 }
 
 /// Unix seconds as a JSON number.
-pub(super) fn seconds_value(secs: f64) -> Value {
+pub(super) fn seconds_value(secs: f64) -> Value<'static> {
     Number::from_f64(secs).map_or(Value::Null, Value::Number)
 }
 
@@ -108,32 +108,35 @@ pub(super) fn number_text(n: &Number) -> String {
 }
 
 /// Lenient string: strings as-is, numbers as text, booleans as `True`/`False`.
-pub(super) fn lenient_string(value: Value) -> Result<String, Value> {
+pub(super) fn lenient_string(value: Value<'_>) -> Result<Str<'_>, Value<'_>> {
     match value {
         Value::String(s) => Ok(s),
-        Value::Number(n) => Ok(number_text(&n)),
-        Value::Bool(true) => Ok("True".to_owned()),
-        Value::Bool(false) => Ok("False".to_owned()),
+        Value::Number(n) => Ok(Str::from(number_text(&n))),
+        Value::Bool(true) => Ok(Str::from("True")),
+        Value::Bool(false) => Ok(Str::from("False")),
         other => Err(other),
     }
 }
 
 /// JSON-lenient string: strings as-is, anything else as its JSON text.
-pub(super) fn json_text(value: Value) -> String {
+pub(super) fn json_text(value: Value<'_>) -> Str<'_> {
     match value {
         Value::String(s) => s,
-        other => {
-            if depth_exceeds(&other, MAX_TEXT_DEPTH) {
-                "<value nested too deeply>".to_owned()
-            } else {
-                serde_json::to_string(&other).unwrap_or_default()
-            }
-        }
+        other => Str::from(value_json_text(&other)),
+    }
+}
+
+/// The JSON text of a value (bounded in depth).
+pub(super) fn value_json_text(value: &Value<'_>) -> String {
+    if depth_exceeds(value, MAX_TEXT_DEPTH) {
+        "<value nested too deeply>".to_owned()
+    } else {
+        serde_json::to_string(value).unwrap_or_default()
     }
 }
 
 /// True when `value` nests deeper than `limit` (bounded recursion).
-pub(super) fn depth_exceeds(value: &Value, limit: usize) -> bool {
+pub(super) fn depth_exceeds(value: &Value<'_>, limit: usize) -> bool {
     if limit == 0 {
         return matches!(value, Value::Array(_) | Value::Object(_));
     }
@@ -145,7 +148,7 @@ pub(super) fn depth_exceeds(value: &Value, limit: usize) -> bool {
 }
 
 /// Requires `obj[key]` to be a string (or null); anything else is nulled and recorded.
-pub(super) fn strict_string(obj: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
+pub(super) fn strict_string<'a>(obj: &mut Map<'a>, key: &str, path: &Path<'_>, rec: &mut Recorder<'a>) {
     if let Some(slot) = obj.get_mut(key)
         && !matches!(slot, Value::String(_) | Value::Null)
     {
@@ -155,7 +158,7 @@ pub(super) fn strict_string(obj: &mut Map<String, Value>, key: &str, path: &Path
 }
 
 /// Coerces `obj[key]` with [`lenient_string`]; objects and arrays are nulled and recorded.
-pub(super) fn lenient_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
+pub(super) fn lenient_field<'a>(obj: &mut Map<'a>, key: &str, path: &Path<'_>, rec: &mut Recorder<'a>) {
     if let Some(slot) = obj.get_mut(key) {
         if matches!(slot, Value::String(_) | Value::Null) {
             return;
@@ -168,7 +171,7 @@ pub(super) fn lenient_field(obj: &mut Map<String, Value>, key: &str, path: &Path
 }
 
 /// Requires a boolean (or null).
-pub(super) fn bool_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
+pub(super) fn bool_field<'a>(obj: &mut Map<'a>, key: &str, path: &Path<'_>, rec: &mut Recorder<'a>) {
     if let Some(slot) = obj.get_mut(key)
         && !matches!(slot, Value::Bool(_) | Value::Null)
     {
@@ -178,7 +181,7 @@ pub(super) fn bool_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_
 }
 
 /// Requires a non-negative integer (integral floats are accepted).
-pub(super) fn unsigned_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
+pub(super) fn unsigned_field<'a>(obj: &mut Map<'a>, key: &str, path: &Path<'_>, rec: &mut Recorder<'a>) {
     let Some(slot) = obj.get_mut(key) else {
         return;
     };
@@ -197,7 +200,7 @@ pub(super) fn unsigned_field(obj: &mut Map<String, Value>, key: &str, path: &Pat
 }
 
 /// Requires an object (or null).
-pub(super) fn object_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
+pub(super) fn object_field<'a>(obj: &mut Map<'a>, key: &str, path: &Path<'_>, rec: &mut Recorder<'a>) {
     if let Some(slot) = obj.get_mut(key)
         && !matches!(slot, Value::Object(_) | Value::Null)
     {
@@ -207,7 +210,7 @@ pub(super) fn object_field(obj: &mut Map<String, Value>, key: &str, path: &Path<
 }
 
 /// Addresses (`instruction_addr` etc.) as `0x…` lowercase hex.
-pub(super) fn addr_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
+pub(super) fn addr_field<'a>(obj: &mut Map<'a>, key: &str, path: &Path<'_>, rec: &mut Recorder<'a>) {
     let Some(slot) = obj.get_mut(key) else {
         return;
     };
@@ -224,7 +227,7 @@ pub(super) fn addr_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_
         _ => None,
     };
     match parsed {
-        Some(addr) => *slot = Value::String(format!("{addr:#x}")),
+        Some(addr) => *slot = Value::from(format!("{addr:#x}")),
         None => {
             let original = slot.take();
             rec.invalid(&path.key(key), "expected an address", Some(original));
@@ -233,7 +236,7 @@ pub(super) fn addr_field(obj: &mut Map<String, Value>, key: &str, path: &Path<'_
 }
 
 /// Cuts a string to at most `max_chars` characters, ending in `...` when cut.
-pub(super) fn truncate_chars(s: &mut String, max_chars: usize) {
+pub(super) fn truncate_chars(s: &mut Str<'_>, max_chars: usize) {
     if let Some((cut, _)) = s.char_indices().nth(max_chars) {
         let keep = s
             .char_indices()
@@ -244,10 +247,21 @@ pub(super) fn truncate_chars(s: &mut String, max_chars: usize) {
     }
 }
 
+/// Removes leading and trailing whitespace; text is copied only when it had leading
+/// whitespace.
+pub(super) fn trim_str(s: &mut Str<'_>) {
+    let end = s.trim_end().len();
+    s.truncate(end);
+    let start = s.len() - s.trim_start().len();
+    if start > 0 {
+        *s = Str::from(s[start..].to_owned());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::json::json;
 
     #[test]
     fn timestamps_in_every_wire_form_give_unix_seconds() {
@@ -298,10 +312,10 @@ mod tests {
 
     #[test]
     fn truncation_marks_cut_strings() {
-        let mut s = "abcdefgh".to_owned();
+        let mut s = Str::from("abcdefgh");
         truncate_chars(&mut s, 6);
         assert_eq!(s, "abc...");
-        let mut short = "abc".to_owned();
+        let mut short = Str::from("abc");
         truncate_chars(&mut short, 6);
         assert_eq!(short, "abc");
     }

@@ -2,7 +2,7 @@
 //! breadcrumbs, each accepted in every shape SDKs send and written back as
 //! `{"values": [...]}` with validated members.
 
-use serde_json::{Map, Value};
+use crate::event::json::{Map, Str, Value};
 
 use super::meta::{Path, Recorder};
 use super::scalars::{
@@ -12,7 +12,7 @@ use super::scalars::{
 
 /// Unwraps the `{"values": [...]}`, bare array, single object and `{}` forms.
 /// Returns `None` when the interface is absent or empty.
-fn take_values(raw: Value, path: &Path<'_>, rec: &mut Recorder) -> Option<(Vec<Value>, Map<String, Value>)> {
+fn take_values<'a>(raw: Value<'a>, path: &Path<'_>, rec: &mut Recorder<'a>) -> Option<(Vec<Value<'a>>, Map<'a>)> {
     match raw {
         Value::Null => None,
         Value::Array(items) => Some((items, Map::new())),
@@ -39,16 +39,16 @@ fn take_values(raw: Value, path: &Path<'_>, rec: &mut Recorder) -> Option<(Vec<V
 }
 
 /// Writes the members back as `{"values": [...]}`, or drops an empty interface.
-fn put_values(event: &mut Map<String, Value>, key: &str, items: Vec<Value>, mut other: Map<String, Value>) {
+fn put_values<'a>(event: &mut Map<'a>, key: &'static str, items: Vec<Value<'a>>, mut other: Map<'a>) {
     if items.is_empty() && other.is_empty() {
         return;
     }
-    other.insert("values".to_owned(), Value::Array(items));
-    event.insert(key.to_owned(), Value::Object(other));
+    other.insert("values", Value::Array(items));
+    event.insert(key, Value::Object(other));
 }
 
 /// Normalizes `exception`; returns how many exceptions remain.
-pub(super) fn normalize_exceptions(event: &mut Map<String, Value>, rec: &mut Recorder) -> usize {
+pub(super) fn normalize_exceptions<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) -> usize {
     let Some(raw) = event.remove("exception") else {
         return 0;
     };
@@ -66,7 +66,7 @@ pub(super) fn normalize_exceptions(event: &mut Map<String, Value>, rec: &mut Rec
                 if is_blank(exc.get("type")) && is_blank(exc.get("value")) {
                     // Policy: dropped from the list (Relay leaves a null in its place).
                     let mut data = Map::new();
-                    data.insert("attribute".to_owned(), Value::from("type or value"));
+                    data.insert("attribute", Value::from("type or value"));
                     rec.error(&item_path, "missing_attribute", data, Some(Value::Object(exc)));
                     continue;
                 }
@@ -81,7 +81,7 @@ pub(super) fn normalize_exceptions(event: &mut Map<String, Value>, rec: &mut Rec
     count
 }
 
-fn is_blank(value: Option<&Value>) -> bool {
+fn is_blank(value: Option<&Value<'_>>) -> bool {
     match value {
         None | Some(Value::Null) => true,
         Some(Value::String(s)) => s.is_empty(),
@@ -89,7 +89,7 @@ fn is_blank(value: Option<&Value>) -> bool {
     }
 }
 
-fn normalize_exception_value(exc: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder) {
+fn normalize_exception_value<'a>(exc: &mut Map<'a>, path: &Path<'_>, rec: &mut Recorder<'a>) {
     strict_string(exc, "type", path, rec);
     if let Some(slot) = exc.get_mut("value")
         && !matches!(slot, Value::String(_) | Value::Null)
@@ -126,11 +126,11 @@ fn normalize_exception_value(exc: &mut Map<String, Value>, path: &Path<'_>, rec:
 
 /// `{"value": "ZeroDivisionError: division by zero"}` without a type is split
 /// into type and value, like Relay (type must be a single word).
-fn split_type_from_value(exc: &mut Map<String, Value>) {
+fn split_type_from_value(exc: &mut Map<'_>) {
     if !is_blank(exc.get("type")) {
         return;
     }
-    let Some(Value::String(value)) = exc.get("value") else {
+    let Some(Value::String(value)) = exc.get_mut("value") else {
         return;
     };
     let Some((ty, rest)) = value.split_once(':') else {
@@ -140,17 +140,19 @@ fn split_type_from_value(exc: &mut Map<String, Value>) {
     if !is_word || rest.contains('\n') {
         return;
     }
-    let (ty, rest) = (ty.to_owned(), rest.trim().to_owned());
-    exc.insert("type".to_owned(), Value::String(ty));
-    exc.insert("value".to_owned(), Value::String(rest));
+    let (ty_len, rest) = (ty.len(), Str::from(rest.trim().to_owned()));
+    // The type is the start of the old value, cut in place.
+    let mut ty = std::mem::replace(value, rest);
+    ty.truncate(ty_len);
+    exc.insert("type", Value::String(ty));
 }
 
 /// Validates `obj[key]` as a stack trace; non-raw traces get Relay's frame fix-ups.
-pub(super) fn normalize_stacktrace(
-    obj: &mut Map<String, Value>,
+pub(super) fn normalize_stacktrace<'a>(
+    obj: &mut Map<'a>,
     key: &str,
     parent: &Path<'_>,
-    rec: &mut Recorder,
+    rec: &mut Recorder<'a>,
     is_raw: bool,
 ) {
     let path = parent.key(key);
@@ -165,7 +167,7 @@ pub(super) fn normalize_stacktrace(
 }
 
 /// Top-level traces have no parent path; the key itself is the root.
-pub(super) fn normalize_root_stacktrace(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_root_stacktrace<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let path = Path::root("stacktrace");
     match event.get_mut("stacktrace") {
         Some(Value::Object(trace)) => normalize_stacktrace_object(trace, &path, rec, false),
@@ -180,7 +182,7 @@ pub(super) fn normalize_root_stacktrace(event: &mut Map<String, Value>, rec: &mu
     }
 }
 
-fn normalize_stacktrace_object(trace: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder, is_raw: bool) {
+fn normalize_stacktrace_object<'a>(trace: &mut Map<'a>, path: &Path<'_>, rec: &mut Recorder<'a>, is_raw: bool) {
     let frames_path = path.key("frames");
     match trace.get_mut("frames") {
         Some(Value::Array(frames)) => {
@@ -213,7 +215,7 @@ fn normalize_stacktrace_object(trace: &mut Map<String, Value>, path: &Path<'_>, 
     bool_field(trace, "snapshot", path, rec);
 }
 
-fn normalize_frame(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder, is_raw: bool) {
+fn normalize_frame<'a>(f: &mut Map<'a>, path: &Path<'_>, rec: &mut Recorder<'a>, is_raw: bool) {
     if !frame_is_canonical(f) {
         validate_frame_fields(f, path, rec);
     }
@@ -224,7 +226,7 @@ fn normalize_frame(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Record
 
 /// True when every field already has its canonical type, so the
 /// field-by-field pass (the slow path) can be skipped.
-fn frame_is_canonical(f: &Map<String, Value>) -> bool {
+fn frame_is_canonical(f: &Map<'_>) -> bool {
     f.iter().all(|(key, v)| match key.as_str() {
         "function" | "raw_function" | "symbol" | "module" | "package" | "filename" | "abs_path" | "platform"
         | "context_line" | "addr_mode" | "trust" | "lang" => {
@@ -244,7 +246,7 @@ fn frame_is_canonical(f: &Map<String, Value>) -> bool {
     })
 }
 
-fn validate_frame_fields(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder) {
+fn validate_frame_fields<'a>(f: &mut Map<'a>, path: &Path<'_>, rec: &mut Recorder<'a>) {
     // Field order follows Relay's frame schema, which orders the errors.
     for key in [
         "function",
@@ -276,16 +278,16 @@ fn validate_frame_fields(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut 
     object_field(f, "lock", path, rec);
 }
 
-fn context_lines(f: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &mut Recorder) {
+fn context_lines<'a>(f: &mut Map<'a>, key: &str, path: &Path<'_>, rec: &mut Recorder<'a>) {
     match f.get_mut(key) {
         Some(Value::Array(lines)) => {
             let list_path = path.key(key);
             for (i, line) in lines.iter_mut().enumerate() {
                 match line {
                     Value::String(_) => {}
-                    Value::Null => *line = Value::String(String::new()),
+                    Value::Null => *line = Value::from(""),
                     other => {
-                        let original = std::mem::replace(other, Value::String(String::new()));
+                        let original = std::mem::replace(other, Value::from(""));
                         rec.invalid(&list_path.index(i), "expected a string", Some(original));
                     }
                 }
@@ -300,13 +302,13 @@ fn context_lines(f: &mut Map<String, Value>, key: &str, path: &Path<'_>, rec: &m
 }
 
 /// `vars` sent as an array become an object keyed by index.
-fn frame_vars(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder) {
+fn frame_vars<'a>(f: &mut Map<'a>, path: &Path<'_>, rec: &mut Recorder<'a>) {
     let Some(slot) = f.get_mut("vars") else {
         return;
     };
     match slot.take() {
         Value::Array(items) => {
-            let map: Map<String, Value> = items.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect();
+            let map: Map<'a> = items.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect();
             *slot = Value::Object(map);
         }
         v @ (Value::Object(_) | Value::Null) => *slot = v,
@@ -314,7 +316,7 @@ fn frame_vars(f: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder) {
     }
 }
 
-fn non_empty_str<'v>(f: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
+fn non_empty_str<'v, 'a>(f: &'v Map<'a>, key: &str) -> Option<&'v Str<'a>> {
     match f.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Some(s),
         _ => None,
@@ -323,18 +325,21 @@ fn non_empty_str<'v>(f: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
 
 /// Relay's fix-ups of symbolicated frames: `abs_path` and `filename` fill each
 /// other, `?` placeholders vanish, missing context lines become empty strings.
-fn fix_up_frame(f: &mut Map<String, Value>) {
+fn fix_up_frame(f: &mut Map<'_>) {
     if non_empty_str(f, "abs_path").is_none()
         && let Some(filename) = non_empty_str(f, "filename")
     {
-        let filename = filename.to_owned();
-        f.insert("abs_path".to_owned(), Value::String(filename));
+        let filename = filename.clone();
+        f.insert("abs_path", Value::String(filename));
     }
     if non_empty_str(f, "filename").is_none()
         && let Some(abs_path) = non_empty_str(f, "abs_path")
     {
-        let filename = url_path(abs_path).unwrap_or(abs_path).to_owned();
-        f.insert("filename".to_owned(), Value::String(filename));
+        let filename = match url_path(abs_path) {
+            Some(path) => Str::from(path.to_owned()),
+            None => abs_path.clone(),
+        };
+        f.insert("filename", Value::String(filename));
     }
     for key in ["function", "symbol"] {
         if matches!(f.get(key), Some(Value::String(s)) if s == "?") {
@@ -343,9 +348,9 @@ fn fix_up_frame(f: &mut Map<String, Value>) {
     }
     let has_context = ["pre_context", "post_context"]
         .iter()
-        .any(|k| matches!(f.get(*k), Some(Value::Array(a)) if !a.is_empty()));
+        .any(|k| matches!(f.get(k), Some(Value::Array(a)) if !a.is_empty()));
     if has_context && matches!(f.get("context_line"), None | Some(Value::Null)) {
-        f.insert("context_line".to_owned(), Value::String(String::new()));
+        f.insert("context_line", Value::from(""));
     }
 }
 
@@ -361,7 +366,7 @@ fn url_path(abs_path: &str) -> Option<&str> {
 }
 
 /// Normalizes `threads`.
-pub(super) fn normalize_threads(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_threads<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let Some(raw) = event.remove("threads") else {
         return;
     };
@@ -399,7 +404,7 @@ pub(super) fn normalize_threads(event: &mut Map<String, Value>, rec: &mut Record
 }
 
 /// Normalizes `breadcrumbs`; `type` defaults to `default` and `level` to `info`.
-pub(super) fn normalize_breadcrumbs(event: &mut Map<String, Value>, rec: &mut Recorder) {
+pub(super) fn normalize_breadcrumbs<'a>(event: &mut Map<'a>, rec: &mut Recorder<'a>) {
     let Some(raw) = event.remove("breadcrumbs") else {
         return;
     };
@@ -423,7 +428,7 @@ pub(super) fn normalize_breadcrumbs(event: &mut Map<String, Value>, rec: &mut Re
     put_values(event, "breadcrumbs", out, other);
 }
 
-fn normalize_breadcrumb(crumb: &mut Map<String, Value>, path: &Path<'_>, rec: &mut Recorder) {
+fn normalize_breadcrumb<'a>(crumb: &mut Map<'a>, path: &Path<'_>, rec: &mut Recorder<'a>) {
     if let Some(slot) = crumb.get_mut("timestamp")
         && !slot.is_null()
     {
@@ -448,9 +453,9 @@ fn normalize_breadcrumb(crumb: &mut Map<String, Value>, path: &Path<'_>, rec: &m
             }
         },
     };
-    crumb.insert("level".to_owned(), Value::from(level));
+    crumb.insert("level", Value::from(level));
     if matches!(crumb.get("type"), None | Some(Value::Null)) {
-        crumb.insert("type".to_owned(), Value::from("default"));
+        crumb.insert("type", Value::from("default"));
     }
     strict_string(crumb, "message", path, rec);
     object_field(crumb, "data", path, rec);

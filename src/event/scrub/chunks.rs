@@ -3,7 +3,7 @@
 //! original (Relay's chunk model) and the `_meta` ranges come out exact.
 
 use super::rules::{Chain, Matcher, Redaction, Rule, is_luhn_card_number};
-use serde_json::Value;
+use crate::event::json::Value;
 use std::borrow::Cow;
 
 /// A redacted piece of a string.

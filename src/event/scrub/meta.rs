@@ -4,16 +4,16 @@
 use super::Scrubber;
 use super::chunks::Remark;
 use super::walk::{MAX_DEPTH, Note};
-use serde_json::{Map, Value};
+use crate::event::json::{Map, Str, Value};
 
 /// Merges the notes of one run into the `_meta` tree.
-pub(super) fn apply_notes(tree: &mut Map<String, Value>, notes: Vec<Note<'_>>) {
+pub(super) fn apply_notes<'t>(tree: &mut Map<'t>, notes: Vec<Note<'_, 't>>) {
     for note in notes {
         let mut node = &mut *tree;
-        for segment in &note.path {
+        for segment in note.path {
             node = object_entry(node, segment);
         }
-        let annotation = object_entry(node, "");
+        let annotation = object_entry(node, Str::from(""));
         let rem = annotation.entry("rem").or_insert_with(|| Value::Array(Vec::new()));
         if !rem.is_array() {
             *rem = Value::Array(Vec::new());
@@ -23,7 +23,7 @@ pub(super) fn apply_notes(tree: &mut Map<String, Value>, notes: Vec<Note<'_>>) {
                 // Ranges of older substitutions were re-derived from the chunks.
                 rem.retain(|r| r.as_array().is_none_or(|a| a.len() < 4));
             }
-            rem.extend(note.remarks.iter().map(remark_json));
+            rem.extend(note.remarks.into_iter().map(remark_json));
         }
         if let Some(len) = note.len {
             annotation.entry("len").or_insert_with(|| Value::from(len));
@@ -31,38 +31,34 @@ pub(super) fn apply_notes(tree: &mut Map<String, Value>, notes: Vec<Note<'_>>) {
     }
 }
 
-fn remark_json(remark: &Remark<'_>) -> Value {
+/// A remark as `_meta` writes it; the rule id is copied (the event never borrows from the scrubber).
+fn remark_json<'t>(remark: Remark<'_>) -> Value<'t> {
+    let rule = Value::from(remark.rule.into_owned());
     match remark.range {
-        Some((start, end)) => Value::from(vec![
-            Value::from(remark.rule.as_ref()),
-            "s".into(),
-            start.into(),
-            end.into(),
-        ]),
-        None => Value::from(vec![Value::from(remark.rule.as_ref()), "x".into()]),
+        Some((start, end)) => Value::from(vec![rule, "s".into(), start.into(), end.into()]),
+        None => Value::from(vec![rule, "x".into()]),
     }
 }
 
 /// The object under `key`, created (or replacing a non-object) if needed.
-fn object_entry<'t>(map: &'t mut Map<String, Value>, key: &str) -> &'t mut Map<String, Value> {
-    let slot = map.entry(key.to_owned()).or_insert_with(|| Value::Object(Map::new()));
-    if !slot.is_object() {
-        *slot = Value::Object(Map::new());
+fn object_entry<'m, 't>(map: &'m mut Map<'t>, key: Str<'t>) -> &'m mut Map<'t> {
+    if !map.get(&key).is_some_and(Value::is_object) {
+        map.insert(key.clone(), Value::Object(Map::new()));
     }
-    match slot {
-        Value::Object(inner) => inner,
+    match map.get_mut(&key) {
+        Some(Value::Object(inner)) => inner,
         _ => unreachable!("the slot was just made an object"),
     }
 }
 
 /// Runs every `val` kept in the incoming `_meta` through the rules of its field and
 /// drops it if any rule would change it (spec §2 step 3, §11).
-pub(super) fn scrub_original_values(sc: &Scrubber, tree: &mut Value, event: &Map<String, Value>) {
+pub(super) fn scrub_original_values<'t>(sc: &Scrubber, tree: &mut Value<'t>, event: &Map<'t>) {
     let mut path = Vec::new();
     visit(sc, tree, &mut path, event);
 }
 
-fn visit(sc: &Scrubber, node: &mut Value, path: &mut Vec<String>, event: &Map<String, Value>) {
+fn visit<'t>(sc: &Scrubber, node: &mut Value<'t>, path: &mut Vec<Str<'t>>, event: &Map<'t>) {
     let Value::Object(obj) = node else { return };
     if path.len() > MAX_DEPTH {
         return;
@@ -85,21 +81,21 @@ fn visit(sc: &Scrubber, node: &mut Value, path: &mut Vec<String>, event: &Map<St
     }
 }
 
-fn would_scrub(sc: &Scrubber, val: &Value, path: &[String], event: &Map<String, Value>) -> bool {
+fn would_scrub<'t>(sc: &Scrubber, val: &Value<'t>, path: &[Str<'t>], event: &Map<'t>) -> bool {
     let key = rule_key(path, event);
     let ip_field = matches!(
-        path.iter().map(String::as_str).collect::<Vec<_>>().as_slice(),
+        path.iter().map(Str::as_str).collect::<Vec<_>>().as_slice(),
         ["user", "ip_address"] | ["sdk", "client_ip"] | ["request", "env", "REMOTE_ADDR"]
     );
     let mut probe = val.clone();
     let mut walker = super::walk::Walker::new(sc, None);
-    walker.probe(&mut probe, key.as_deref(), ip_field);
+    walker.probe(&mut probe, key.as_ref(), ip_field);
     walker.changes > 0
 }
 
 /// The key rules would see for the value at `path`: its object key, or for the value
 /// of a `[name, value]` pair (meta path `…/<i>/1`) the pair's name.
-fn rule_key(path: &[String], event: &Map<String, Value>) -> Option<String> {
+fn rule_key<'t>(path: &[Str<'t>], event: &Map<'t>) -> Option<Str<'t>> {
     let last = path.last()?;
     if last.parse::<usize>().is_err() {
         return Some(last.clone());
@@ -114,7 +110,7 @@ fn rule_key(path: &[String], event: &Map<String, Value>) -> Option<String> {
     }
 }
 
-fn lookup<'e>(event: &'e Map<String, Value>, path: &[String]) -> Option<&'e Value> {
+fn lookup<'e, 't>(event: &'e Map<'t>, path: &[Str<'_>]) -> Option<&'e Value<'t>> {
     let (first, rest) = path.split_first()?;
     let mut node = event.get(first)?;
     for segment in rest {

@@ -14,8 +14,8 @@ mod walk;
 #[cfg(test)]
 mod tests;
 
+use crate::event::json::{Map, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -59,7 +59,7 @@ impl ScrubSettings {
     /// Reads the legacy data-scrubbing options under the names Sentry and Relay use
     /// (`scrubData`, `scrubDefaults`, `scrubIpAddresses`, `sensitiveFields`,
     /// `excludeFields`); missing options take the defaults.
-    pub fn from_relay_settings(settings: &Value) -> Result<Self, ScrubError> {
+    pub fn from_relay_settings(settings: &serde_json::Value) -> Result<Self, ScrubError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase", default)]
         struct Relay {
@@ -153,7 +153,7 @@ impl Scrubber {
 
     /// Scrubs a normalised event in place and records every change in its `_meta`.
     /// Anything that is not a JSON object is left alone.
-    pub fn scrub(&self, event: &mut Value) -> ScrubSummary {
+    pub fn scrub(&self, event: &mut Value<'_>) -> ScrubSummary {
         let Value::Object(map) = event else {
             return ScrubSummary::default();
         };
@@ -179,7 +179,7 @@ impl Scrubber {
             }
         }
         if let Some(tree) = existing {
-            map.insert("_meta".to_owned(), tree);
+            map.insert("_meta", tree);
         }
         summary
     }

@@ -3,8 +3,8 @@
 //! property test that planted secrets never survive.
 
 use super::*;
+use crate::event::json::json;
 use proptest::prelude::*;
-use serde_json::json;
 use std::path::PathBuf;
 
 fn fixtures() -> PathBuf {
@@ -14,13 +14,14 @@ fn fixtures() -> PathBuf {
 struct Vector {
     set: String,
     file: String,
-    settings: Value,
-    input: Value,
-    expected: Value,
+    settings: serde_json::Value,
+    input: Value<'static>,
+    expected: Value<'static>,
 }
 
 fn vectors(set: &str) -> Vec<Vector> {
-    let index: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("index.json")).unwrap()).unwrap();
     let files = index["sets"][set]["files"].as_array().unwrap();
     assert!(!files.is_empty());
     files
@@ -28,13 +29,13 @@ fn vectors(set: &str) -> Vec<Vector> {
         .map(|f| {
             let file = f.as_str().unwrap().to_owned();
             let text = std::fs::read_to_string(fixtures().join(set).join(&file)).unwrap();
-            let v: Value = serde_json::from_str(&text).unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             Vector {
                 set: set.to_owned(),
                 file,
                 settings: v["settings"].clone(),
-                input: v["input"].clone(),
-                expected: v["expected"].clone(),
+                input: Value::from(v["input"].clone()),
+                expected: Value::from(v["expected"].clone()),
             }
         })
         .collect()
@@ -51,12 +52,12 @@ static WITH_IP: std::sync::LazyLock<Scrubber> = std::sync::LazyLock::new(|| {
     .unwrap()
 });
 
-fn scrubber_for(settings: &Value) -> Scrubber {
+fn scrubber_for(settings: &serde_json::Value) -> Scrubber {
     Scrubber::new(&ScrubSettings::from_relay_settings(settings).unwrap()).unwrap()
 }
 
 /// Sets `value` at `path` (object keys or array indices), creating objects on the way.
-fn set_at(root: &mut Value, path: &[&str], value: Value) {
+fn set_at<'a>(root: &mut Value<'a>, path: &[&str], value: Value<'a>) {
     let mut node = root;
     for seg in path {
         node = match node {
@@ -79,7 +80,7 @@ fn set_at(root: &mut Value, path: &[&str], value: Value) {
 /// Errata's stricter defaults (spec §10): for these vectors the file records Relay's
 /// output, and the test asserts Errata's result instead. Vector 12 is not named in
 /// §10's table, but its behaviour is the "card number sent as a JSON number" row.
-fn errata_expected(v: &Vector) -> Option<Value> {
+fn errata_expected(v: &Vector) -> Option<Value<'static>> {
     let mut e = v.expected.clone();
     if v.set == "knobs" {
         return None;
@@ -242,7 +243,7 @@ fn summary_counts_substitutions_and_removals_by_rule() {
 
 #[test]
 fn relay_setting_names_map_to_knobs_and_missing_ones_default() {
-    let s = ScrubSettings::from_relay_settings(&json!({
+    let s = ScrubSettings::from_relay_settings(&serde_json::json!({
         "scrubData": false,
         "scrubIpAddresses": true,
         "sensitiveFields": ["a"],
@@ -254,7 +255,7 @@ fn relay_setting_names_map_to_knobs_and_missing_ones_default() {
     assert!(s.scrub_ip_addresses);
     assert_eq!(s.sensitive_fields, vec!["a"]);
     assert_eq!(s.safe_fields, vec!["b"]);
-    let err = ScrubSettings::from_relay_settings(&json!({"scrubData": "yes"})).unwrap_err();
+    let err = ScrubSettings::from_relay_settings(&serde_json::json!({"scrubData": "yes"})).unwrap_err();
     assert!(err.to_string().contains("data scrubbing options"), "{err}");
 }
 
@@ -455,7 +456,7 @@ fn everything_off_leaves_event_and_meta_alone() {
 }
 
 /// Where a planted secret can sit: a walked field, and how the key path continues.
-fn place(root: usize, sensitive: &str, path: &[String], payload: Value) -> Value {
+fn place(root: usize, sensitive: &str, path: &[String], payload: Value<'static>) -> Value<'static> {
     // Nest the payload under the sensitive key, under the random key path.
     let mut node = json!({ sensitive: payload });
     for key in path.iter().rev() {
@@ -475,7 +476,7 @@ fn place(root: usize, sensitive: &str, path: &[String], payload: Value) -> Value
     }
 }
 
-fn pair_place(root: usize, name: &str, secret: &str) -> Value {
+fn pair_place(root: usize, name: &str, secret: &str) -> Value<'static> {
     let pair = json!([[name, secret]]);
     match root {
         0 => json!({"request": {"headers": pair}}),
@@ -570,7 +571,7 @@ proptest! {
         ),
     ) {
         let scrubber: &Scrubber = &WITH_IP;
-        let extra: Map<String, Value> = values
+        let extra: Map = values
             .iter()
             .enumerate()
             .map(|(i, v)| (format!("k{i}"), json!(v)))
@@ -688,7 +689,7 @@ fn annotations_stay_bounded_when_many_values_sit_under_long_keys() {
     // 2,000 sensitive values under a 100 KB key: each annotation's path would repeat
     // the key (200 MB); past the budget values are still scrubbed, without annotation.
     let long = "k".repeat(100_000);
-    let inner: Map<String, Value> = (0..2000).map(|i| (format!("password{i}"), json!("Zq9leak"))).collect();
+    let inner: Map = (0..2000).map(|i| (format!("password{i}"), json!("Zq9leak"))).collect();
     let mut event = json!({"extra": {long.as_str(): inner}});
     let summary = DEFAULT.scrub(&mut event);
     assert_eq!(summary.filtered, 2000);

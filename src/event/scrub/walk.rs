@@ -4,7 +4,7 @@
 use super::chunks::{self, Chunked, Context, Outcome, Remark};
 use super::rules::{self, Chain};
 use super::{SafeField, ScrubSummary, Scrubber};
-use serde_json::{Map, Value};
+use crate::event::json::{Map, Str, Value};
 use std::borrow::Cow;
 
 /// Deeper containers than this are removed instead of walked, so no input can make
@@ -20,25 +20,38 @@ pub(super) const MAX_DEPTH: usize = crate::event::bounds::MAX_DEPTH;
 const MAX_NOTE_BYTES: usize = 1 << 20;
 const NOTE_COST: usize = 32;
 
-/// One path segment: an object key or an array position.
+/// One path segment: an object key or an array position. Keys of the event are kept
+/// as the event's own text, so `_meta` paths share it instead of copying it.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Seg<'a> {
-    Key(&'a str),
+pub(super) enum Seg<'p, 't> {
+    Key(&'p Str<'t>),
+    /// A fixed field name.
+    Name(&'static str),
     Index(usize),
+}
+
+impl<'p> Seg<'p, '_> {
+    fn name(self) -> Option<&'p str> {
+        match self {
+            Seg::Key(k) => Some(k.as_str()),
+            Seg::Name(n) => Some(n),
+            Seg::Index(_) => None,
+        }
+    }
 }
 
 /// The position of the value being visited, as a list linked through the stack.
 /// `meta` is its place in the `_meta` tree (structural: pairs by index), `sel` its
 /// place as safe fields and key rules see it (a pair's value under its name).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Path<'a> {
-    parent: Option<&'a Path<'a>>,
-    meta: Option<Seg<'a>>,
-    sel: Option<Seg<'a>>,
+pub(super) struct Path<'p, 't> {
+    parent: Option<&'p Path<'p, 't>>,
+    meta: Option<Seg<'p, 't>>,
+    sel: Option<Seg<'p, 't>>,
     depth: usize,
 }
 
-impl<'a> Path<'a> {
+impl<'p, 't> Path<'p, 't> {
     pub fn root() -> Self {
         Self {
             parent: None,
@@ -48,7 +61,7 @@ impl<'a> Path<'a> {
         }
     }
 
-    pub fn child(&'a self, meta: Option<Seg<'a>>, sel: Option<Seg<'a>>) -> Self {
+    pub fn child(&'p self, meta: Option<Seg<'p, 't>>, sel: Option<Seg<'p, 't>>) -> Self {
         Self {
             parent: Some(self),
             meta,
@@ -57,20 +70,21 @@ impl<'a> Path<'a> {
         }
     }
 
-    pub fn key(&'a self, key: &'a str) -> Self {
+    pub fn key(&'p self, key: &'p Str<'t>) -> Self {
         self.child(Some(Seg::Key(key)), Some(Seg::Key(key)))
     }
 
-    fn index(&'a self, index: usize) -> Self {
+    fn name(&'p self, name: &'static str) -> Self {
+        self.child(Some(Seg::Name(name)), Some(Seg::Name(name)))
+    }
+
+    fn index(&'p self, index: usize) -> Self {
         self.child(Some(Seg::Index(index)), Some(Seg::Index(index)))
     }
 
     /// The key the rules see: the last selector segment, if it is a name.
-    fn rule_key(&self) -> Option<&'a str> {
-        match self.sel {
-            Some(Seg::Key(k)) => Some(k),
-            _ => None,
-        }
+    fn rule_key(&self) -> Option<&'p str> {
+        self.sel.and_then(Seg::name)
     }
 
     /// Bytes `meta_path` would hold, counted without allocating.
@@ -80,6 +94,7 @@ impl<'a> Path<'a> {
         while let Some(p) = node {
             len += match p.meta {
                 Some(Seg::Key(k)) => k.len(),
+                Some(Seg::Name(n)) => n.len(),
                 Some(Seg::Index(_)) => 4,
                 None => 0,
             };
@@ -88,13 +103,14 @@ impl<'a> Path<'a> {
         len
     }
 
-    fn meta_path(&self) -> Vec<String> {
+    fn meta_path(&self) -> Vec<Str<'t>> {
         let mut out = Vec::with_capacity(self.depth);
         let mut node = Some(self);
         while let Some(p) = node {
             match p.meta {
-                Some(Seg::Key(k)) => out.push(k.to_owned()),
-                Some(Seg::Index(i)) => out.push(i.to_string()),
+                Some(Seg::Key(k)) => out.push(k.clone()),
+                Some(Seg::Name(n)) => out.push(Str::from(n)),
+                Some(Seg::Index(i)) => out.push(Str::from(i.to_string())),
                 None => {}
             }
             node = p.parent;
@@ -105,10 +121,10 @@ impl<'a> Path<'a> {
 
     fn matches_safe(&self, safe: &SafeField) -> bool {
         match safe {
-            SafeField::Key(name) => match self.sel {
-                Some(Seg::Key(k)) => k.eq_ignore_ascii_case(name),
-                _ => false,
-            },
+            SafeField::Key(name) => self
+                .sel
+                .and_then(Seg::name)
+                .is_some_and(|k| k.eq_ignore_ascii_case(name)),
             SafeField::Path(segments) => {
                 let mut node = Some(self);
                 for want in segments.iter().rev() {
@@ -122,6 +138,7 @@ impl<'a> Path<'a> {
                     let Some(p) = node else { return false };
                     let hit = match p.sel {
                         Some(Seg::Key(k)) => want == "*" || k.eq_ignore_ascii_case(want),
+                        Some(Seg::Name(n)) => want == "*" || n.eq_ignore_ascii_case(want),
                         Some(Seg::Index(i)) => want == "*" || *want == i.to_string(),
                         None => false,
                     };
@@ -146,8 +163,8 @@ impl<'a> Path<'a> {
 
 /// An annotation to write into `_meta`.
 #[derive(Debug)]
-pub(super) struct Note<'r> {
-    pub path: Vec<String>,
+pub(super) struct Note<'r, 't> {
+    pub path: Vec<Str<'t>>,
     pub remarks: Vec<Remark<'r>>,
     /// Original character length, for strings whose text was substituted.
     pub len: Option<usize>,
@@ -167,10 +184,10 @@ enum Kind {
     CustomContext,
 }
 
-pub(super) struct Walker<'r, 'm> {
+pub(super) struct Walker<'r, 'm, 't> {
     sc: &'r Scrubber,
-    existing: Option<&'m Value>,
-    pub notes: Vec<Note<'r>>,
+    existing: Option<&'m Value<'t>>,
+    pub notes: Vec<Note<'r, 't>>,
     pub summary: ScrubSummary,
     /// Spent of `MAX_NOTE_BYTES`.
     note_bytes: usize,
@@ -178,8 +195,8 @@ pub(super) struct Walker<'r, 'm> {
     pub changes: usize,
 }
 
-impl<'r, 'm> Walker<'r, 'm> {
-    pub fn new(sc: &'r Scrubber, existing: Option<&'m Value>) -> Self {
+impl<'r, 'm, 't> Walker<'r, 'm, 't> {
+    pub fn new(sc: &'r Scrubber, existing: Option<&'m Value<'t>>) -> Self {
         Self {
             sc,
             existing,
@@ -191,7 +208,7 @@ impl<'r, 'm> Walker<'r, 'm> {
     }
 
     /// Scrubs a detached value as if it sat under `key` (used for `_meta` originals).
-    pub fn probe(&mut self, value: &mut Value, key: Option<&str>, ip_field: bool) {
+    pub fn probe(&mut self, value: &mut Value<'t>, key: Option<&Str<'t>>, ip_field: bool) {
         let sc = self.sc;
         let root = Path::root();
         let path = match key {
@@ -203,7 +220,7 @@ impl<'r, 'm> Walker<'r, 'm> {
     }
 
     /// Entry point: the top level of the event.
-    pub fn walk_event(&mut self, event: &mut Map<String, Value>) {
+    pub fn walk_event(&mut self, event: &mut Map<'t>) {
         let sc = self.sc;
         let root = Path::root();
         let meta = self.existing;
@@ -231,7 +248,7 @@ impl<'r, 'm> Walker<'r, 'm> {
         }
     }
 
-    fn walk_request(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_request(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         let sc = self.sc;
         let Value::Object(request) = value else { return };
         for (key, value) in request.iter_mut() {
@@ -249,7 +266,7 @@ impl<'r, 'm> Walker<'r, 'm> {
         }
     }
 
-    fn walk_user(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_user(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         let sc = self.sc;
         let Value::Object(user) = value else { return };
         for (key, value) in user.iter_mut() {
@@ -260,16 +277,16 @@ impl<'r, 'm> Walker<'r, 'm> {
         }
     }
 
-    fn walk_sdk(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_sdk(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         let sc = self.sc;
         if let Some(ip) = value.get_mut("client_ip") {
-            let path = path.key("client_ip");
-            let m = meta_child(meta, Seg::Key("client_ip"));
+            let path = path.name("client_ip");
+            let m = meta_child(meta, Seg::Name("client_ip"));
             self.walk_node(ip, &path, m, Kind::Data, Some(&sc.chains.ip_field));
         }
     }
 
-    fn walk_contexts(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_contexts(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         let Value::Object(contexts) = value else { return };
         for (name, context) in contexts.iter_mut() {
             let path = path.key(name);
@@ -296,7 +313,7 @@ impl<'r, 'm> Walker<'r, 'm> {
         }
     }
 
-    fn walk_exceptions(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_exceptions(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         self.each_value(value, path, meta, |w, exc, path, m| {
             let Value::Object(exc) = exc else { return };
             for (key, value) in exc.iter_mut() {
@@ -315,7 +332,7 @@ impl<'r, 'm> Walker<'r, 'm> {
         });
     }
 
-    fn walk_threads(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_threads(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         self.each_value(value, path, meta, |w, thread, path, m| {
             let Value::Object(thread) = thread else { return };
             for (key, value) in thread.iter_mut() {
@@ -327,12 +344,12 @@ impl<'r, 'm> Walker<'r, 'm> {
         });
     }
 
-    fn walk_stacktrace(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_stacktrace(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         let Some(Value::Array(frames)) = value.get_mut("frames") else {
             return;
         };
-        let path = path.key("frames");
-        let meta = meta_child(meta, Seg::Key("frames"));
+        let path = path.name("frames");
+        let meta = meta_child(meta, Seg::Name("frames"));
         for (i, frame) in frames.iter_mut().enumerate() {
             let path = path.index(i);
             let m = meta_child(meta, Seg::Index(i));
@@ -340,38 +357,36 @@ impl<'r, 'm> Walker<'r, 'm> {
         }
     }
 
-    fn walk_breadcrumbs(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_breadcrumbs(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         self.each_value(value, path, meta, |w, crumb, path, m| {
             w.walk_fields(crumb, path, m, &[("message", Kind::Data), ("data", Kind::Data)]);
         });
     }
 
-    fn walk_logentry(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_logentry(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         self.walk_fields(value, path, meta, &[("params", Kind::Data)]);
         let sc = self.sc;
         if let Some(formatted) = value.get_mut("formatted") {
-            let path = path.key("formatted");
-            let m = meta_child(meta, Seg::Key("formatted"));
+            let path = path.name("formatted");
+            let m = meta_child(meta, Seg::Name("formatted"));
             self.special(formatted, &path, m, &sc.chains.message);
         }
     }
 
     /// Normalisation errors keep the rejected value; it is walked under the key of
     /// the field it was rejected from.
-    fn walk_errors(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_errors(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         let Value::Array(errors) = value else { return };
         for (i, error) in errors.iter_mut().enumerate() {
             let Value::Object(error) = error else { continue };
-            let key = error
-                .get("name")
-                .and_then(Value::as_str)
-                .and_then(|n| n.rsplit('.').next())
-                .unwrap_or("value")
-                .to_owned();
+            let key = match error.get("name").and_then(Value::as_str) {
+                Some(name) => Str::from(name.rsplit('.').next().unwrap_or(name).to_owned()),
+                None => Str::from("value"),
+            };
             if let Some(rejected) = error.get_mut("value") {
                 let item = path.index(i);
-                let p = item.child(Some(Seg::Key("value")), Some(Seg::Key(&key)));
-                let m = meta_child(meta_child(meta, Seg::Index(i)), Seg::Key("value"));
+                let p = item.child(Some(Seg::Name("value")), Some(Seg::Key(&key)));
+                let m = meta_child(meta_child(meta, Seg::Index(i)), Seg::Name("value"));
                 self.walk_node(rejected, &p, m, Kind::Data, None);
             }
         }
@@ -380,14 +395,14 @@ impl<'r, 'm> Walker<'r, 'm> {
     /// `{"values": [...]}` (or a bare list): calls `f` for each item.
     fn each_value(
         &mut self,
-        value: &mut Value,
-        path: &Path<'_>,
-        meta: Option<&'m Value>,
-        mut f: impl FnMut(&mut Self, &mut Value, &Path<'_>, Option<&'m Value>),
+        value: &mut Value<'t>,
+        path: &Path<'_, 't>,
+        meta: Option<&'m Value<'t>>,
+        mut f: impl FnMut(&mut Self, &mut Value<'t>, &Path<'_, 't>, Option<&'m Value<'t>>),
     ) {
         let (items, path, meta) = match value {
             Value::Object(obj) => match obj.get_mut("values") {
-                Some(Value::Array(items)) => (items, path.key("values"), meta_child(meta, Seg::Key("values"))),
+                Some(Value::Array(items)) => (items, path.name("values"), meta_child(meta, Seg::Name("values"))),
                 _ => return,
             },
             Value::Array(items) => (items, *path, meta),
@@ -400,7 +415,13 @@ impl<'r, 'm> Walker<'r, 'm> {
     }
 
     /// Walks the named fields of an object, each with its kind.
-    fn walk_fields(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>, fields: &[(&str, Kind)]) {
+    fn walk_fields(
+        &mut self,
+        value: &mut Value<'t>,
+        path: &Path<'_, 't>,
+        meta: Option<&'m Value<'t>>,
+        fields: &[(&str, Kind)],
+    ) {
         let Value::Object(obj) = value else { return };
         for (key, value) in obj.iter_mut() {
             if let Some((_, kind)) = fields.iter().find(|(name, _)| name == key) {
@@ -411,7 +432,7 @@ impl<'r, 'm> Walker<'r, 'm> {
     }
 
     /// A field with its own chain (message, exception value, URL): no recursion.
-    fn special(&mut self, value: &mut Value, path: &Path<'_>, meta: Option<&'m Value>, chain: &'r Chain) {
+    fn special(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, meta: Option<&'m Value<'t>>, chain: &'r Chain) {
         if chain.is_empty() || self.is_safe(path) {
             return;
         }
@@ -422,9 +443,9 @@ impl<'r, 'm> Walker<'r, 'm> {
     /// to safe fields, §9), then the children.
     fn walk_node(
         &mut self,
-        value: &mut Value,
-        path: &Path<'_>,
-        meta: Option<&'m Value>,
+        value: &mut Value<'t>,
+        path: &Path<'_, 't>,
+        meta: Option<&'m Value<'t>>,
         kind: Kind,
         extra: Option<&'r Chain>,
     ) {
@@ -487,7 +508,7 @@ impl<'r, 'm> Walker<'r, 'm> {
     }
 
     /// Canonical `[name, value]` lists: the value is scrubbed under the name.
-    fn walk_pairs(&mut self, items: &mut [Value], path: &Path<'_>, meta: Option<&'m Value>, kind: Kind) {
+    fn walk_pairs(&mut self, items: &mut [Value<'t>], path: &Path<'_, 't>, meta: Option<&'m Value<'t>>, kind: Kind) {
         let sc = self.sc;
         for (i, item) in items.iter_mut().enumerate() {
             let item_meta = meta_child(meta, Seg::Index(i));
@@ -519,7 +540,7 @@ impl<'r, 'm> Walker<'r, 'm> {
     /// Plain data arrays. A two-element array whose first element is a string is
     /// first tried as a `[key, value]` pair (§4, §10); if that changes nothing, the
     /// elements are scanned on their own.
-    fn walk_array(&mut self, items: &mut [Value], path: &Path<'_>, meta: Option<&'m Value>) {
+    fn walk_array(&mut self, items: &mut [Value<'t>], path: &Path<'_, 't>, meta: Option<&'m Value<'t>>) {
         let sc = self.sc;
         if let [Value::String(name), value] = items {
             let before = self.changes;
@@ -528,7 +549,7 @@ impl<'r, 'm> Walker<'r, 'm> {
                 self.walk_node(value, &at, meta_child(meta, Seg::Index(1)), Kind::Data, None);
             }
             // On a second run the value is already filtered: its annotation says so.
-            let scrubbed_before = meta_child(meta_child(meta, Seg::Index(1)), Seg::Key(""))
+            let scrubbed_before = meta_child(meta_child(meta, Seg::Index(1)), Seg::Name(""))
                 .and_then(|a| a.get("rem"))
                 .and_then(Value::as_array)
                 .is_some_and(|rem| !rem.is_empty());
@@ -557,16 +578,16 @@ impl<'r, 'm> Walker<'r, 'm> {
         }
     }
 
-    fn is_safe(&self, path: &Path<'_>) -> bool {
+    fn is_safe(&self, path: &Path<'_, 't>) -> bool {
         self.sc.safe_fields.iter().any(|s| path.matches_safe(s))
     }
 
     /// Applies the chains to this value; true if the value was removed.
     fn apply(
         &mut self,
-        value: &mut Value,
-        path: &Path<'_>,
-        meta: Option<&'m Value>,
+        value: &mut Value<'t>,
+        path: &Path<'_, 't>,
+        meta: Option<&'m Value<'t>>,
         chains: &[&'r Chain],
         value_words: bool,
     ) -> bool {
@@ -590,7 +611,7 @@ impl<'r, 'm> Walker<'r, 'm> {
             Outcome::Changed(chunked) => {
                 let len = text.chars().count();
                 let (new, remarks) = chunked.render();
-                *text = new;
+                *text = Str::from(new);
                 self.note(path, remarks, Some(len), true);
                 false
             }
@@ -611,7 +632,7 @@ impl<'r, 'm> Walker<'r, 'm> {
         }
     }
 
-    fn remove(&mut self, value: &mut Value, path: &Path<'_>, rule: &'r str) {
+    fn remove(&mut self, value: &mut Value<'t>, path: &Path<'_, 't>, rule: &'r str) {
         *value = Value::Null;
         let remark = Remark {
             rule: Cow::Borrowed(rule),
@@ -621,7 +642,7 @@ impl<'r, 'm> Walker<'r, 'm> {
         self.note(path, vec![remark], None, false);
     }
 
-    fn note(&mut self, path: &Path<'_>, remarks: Vec<Remark<'r>>, len: Option<usize>, rerendered: bool) {
+    fn note(&mut self, path: &Path<'_, 't>, remarks: Vec<Remark<'r>>, len: Option<usize>, rerendered: bool) {
         for remark in remarks.iter().filter(|r| r.fresh) {
             if remark.range.is_some() {
                 self.summary.filtered += 1;
@@ -653,22 +674,23 @@ fn looks_like_key(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-fn meta_child<'m>(meta: Option<&'m Value>, seg: Seg<'_>) -> Option<&'m Value> {
+fn meta_child<'m, 't>(meta: Option<&'m Value<'t>>, seg: Seg<'_, '_>) -> Option<&'m Value<'t>> {
     let obj = meta?.as_object()?;
     match seg {
         Seg::Key(k) => obj.get(k),
+        Seg::Name(n) => obj.get(n),
         Seg::Index(i) => obj.get(&i.to_string()),
     }
 }
 
 /// The substitutions already recorded for this string in the incoming `_meta`.
-fn seeds_from_meta<'r>(meta: Option<&Value>, text: &str) -> Option<Chunked<'r>> {
+fn seeds_from_meta<'r>(meta: Option<&Value<'_>>, text: &str) -> Option<Chunked<'r>> {
     let rem = meta?.get("")?.get("rem")?.as_array()?;
     let ranges: Vec<(Cow<'r, str>, usize, usize)> = rem
         .iter()
         .filter_map(|r| match r.as_array()?.as_slice() {
             [Value::String(rule), _, Value::Number(start), Value::Number(end)] => Some((
-                Cow::Owned(rule.clone()),
+                Cow::Owned(rule.to_string()),
                 usize::try_from(start.as_u64()?).ok()?,
                 usize::try_from(end.as_u64()?).ok()?,
             )),

@@ -13,8 +13,8 @@ mod tests;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::event::json::{Map, Value, json};
 use ::sourcemap::{SourceView, Token};
-use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 pub use map::{MAX_MAP_SIZE, MapError, MapReference, ParsedMap, map_reference, parse_map};
@@ -152,9 +152,9 @@ pub fn apply(
                 let mut raw_trace = obj.get("stacktrace").cloned().unwrap_or_else(|| json!({}));
                 raw_trace["frames"] = Value::Array(raw);
                 if let Some(trace) = obj.get_mut("stacktrace").and_then(Value::as_object_mut) {
-                    trace.insert("frames".into(), Value::Array(new_frames));
+                    trace.insert("frames", Value::Array(new_frames));
                 }
-                obj.insert("raw_stacktrace".into(), raw_trace);
+                obj.insert("raw_stacktrace", raw_trace);
             }
         }
     }
@@ -165,7 +165,7 @@ pub fn apply(
         match obj.get_mut("errors") {
             Some(Value::Array(existing)) => existing.extend(errors.entries),
             _ => {
-                obj.insert("errors".into(), Value::Array(errors.entries));
+                obj.insert("errors", Value::Array(errors.entries));
             }
         }
     }
@@ -233,19 +233,19 @@ fn map_frame(
     let function = original_function(parsed, frame, line, column, caller_name);
     let obj = frame.as_object_mut()?;
     let (filename, not_app) = paths::filename_of(&original);
-    obj.insert("abs_path".into(), Value::String(original.clone()));
-    obj.insert("filename".into(), Value::String(filename));
-    obj.insert("lineno".into(), Value::from(src_line as u64 + 1));
-    obj.insert("colno".into(), Value::from(src_col as u64 + 1));
+    obj.insert("abs_path", Value::from(original.clone()));
+    obj.insert("filename", Value::from(filename));
+    obj.insert("lineno", Value::from(src_line as u64 + 1));
+    obj.insert("colno", Value::from(src_col as u64 + 1));
     // The SDK's module describes the minified file; grouping derives one from the path.
     obj.remove("module");
     if let Some(function) = function {
-        obj.insert("function".into(), Value::String(function));
+        obj.insert("function", Value::from(function));
     }
     if not_app {
-        obj.insert("in_app".into(), Value::Bool(false));
+        obj.insert("in_app", Value::Bool(false));
     } else if !obj.contains_key("in_app") {
-        obj.insert("in_app".into(), Value::Bool(true));
+        obj.insert("in_app", Value::Bool(true));
     }
     for key in ["context_line", "pre_context", "post_context"] {
         obj.remove(key);
@@ -306,42 +306,39 @@ fn useless_name(name: &str) -> bool {
 }
 
 /// `context_line`, `pre_context` and `post_context` from the original source.
-fn insert_context(obj: &mut Map<String, Value>, view: &SourceView, line: u32, column: u32) {
+fn insert_context(obj: &mut Map<'_>, view: &SourceView, line: u32, column: u32) {
     let Some(context) = view.get_line(line) else {
         return;
     };
     let first = line.saturating_sub(CONTEXT_LINES);
     let pre: Vec<Value> = (first..line)
         .filter_map(|l| view.get_line(l))
-        .map(|l| Value::String(paths::trim_line(l, 0)))
+        .map(|l| Value::from(paths::trim_line(l, 0)))
         .collect();
     let post: Vec<Value> = (line + 1..=line.saturating_add(CONTEXT_LINES))
         .map_while(|l| view.get_line(l))
-        .map(|l| Value::String(paths::trim_line(l, 0)))
+        .map(|l| Value::from(paths::trim_line(l, 0)))
         .collect();
-    obj.insert("pre_context".into(), Value::Array(pre));
-    obj.insert(
-        "context_line".into(),
-        Value::String(paths::trim_line(context, column as usize)),
-    );
-    obj.insert("post_context".into(), Value::Array(post));
+    obj.insert("pre_context", Value::Array(pre));
+    obj.insert("context_line", Value::from(paths::trim_line(context, column as usize)));
+    obj.insert("post_context", Value::Array(post));
 }
 
 /// The `errors` entry for a file that could not be mapped.
-fn problem_entry(problem: &Problem, abs_path: &str) -> Value {
+fn problem_entry(problem: &Problem, abs_path: &str) -> Value<'static> {
     match problem {
         Problem::NoArtifact { debug_id, release } => {
             let mut entry = json!({"type": "js_no_source", "url": abs_path});
             let reason = match (debug_id, release) {
                 (Some(id), _) => {
-                    entry["debug_id"] = Value::String(id.to_string());
+                    entry["debug_id"] = Value::from(id.to_string());
                     if let Some(release) = release {
-                        entry["release"] = Value::String(release.clone());
+                        entry["release"] = Value::from(release.clone());
                     }
                     "no source map bundle was uploaded for this debug id, nor a release file for this URL"
                 }
                 (None, Some(release)) => {
-                    entry["release"] = Value::String(release.clone());
+                    entry["release"] = Value::from(release.clone());
                     "no release file matches this URL in the release"
                 }
                 (None, None) => "the event has neither a debug id for this file nor a release",
@@ -365,11 +362,11 @@ fn problem_entry(problem: &Problem, abs_path: &str) -> Value {
 /// `errors` entries, each once, at most `MAX_ERRORS`.
 #[derive(Default)]
 struct Errors {
-    entries: Vec<Value>,
+    entries: Vec<Value<'static>>,
 }
 
 impl Errors {
-    fn push(&mut self, entry: Value) {
+    fn push(&mut self, entry: Value<'static>) {
         if self.entries.len() < MAX_ERRORS && !self.entries.contains(&entry) {
             self.entries.push(entry);
         }
@@ -394,7 +391,7 @@ fn debug_images(event: &Value) -> HashMap<String, Uuid> {
 }
 
 /// Every frame of every exception, in order.
-fn exception_frames(event: &Value) -> impl Iterator<Item = &Value> {
+fn exception_frames<'a>(event: &'a Value<'a>) -> impl Iterator<Item = &'a Value<'a>> {
     event
         .pointer("/exception/values")
         .and_then(Value::as_array)
@@ -407,7 +404,7 @@ fn exception_frames(event: &Value) -> impl Iterator<Item = &Value> {
 
 /// The minified file a JavaScript frame points into; `None` for other frames (another
 /// platform, Node's internals, browser-inserted frames).
-fn js_path<'a>(platform: &str, frame: &'a Value, images: &HashMap<String, Uuid>) -> Option<&'a str> {
+fn js_path<'a>(platform: &str, frame: &'a Value<'_>, images: &HashMap<String, Uuid>) -> Option<&'a str> {
     let path = frame
         .get("abs_path")
         .and_then(Value::as_str)

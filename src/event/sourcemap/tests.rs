@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::event::json::{Value, json};
 use ::sourcemap::{SourceMapBuilder, SourceView};
 use proptest::prelude::*;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::*;
@@ -37,7 +37,7 @@ fn bundle_map(with_content: bool) -> Vec<u8> {
     out
 }
 
-fn event(frames: Value) -> Value {
+fn event(frames: Value<'_>) -> Value<'static> {
     json!({
         "platform": "javascript",
         "release": "app@1",
@@ -46,7 +46,7 @@ fn event(frames: Value) -> Value {
     })
 }
 
-fn frame(function: &str, colno: u64) -> Value {
+fn frame(function: &str, colno: u64) -> Value<'static> {
     json!({"abs_path": BUNDLE, "filename": "dist/app.js", "function": function, "lineno": 1, "colno": colno, "module": "app"})
 }
 
@@ -241,7 +241,7 @@ fn two_builds_of_the_same_code_map_to_the_same_frames() {
         {"abs_path": BUNDLE, "function": "z", "lineno": 2, "colno": 10},
     ]));
     apply(&mut second, &mapped(&shifted), &HashMap::new());
-    let frames = |ev: &Value| ev["exception"]["values"][0]["stacktrace"]["frames"].clone();
+    let frames = |ev: &Value<'static>| ev["exception"]["values"][0]["stacktrace"]["frames"].clone();
     assert_eq!(frames(&first)[1], frames(&second)[1]);
 }
 
@@ -266,7 +266,7 @@ fn garbled_map() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-fn garbled_frame() -> impl Strategy<Value = Value> {
+fn garbled_frame() -> impl Strategy<Value = Value<'static>> {
     (
         prop_oneof![Just(BUNDLE.to_string()), "[a-z:/.~]{0,20}"],
         prop::option::of(0u64..5_000_000_000),

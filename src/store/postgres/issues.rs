@@ -504,7 +504,9 @@ async fn unmerge_once(
     }
 
     // The new issue reads like its newest event.
-    let summary = latest_payload.as_ref().map(crate::event::group::summarize);
+    let summary = latest_payload
+        .as_ref()
+        .map(|payload| crate::event::group::summarize(&payload.into()));
     let short_id: i64 = tx
         .query_opt(
             "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = $1 RETURNING next_short_id - 1",

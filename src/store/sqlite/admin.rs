@@ -607,7 +607,9 @@ pub fn unmerge_hashes(
     }
 
     // The new issue reads like its newest event.
-    let summary = latest_payload.as_ref().map(crate::event::group::summarize);
+    let summary = latest_payload
+        .as_ref()
+        .map(|payload| crate::event::group::summarize(&payload.into()));
     let short_id: i64 = conn.query_row(
         "UPDATE projects SET next_short_id = next_short_id + 1 WHERE id = ?1 RETURNING next_short_id - 1",
         params![old.project_id],
