@@ -109,7 +109,11 @@ fn stages(c: &mut Criterion) {
         });
         g.bench_function("summarize", |b| b.iter(|| group::summarize(black_box(&scrubbed))));
         g.bench_function("serialize", |b| {
-            b.iter(|| serde_json::to_vec(black_box(&scrubbed)).expect("serializes"))
+            b.iter(|| {
+                let mut out = Vec::new();
+                errata::event::json::to_writer(&mut out, black_box(&scrubbed));
+                out
+            })
         });
         let mut plain = zstd::bulk::Compressor::new(1).expect("compression context");
         g.bench_function("zstd level 1, no dictionary", |b| {
@@ -217,7 +221,11 @@ fn count_stage(spec: &str) {
             "hashes" => drop(run!(|| group::group_hashes(&scrubbed, &rules))),
             "summarize" => drop(run!(|| group::summarize(&scrubbed))),
             "derive" => drop(run!(|| errata::event::derive::derive(&scrubbed))),
-            "serialize" => drop(run!(|| serde_json::to_vec(&scrubbed).expect("serializes"))),
+            "serialize" => drop(run!(|| {
+                let mut out = Vec::new();
+                errata::event::json::to_writer(&mut out, &scrubbed);
+                out
+            })),
             "process" => drop(run!(|| {
                 process_event(
                     &item,

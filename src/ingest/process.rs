@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::event::json::Value;
+use crate::event::json::{self, Value};
 
 use crate::event::bounds::{self, BoundsError};
 use crate::event::derive::{self, Derived};
@@ -152,15 +152,15 @@ pub fn finish_event(
     }
     // The stored form adds normalized fields, `_meta` and the summary to the payload;
     // sizing the buffer up front saves the copies of growing it by doubling from 128 bytes.
-    let mut json = Vec::with_capacity(serialized_capacity(payload_len).min(max_size.saturating_add(1)));
-    serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
-    if json.len() > max_size {
+    let mut text = Vec::with_capacity(serialized_capacity(payload_len).min(max_size.saturating_add(1)));
+    json::to_writer(&mut text, &event);
+    if text.len() > max_size {
         bounds::fit_to_size(&mut event, max_size)?;
-        json.clear();
-        serde_json::to_writer(&mut json, &event).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+        text.clear();
+        json::to_writer(&mut text, &event);
     }
-    let size = json.len();
-    let payload = payload::compress(&json).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    let size = text.len();
+    let payload = payload::compress(&text).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
 
     let record = EventRecord {
         project_id: project.project_id,

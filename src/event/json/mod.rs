@@ -10,6 +10,7 @@
 mod map;
 mod parse;
 mod text;
+mod write;
 
 use std::fmt;
 
@@ -17,6 +18,7 @@ pub use map::{Entry, Map};
 pub use parse::{from_slice, from_str};
 pub use serde_json::Number;
 pub use text::Str;
+pub use write::to_writer;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Value<'a> {
@@ -292,12 +294,13 @@ impl<'a> std::ops::IndexMut<&str> for Value<'a> {
 impl fmt::Display for Value<'_> {
     /// Compact JSON; `{:#}` pretty-prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = if f.alternate() {
-            serde_json::to_string_pretty(self)
-        } else {
-            serde_json::to_string(self)
-        };
-        f.write_str(&text.map_err(|_| fmt::Error)?)
+        if f.alternate() {
+            let text = serde_json::to_string_pretty(self).map_err(|_| fmt::Error)?;
+            return f.write_str(&text);
+        }
+        let mut text = Vec::new();
+        to_writer(&mut text, self);
+        f.write_str(&String::from_utf8_lossy(&text))
     }
 }
 

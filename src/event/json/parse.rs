@@ -159,6 +159,9 @@ mod tests {
             let ours = from_str(&text).expect("parses");
             prop_assert_eq!(&ours, &theirs);
             prop_assert_eq!(serde_json::to_string(&ours).expect("serializes"), serde_json::to_string(&theirs).expect("serializes"));
+            let mut written = Vec::new();
+            super::super::to_writer(&mut written, &ours);
+            prop_assert_eq!(String::from_utf8(written).expect("UTF-8"), serde_json::to_string(&theirs).expect("serializes"));
             prop_assert_eq!(from_slice(text.as_bytes()).expect("parses"), ours);
         }
     }
