@@ -1,9 +1,9 @@
 //! Compact JSON text of a tree, the same bytes `serde_json::to_writer` writes.
 //!
-//! Escaping decides the cost: `serde_json` checks each byte of each string against a
-//! table. Most strings of an event (all those borrowed from the payload) need no
-//! escaping at all, and one branch-free pass that the compiler vectorizes finds that
-//! out; only a string that does need it goes through `serde_json`'s escaper.
+//! `serde_json` walks each string byte by byte through its escape table. Most strings
+//! of an event (all those borrowed from the payload) need no escaping at all: one check
+//! finds that out and the string is copied whole. Only a string that does need it goes
+//! through `serde_json`'s escaper.
 
 use super::{Map, Value};
 
@@ -55,12 +55,9 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// Whether any byte is one JSON escapes (`"`, `\` or a control character). No early
-/// exit, so the loop runs over whole vectors.
+/// Whether any byte is one JSON escapes (`"`, `\` or a control character).
 fn needs_escape(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .fold(false, |found, &b| found | (b < 0x20) | (b == b'"') | (b == b'\\'))
+    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 fn write_via_serde(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
@@ -72,6 +69,21 @@ fn write_via_serde(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) 
 mod tests {
     use super::*;
     use crate::event::json::json;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time check finds every byte JSON escapes, wherever it sits.
+        #[test]
+        fn finds_every_byte_to_escape(mut bytes in proptest::collection::vec(0x20u8..=0xff, 0..40), at in any::<usize>(), b in any::<u8>()) {
+            bytes.retain(|&c| c != b'"' && c != b'\\');
+            prop_assert!(!needs_escape(&bytes));
+            if !bytes.is_empty() {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+            prop_assert_eq!(needs_escape(&bytes), bytes.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\'));
+        }
+    }
 
     #[test]
     fn writes_what_serde_json_writes() {
