@@ -157,32 +157,18 @@ impl<'a> Value<'a> {
 
     /// The value at a JSON pointer (RFC 6901), as `serde_json::Value::pointer`.
     pub fn pointer(&self, pointer: &str) -> Option<&Value<'a>> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |target, token| {
-            let token = unescape_token(token);
-            match target {
-                Value::Object(map) => map.get(&token),
-                Value::Array(list) => array_index(&token).and_then(|i| list.get(i)),
-                _ => None,
-            }
+        pointer_tokens(pointer)?.try_fold(self, |target, token| match target {
+            Value::Object(map) => map.get(&token),
+            Value::Array(list) => array_index(&token).and_then(|i| list.get(i)),
+            _ => None,
         })
     }
 
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value<'a>> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        rest.split('/').try_fold(self, |target, token| {
-            let token = unescape_token(token);
-            match target {
-                Value::Object(map) => map.get_mut(&token),
-                Value::Array(list) => array_index(&token).and_then(move |i| list.get_mut(i)),
-                _ => None,
-            }
+        pointer_tokens(pointer)?.try_fold(self, |target, token| match target {
+            Value::Object(map) => map.get_mut(&token),
+            Value::Array(list) => array_index(&token).and_then(move |i| list.get_mut(i)),
+            _ => None,
         })
     }
 
@@ -204,12 +190,20 @@ impl<'a> Value<'a> {
     }
 }
 
-fn unescape_token(token: &str) -> std::borrow::Cow<'_, str> {
-    if token.contains('~') {
-        token.replace("~1", "/").replace("~0", "~").into()
-    } else {
-        token.into()
-    }
+/// The unescaped reference tokens of a JSON pointer: none for `""`, `None` for a
+/// pointer that does not start with `/`.
+fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = std::borrow::Cow<'_, str>>> {
+    let rest = match pointer {
+        "" => None,
+        _ => Some(pointer.strip_prefix('/')?),
+    };
+    Some(rest.into_iter().flat_map(|r| r.split('/')).map(|token| {
+        if token.contains('~') {
+            token.replace("~1", "/").replace("~0", "~").into()
+        } else {
+            token.into()
+        }
+    }))
 }
 
 fn array_index(token: &str) -> Option<usize> {
@@ -520,6 +514,9 @@ mod tests {
         assert_eq!(value.pointer("/a/1/b").and_then(Value::as_str), Some("c"));
         assert_eq!(value.pointer("/d~1e/~0f"), Some(&Value::Bool(true)));
         assert_eq!(value.pointer("/a/01"), None);
+        assert_eq!(value.pointer(""), Some(&value));
+        assert_eq!(value.pointer("a"), None);
+        assert_eq!(value.pointer("/missing/0"), None);
         let mut value = value;
         value["new"] = Value::from(3);
         assert_eq!(value.get("new").and_then(Value::as_u64), Some(3));
