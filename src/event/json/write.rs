@@ -55,9 +55,12 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// Whether any byte is one JSON escapes (`"`, `\` or a control character).
+/// Whether any byte is one JSON escapes (`"`, `\` or a control character). No early
+/// exit: a branch per byte costs more than reading the rest of a string that has one.
 fn needs_escape(bytes: &[u8]) -> bool {
-    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    bytes
+        .iter()
+        .fold(false, |found, &b| found | (b < 0x20) | (b == b'"') | (b == b'\\'))
 }
 
 fn write_via_serde(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
