@@ -93,13 +93,6 @@ impl<'a> Map<'a> {
         }
     }
 
-    pub fn get_key_value(&self, key: &str) -> Option<(&Str<'a>, &Value<'a>)> {
-        match &self.0 {
-            Repr::Small(v) => search(v, key).ok().map(|i| (&v[i].0, &v[i].1)),
-            Repr::Large(m) => m.get_key_value(key),
-        }
-    }
-
     pub fn contains_key(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
@@ -172,15 +165,15 @@ impl<'a> Map<'a> {
 
     pub fn iter(&self) -> Iter<'_, 'a> {
         match &self.0 {
-            Repr::Small(v) => Iter::Small(v.iter()),
-            Repr::Large(m) => Iter::Large(m.iter()),
+            Repr::Small(v) => Entries::Small(v.iter().map(split as _)),
+            Repr::Large(m) => Entries::Large(m.iter()),
         }
     }
 
     pub fn iter_mut(&mut self) -> IterMut<'_, 'a> {
         match &mut self.0 {
-            Repr::Small(v) => IterMut::Small(v.iter_mut()),
-            Repr::Large(m) => IterMut::Large(m.iter_mut()),
+            Repr::Small(v) => Entries::Small(v.iter_mut().map(split_mut as _)),
+            Repr::Large(m) => Entries::Large(m.iter_mut()),
         }
     }
 
@@ -212,10 +205,6 @@ pub struct Entry<'m, 'a> {
 }
 
 impl<'m, 'a> Entry<'m, 'a> {
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
     pub fn or_insert(self, default: Value<'a>) -> &'m mut Value<'a> {
         self.or_insert_with(|| default)
     }
@@ -234,118 +223,70 @@ impl<'m, 'a> Entry<'m, 'a> {
     pub fn or_default(self) -> &'m mut Value<'a> {
         self.or_insert_with(Value::default)
     }
-
-    pub fn and_modify(self, change: impl FnOnce(&mut Value<'a>)) -> Self {
-        if let Some(value) = self.map.get_mut(&self.key) {
-            change(value);
-        }
-        self
-    }
 }
 
-pub enum Iter<'m, 'a> {
-    Small(std::slice::Iter<'m, (Str<'a>, Value<'a>)>),
-    Large(btree_map::Iter<'m, Str<'a>, Value<'a>>),
+/// An iterator over either representation of a map; both yield the same items.
+pub enum Entries<S, L> {
+    Small(S),
+    Large(L),
 }
 
-impl<'m, 'a> Iterator for Iter<'m, 'a> {
-    type Item = (&'m Str<'a>, &'m Value<'a>);
-    fn next(&mut self) -> Option<Self::Item> {
+impl<T, S: Iterator<Item = T>, L: Iterator<Item = T>> Iterator for Entries<S, L> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
         match self {
-            Iter::Small(it) => it.next().map(|(k, v)| (k, v)),
-            Iter::Large(it) => it.next(),
+            Entries::Small(it) => it.next(),
+            Entries::Large(it) => it.next(),
         }
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
-            Iter::Small(it) => it.size_hint(),
-            Iter::Large(it) => it.size_hint(),
+            Entries::Small(it) => it.size_hint(),
+            Entries::Large(it) => it.size_hint(),
         }
     }
 }
 
-impl DoubleEndedIterator for Iter<'_, '_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
+impl<T, S: DoubleEndedIterator<Item = T>, L: DoubleEndedIterator<Item = T>> DoubleEndedIterator for Entries<S, L> {
+    fn next_back(&mut self) -> Option<T> {
         match self {
-            Iter::Small(it) => it.next_back().map(|(k, v)| (k, v)),
-            Iter::Large(it) => it.next_back(),
+            Entries::Small(it) => it.next_back(),
+            Entries::Large(it) => it.next_back(),
         }
     }
 }
 
-impl ExactSizeIterator for Iter<'_, '_> {}
+impl<T, S: ExactSizeIterator<Item = T>, L: ExactSizeIterator<Item = T>> ExactSizeIterator for Entries<S, L> {}
 
-pub enum IterMut<'m, 'a> {
-    Small(std::slice::IterMut<'m, (Str<'a>, Value<'a>)>),
-    Large(btree_map::IterMut<'m, Str<'a>, Value<'a>>),
+type Pair<'a> = (Str<'a>, Value<'a>);
+
+fn split<'m, 'a>((key, value): &'m Pair<'a>) -> (&'m Str<'a>, &'m Value<'a>) {
+    (key, value)
 }
 
-impl<'m, 'a> Iterator for IterMut<'m, 'a> {
-    type Item = (&'m Str<'a>, &'m mut Value<'a>);
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            IterMut::Small(it) => it.next().map(|(k, v)| (&*k, v)),
-            IterMut::Large(it) => it.next(),
-        }
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            IterMut::Small(it) => it.size_hint(),
-            IterMut::Large(it) => it.size_hint(),
-        }
-    }
+fn split_mut<'m, 'a>((key, value): &'m mut Pair<'a>) -> (&'m Str<'a>, &'m mut Value<'a>) {
+    (key, value)
 }
 
-impl DoubleEndedIterator for IterMut<'_, '_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        match self {
-            IterMut::Small(it) => it.next_back().map(|(k, v)| (&*k, v)),
-            IterMut::Large(it) => it.next_back(),
-        }
-    }
-}
+pub type Iter<'m, 'a> = Entries<
+    std::iter::Map<std::slice::Iter<'m, Pair<'a>>, fn(&'m Pair<'a>) -> (&'m Str<'a>, &'m Value<'a>)>,
+    btree_map::Iter<'m, Str<'a>, Value<'a>>,
+>;
 
-impl ExactSizeIterator for IterMut<'_, '_> {}
+pub type IterMut<'m, 'a> = Entries<
+    std::iter::Map<std::slice::IterMut<'m, Pair<'a>>, fn(&'m mut Pair<'a>) -> (&'m Str<'a>, &'m mut Value<'a>)>,
+    btree_map::IterMut<'m, Str<'a>, Value<'a>>,
+>;
 
-pub enum IntoIter<'a> {
-    Small(std::vec::IntoIter<(Str<'a>, Value<'a>)>),
-    Large(btree_map::IntoIter<Str<'a>, Value<'a>>),
-}
-
-impl<'a> Iterator for IntoIter<'a> {
-    type Item = (Str<'a>, Value<'a>);
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            IntoIter::Small(it) => it.next(),
-            IntoIter::Large(it) => it.next(),
-        }
-    }
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        match self {
-            IntoIter::Small(it) => it.size_hint(),
-            IntoIter::Large(it) => it.size_hint(),
-        }
-    }
-}
-
-impl DoubleEndedIterator for IntoIter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        match self {
-            IntoIter::Small(it) => it.next_back(),
-            IntoIter::Large(it) => it.next_back(),
-        }
-    }
-}
-
-impl ExactSizeIterator for IntoIter<'_> {}
+pub type IntoIter<'a> = Entries<std::vec::IntoIter<Pair<'a>>, btree_map::IntoIter<Str<'a>, Value<'a>>>;
 
 impl<'a> IntoIterator for Map<'a> {
     type Item = (Str<'a>, Value<'a>);
     type IntoIter = IntoIter<'a>;
     fn into_iter(self) -> IntoIter<'a> {
         match self.0 {
-            Repr::Small(v) => IntoIter::Small(v.into_iter()),
-            Repr::Large(m) => IntoIter::Large(m.into_iter()),
+            Repr::Small(v) => Entries::Small(v.into_iter()),
+            Repr::Large(m) => Entries::Large(m.into_iter()),
         }
     }
 }

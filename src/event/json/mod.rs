@@ -106,20 +106,8 @@ impl<'a> Value<'a> {
         }
     }
 
-    pub fn as_null(&self) -> Option<()> {
-        self.is_null().then_some(())
-    }
-
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
-    }
-
-    pub fn is_boolean(&self) -> bool {
-        matches!(self, Value::Bool(_))
-    }
-
-    pub fn is_number(&self) -> bool {
-        matches!(self, Value::Number(_))
     }
 
     pub fn is_string(&self) -> bool {
@@ -140,10 +128,6 @@ impl<'a> Value<'a> {
 
     pub fn is_u64(&self) -> bool {
         self.as_number().is_some_and(Number::is_u64)
-    }
-
-    pub fn is_f64(&self) -> bool {
-        self.as_number().is_some_and(Number::is_f64)
     }
 
     /// The value of an object's key or an array's element; `None` for anything else.
